@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Install what billdb needs on a fresh Debian 12 machine: the engines from apt,
+# the en_US.UTF-8 locale the plan asks for, and the Python venv in .venv.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(postgresql-15 postgresql-contrib postgresql-15-pgaudit pgbackrest etcd-server
+              pgbouncer locales python3-venv openssl)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "billdb: installing apt packages: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if ! locale -a 2>/dev/null | grep -qi '^en_US\.utf8$'; then
+  echo "billdb: generating locale en_US.UTF-8"
+  sed -i 's/^# *\(en_US.UTF-8 UTF-8\)/\1/' /etc/locale.gen
+  grep -q '^en_US.UTF-8 UTF-8' /etc/locale.gen || echo 'en_US.UTF-8 UTF-8' >> /etc/locale.gen
+  locale-gen >/dev/null
+fi
+
+# The venv is built from Debian's python: the postgres user must be able to run
+# Patroni from it (a pyenv python under /root is unreadable for that user).
+if [ ! -x .venv/bin/python ]; then
+  /usr/bin/python3 -m venv .venv
+fi
+.venv/bin/pip install -q --upgrade pip >/dev/null
+.venv/bin/pip install -q -e '.[test]'
+chmod -R a+rX .venv
+echo "billdb: installed ($(.venv/bin/billdb --version 2>/dev/null || echo 'billdb'))"

@@ -1,0 +1,22 @@
+"""The errors billdb reports to users (never as tracebacks)."""
+
+
+class BilldbError(Exception):
+    """A failure with a message fit for the user; the CLI exits 1."""
+
+    exit_code = 1
+
+
+class PlanError(BilldbError):
+    """The plan file is invalid: nothing was applied; the CLI exits 2."""
+
+    exit_code = 2
+
+
+class StepError(BilldbError):
+    """A provisioning step failed; the message names the step and its log."""
+
+    def __init__(self, step: str, detail: str, log: str | None = None) -> None:
+        where = f" (log: {log})" if log else ""
+        super().__init__(f"step '{step}' failed: {detail}{where}")
+        self.step = step

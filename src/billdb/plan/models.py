@@ -1,0 +1,426 @@
+"""The plan as strict, typed data.
+
+Every table of the seed plan has a model here. Models are strict (unknown keys are an
+error) and do no I/O: loading and error reporting live in `billdb.plan.load`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+_SIZE_RE = re.compile(r"^(\d+)(kB|MB|GB|TB)$")
+_UNITS = {"kB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}
+
+MemSize = Annotated[
+    str,
+    Field(pattern=_SIZE_RE.pattern, description="a PostgreSQL size such as 64MB or 4GB"),
+]
+Identifier = Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]{0,62}$")]
+Port = Annotated[int, Field(ge=1024, le=65535)]
+Pct = Annotated[float, Field(gt=0, le=100)]
+HHMM = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+
+
+def size_bytes(size: str) -> int:
+    """Bytes in a PostgreSQL size string ('64MB' -> 67108864)."""
+    m = _SIZE_RE.match(size)
+    if not m:
+        raise ValueError(f"not a size: {size!r}")
+    return int(m.group(1)) * _UNITS[m.group(2)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class Service(Strict):
+    name: str
+    display_name: str
+    availability_target_pct: Pct
+    peak_concurrent_users: int = Field(ge=1)
+    max_pods: int = Field(ge=1, le=1000)
+
+
+class Server(Strict):
+    name: str
+    region: str
+    postgres_version: int = Field(ge=10, le=18)
+    tier: Literal["Burstable", "GeneralPurpose", "MemoryOptimized"]
+    sku: str
+    vcpu: int = Field(ge=1)
+    memory_gb: int = Field(ge=1)
+    storage_gb: int = Field(ge=32, le=32768)
+    storage_tier: str
+    storage_auto_grow: bool
+
+
+class HA(Strict):
+    mode: Literal["ZoneRedundant", "SameZone", "Disabled"]
+    primary_zone: int = Field(ge=1, le=3)
+    standby_zone: int = Field(ge=1, le=3)
+    automatic_failover: bool
+    failover_target_s: int = Field(ge=1)
+    sla_pct: Pct
+    synchronous_commit: bool
+
+
+class BackupSchedule(Strict):
+    timezone: str
+    daily_at: HHMM
+    full_on: Weekday
+
+
+class LogicalBackup(Strict):
+    weekday: Weekday
+    at: HHMM
+    retention_days: int = Field(ge=1)
+    location: str
+
+
+class Backup(Strict):
+    retention_days: int = Field(ge=1, le=35)
+    geo_redundant: bool
+    geo_region: str
+    pitr: bool
+    pitr_granularity_min: int = Field(ge=1)
+    schedule: BackupSchedule
+    logical: LogicalBackup
+    encryption: Literal["aes-256"]
+    compression: Literal["zst", "lz4", "gz", "none"]
+    archive_timeout_s: int = Field(ge=1, le=3600)
+
+
+class Network(Strict):
+    access: Literal["private", "public"]
+    vnet: str
+    db_subnet: str
+    private_endpoint: bool
+    private_dns_zone: str
+    allowed_clients: list[str] = Field(min_length=1)
+
+    @field_validator("db_subnet")
+    @classmethod
+    def _cidr(cls, v: str) -> str:
+        ipaddress.ip_network(v)
+        return v
+
+
+class ColumnEncryption(Strict):
+    algorithm: Literal["aes-256-gcm"]
+    columns: list[Annotated[str, Field(pattern=r"^[a-z_]+\.[a-z_]+$")]]
+
+
+class Audit(Strict):
+    pgaudit_log: list[Literal["read", "write", "function", "role", "ddl", "misc", "all"]]
+    log_statement: Literal["none", "ddl", "mod", "all"]
+    log_line_prefix: str
+    log_lock_waits: bool
+    log_temp_files_kb: int = Field(ge=-1)
+
+
+class Security(Strict):
+    tls_min_version: Literal["TLSv1.2", "TLSv1.3"]
+    ssl_enforced: bool
+    password_encryption: Literal["scram-sha-256"]
+    azure_ad_auth: bool
+    data_at_rest: Literal["aes-256"]
+    column_encryption: ColumnEncryption
+    backup_encryption: Literal["aes-256"]
+    audit: Audit
+
+
+class AzureAD(Strict):
+    enabled: bool
+    admin: str
+    service_principal: str
+
+
+Extension = Literal["uuid-ossp", "pg_stat_statements", "pg_trgm", "pgaudit", "pgcrypto", "amcheck"]
+
+
+class Database(Strict):
+    name: Identifier
+    encoding: Literal["UTF8"]
+    lc_collate: str
+    lc_ctype: str
+    template: Literal["template0"]
+    timezone: str
+    extensions: list[Extension]
+
+
+TablePriv = Literal["select", "insert", "update", "delete"]
+SequencePriv = Literal["usage", "select", "update"]
+DatabasePriv = Literal["connect", "create", "temporary"]
+
+
+class RoleGrants(Strict):
+    """What one role may do. Absent means nothing: least privilege by default."""
+
+    purpose: str
+    tables: list[TablePriv] = []
+    sequences: list[SequencePriv] = []
+    database: list[DatabasePriv] = ["connect"]
+    read_all_data: bool = False
+    member_of_owner: bool = False
+
+
+class Roles(Strict):
+    owner: Identifier
+    login: dict[Identifier, RoleGrants]
+    groups: dict[Identifier, RoleGrants]
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Roles:
+        clash = set(self.login) & set(self.groups) | ({self.owner} & (set(self.login) | set(self.groups)))
+        if clash:
+            raise ValueError(f"role names must be distinct: {sorted(clash)}")
+        return self
+
+    def all(self) -> dict[str, RoleGrants]:
+        return {**self.login, **self.groups}
+
+
+class Parameters(Strict):
+    max_connections: int = Field(ge=10, le=5000)
+    shared_preload_libraries: list[Literal["pg_stat_statements", "pgaudit", "auto_explain"]]
+    shared_buffers: MemSize
+    effective_cache_size: MemSize
+    work_mem: MemSize
+    maintenance_work_mem: MemSize
+    checkpoint_completion_target: float = Field(ge=0.1, le=1.0)
+    max_wal_size: MemSize
+    min_wal_size: MemSize
+    log_min_duration_statement_ms: int = Field(ge=-1)
+    log_checkpoints: bool
+    log_connections: bool
+    log_disconnections: bool
+    track_activities: bool
+    track_counts: bool
+    track_io_timing: bool
+
+
+class Pool(Strict):
+    size: int = Field(ge=1, le=500)
+    connection_timeout_s: int = Field(ge=1)
+    idle_timeout_s: int = Field(ge=1)
+    max_lifetime_s: int = Field(ge=30)
+
+
+class Pooler(Strict):
+    enabled: bool
+    mode: Literal["transaction", "session", "statement"]
+    default_pool_size: int = Field(ge=1)
+    reserve_pool_size: int = Field(ge=0)
+    max_client_conn: int = Field(ge=1)
+    admin_reserved_connections: int = Field(ge=0)
+
+
+class Routing(Strict):
+    write: Literal["primary"]
+    read: Literal["primary", "replica"]
+    analytics: Literal["primary", "replica"]
+
+
+class ReadReplica(Strict):
+    name: str
+    region: str
+    sku: str
+    vcpu: int = Field(ge=1)
+    memory_gb: int = Field(ge=1)
+    storage_gb: int = Field(ge=32)
+    purpose: str
+    read_user: Identifier
+    max_lag_bytes: int = Field(ge=0)
+    routing: Routing
+
+
+class Monitoring(Strict):
+    cpu_pct: Pct
+    memory_pct: Pct
+    disk_pct: Pct
+    connections: int = Field(ge=1)
+    response_time_ms: int = Field(ge=1)
+    failed_connections_per_min: int = Field(ge=1)
+    slow_query_ms: int = Field(ge=1)
+
+
+class DRScenarios(Strict):
+    primary_failure: str
+    region_failure: str
+    data_corruption: str
+
+
+class DR(Strict):
+    rto_min: int = Field(ge=1)
+    rpo_min: int = Field(ge=0)
+    scenarios: DRScenarios
+
+
+class PgbenchTest(Strict):
+    scale: int = Field(ge=1)
+    clients: int = Field(ge=1)
+    jobs: int = Field(ge=1)
+    duration_s: int = Field(ge=1)
+
+
+class Tests(Strict):
+    pgbench: PgbenchTest
+    crud_table: Identifier
+    failover_measured: bool
+    pitr_integrity_check: bool
+
+
+class Incident(Strict):
+    meaning: str
+    escalate_min: int | None = None
+    recover_min: int | None = None
+    resolve_min: int | None = None
+    plan_min: int | None = None
+
+
+class Checklists(Strict):
+    daily: list[str]
+    weekly: list[str]
+    monthly: list[str]
+
+
+class Operations(Strict):
+    checklists: Checklists
+    incidents: dict[Literal["severity_1", "severity_2", "severity_3"], Incident]
+
+
+class CostItem(Strict):
+    component: str
+    spec: str
+    monthly: float = Field(ge=0)
+    saving: str
+
+
+class Cost(Strict):
+    currency: Literal["USD"]
+    items: list[CostItem]
+    total_monthly: float = Field(ge=0)
+    total_reserved_monthly: float = Field(ge=0)
+
+
+def _check_cidrs(networks: dict[str, str] | list[str]) -> None:
+    for cidr in networks.values() if isinstance(networks, dict) else networks:
+        ipaddress.ip_network(cidr)
+
+
+class AzureEnvironment(Strict):
+    platform: Literal["azure"]
+    resource_group: str
+    client_networks: dict[str, str]
+    admin_networks: list[str]
+
+    @model_validator(mode="after")
+    def _cidrs(self) -> AzureEnvironment:
+        _check_cidrs(self.client_networks)
+        _check_cidrs(self.admin_networks)
+        return self
+
+
+class Etcd(Strict):
+    client_port: Port
+    peer_port: Port
+
+
+class PatroniSettings(Strict):
+    scope: str = Field(pattern=r"^[a-z][a-z0-9-]{0,62}$")
+    ttl: int = Field(ge=20, description="Patroni 4 raises anything lower to 20")
+    loop_wait: int = Field(ge=1)
+    retry_timeout: int = Field(ge=3)
+
+    @model_validator(mode="after")
+    def _timing(self) -> PatroniSettings:
+        if self.loop_wait + 2 * self.retry_timeout > self.ttl:
+            raise ValueError("Patroni needs loop_wait + 2*retry_timeout <= ttl")
+        return self
+
+
+class Member(Strict):
+    name: Identifier
+    site: str
+    kind: Literal["zone", "replica"]
+    port: Port
+    rest_port: Port
+
+
+class LocalEnvironment(Strict):
+    platform: Literal["local"]
+    state_dir: str = Field(pattern=r"^/")
+    os_user: str
+    postgres_bin: str = Field(pattern=r"^/")
+    memory_budget_mb: int = Field(ge=128, le=65536)
+    client_networks: dict[str, str]
+    admin_networks: list[str] = Field(min_length=1)
+    etcd: Etcd
+    pooler_port: Port
+    patroni: PatroniSettings
+    members: list[Member] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> LocalEnvironment:
+        _check_cidrs(self.client_networks)
+        _check_cidrs(self.admin_networks)
+        names = [m.name for m in self.members]
+        if len(set(names)) != len(names):
+            raise ValueError("member names must be unique")
+        ports = [self.etcd.client_port, self.etcd.peer_port, self.pooler_port]
+        for m in self.members:
+            ports += [m.port, m.rest_port]
+        if len(set(ports)) != len(ports):
+            raise ValueError("every port of the environment must be different")
+        if not any(m.kind == "zone" for m in self.members):
+            raise ValueError("at least one member must be of kind 'zone'")
+        return self
+
+
+class Environments(Strict):
+    prod: AzureEnvironment
+    local: LocalEnvironment
+
+
+class Plan(Strict):
+    plan_version: Literal[1]
+    service: Service
+    server: Server
+    ha: HA
+    backup: Backup
+    network: Network
+    security: Security
+    azure_ad: AzureAD
+    database: Database
+    roles: Roles
+    parameters: Parameters
+    pool: Pool
+    pooler: Pooler
+    read_replica: ReadReplica
+    monitoring: Monitoring
+    dr: DR
+    tests: Tests
+    operations: Operations
+    cost: Cost
+    environments: Environments
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> Plan:
+        for name in self.network.allowed_clients:
+            for env_name in ("prod", "local"):
+                env = getattr(self.environments, env_name)
+                if name not in env.client_networks:
+                    raise ValueError(
+                        f"network.allowed_clients names {name!r}, which "
+                        f"environments.{env_name}.client_networks does not define"
+                    )
+        if self.read_replica.read_user not in self.roles.login:
+            raise ValueError("read_replica.read_user must be a login role of roles.login")
+        if self.ha.primary_zone == self.ha.standby_zone and self.ha.mode == "ZoneRedundant":
+            raise ValueError("ha: ZoneRedundant needs different primary_zone and standby_zone")
+        return self
