@@ -1,0 +1,135 @@
+"""The `billdb` command line: parse, call one operation, print a table or JSON. No logic."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from billdb import __version__
+from billdb.cli import output
+from billdb.context import Context, load_context
+from billdb.errors import BilldbError
+
+app = typer.Typer(
+    help="Provision, prove, drill and operate the Bill-Inquiry PostgreSQL plan.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+PlanOpt = Annotated[Path | None, typer.Option(
+    "--plan", help="Plan file (default: plans/bill-inquiry.yaml).", show_default=False)]
+EnvOpt = Annotated[str, typer.Option("--env", help="Environment of the plan: local or prod.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+
+
+class State:
+    plan: Path | None = None
+    env: str = "local"
+
+    def context(self) -> Context:
+        return load_context(self.plan, self.env)
+
+
+state = State()
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"billdb {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    plan: PlanOpt = None,
+    env: EnvOpt = "local",
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Show the version.")] = False,
+) -> None:
+    """billdb turns the Bill-Inquiry database plan into a running, verified system.
+
+    The plan is plans/bill-inquiry.yaml; `--env local` (default) runs it on this machine
+    with Patroni, etcd, PostgreSQL 15, pgBackRest and PgBouncer.
+    """
+    state.plan = plan
+    if env not in ("local", "prod"):
+        raise BilldbError(f"--env must be 'local' or 'prod', not {env!r}")
+    state.env = env
+
+
+def _local_only() -> Context:
+    ctx = state.context()
+    if state.env != "local":
+        raise BilldbError("this command runs the local environment; use `--env local`")
+    return ctx
+
+
+@app.command()
+def up() -> None:
+    """Converge the local environment to the plan (idempotent: a second run changes nothing)."""
+    from billdb.ops import provision
+
+    ctx = _local_only()
+    steps = output.progress_steps()
+    provision.up(ctx, steps)
+    output.summary(steps, "environment")
+
+
+@app.command()
+def down(purge: Annotated[bool, typer.Option(
+        "--purge", help="Also delete the environment's data, secrets and certificates.")] = False,
+) -> None:
+    """Stop every process of the local environment (standbys first, the primary last)."""
+    from billdb.ops import teardown
+
+    ctx = _local_only()
+    steps = output.progress_steps()
+    teardown.down(ctx, steps, purge=purge)
+    output.summary(steps, "environment")
+
+
+@app.command()
+def verify(as_json: JsonOpt = False) -> None:
+    """Check every plan item on the live system; exit 1 when a check fails."""
+    from billdb.ops import verify as verify_op
+
+    report = verify_op.verify(_local_only())
+    output.checks(report, as_json)
+    raise typer.Exit(0 if report["ok"] else 1)
+
+
+@app.command()
+def status(as_json: JsonOpt = False) -> None:
+    """Show the members (role, state, lag, ports, PIDs) and the other services."""
+    from billdb.ops import status as status_op
+
+    report = status_op.status(_local_only())
+    output.status(report, as_json)
+    raise typer.Exit(0 if report["ok"] else 1)
+
+
+@app.command()
+def dsn(
+    role: Annotated[str, typer.Option("--role", help="A login role of the plan, or 'admin'.")],
+    route: Annotated[str, typer.Option("--route", help="write (primary) or read (replica, "
+                                       "falling back to the primary).")] = "write",
+) -> None:
+    """Print a libpq URI (TLS verifying the CA; the password comes from a 0600 passfile)."""
+    from billdb.ops import connections
+
+    typer.echo(connections.dsn(_local_only(), role, route))
+
+
+def main() -> None:
+    try:
+        app()
+    except BilldbError as exc:
+        output.error(str(exc))
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        output.error("interrupted")
+        sys.exit(130)

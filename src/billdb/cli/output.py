@@ -1,0 +1,95 @@
+"""Rendering for the CLI: rich progress and tables on stderr/stdout, or plain JSON."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from billdb.ops.steps import StepResult, Steps
+
+console = Console()
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+
+
+def error(message: str) -> None:
+    err_console.print(f"[bold red]billdb:[/] {message}", highlight=False, soft_wrap=True)
+
+
+def emit_json(doc: Any) -> None:
+    sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
+
+
+def progress_steps() -> Steps:
+    """Steps that show a spinner while running and one line per finished step (stderr)."""
+    status = {"live": None}
+
+    def start(name: str) -> None:
+        status["live"] = err_console.status(f"{name} …")
+        status["live"].start()
+
+    def done(result: StepResult) -> None:
+        if status["live"]:
+            status["live"].stop()
+        mark = "[yellow]changed[/]" if result.changed else "[green]ok[/]     "
+        err_console.print(f"  {mark} {result.name:<22} {result.detail}", highlight=False)
+
+    steps = Steps(on_start=start, on_done=done)
+    original_run = steps.run
+
+    def run(name, fn):
+        try:
+            return original_run(name, fn)
+        finally:
+            if status["live"]:
+                status["live"].stop()
+
+    steps.run = run  # type: ignore[method-assign]
+    return steps
+
+
+def summary(steps: Steps, what: str) -> None:
+    changed = [r.name for r in steps.results if r.changed]
+    if changed:
+        err_console.print(f"[yellow]{what} changed:[/] {', '.join(changed)}")
+    else:
+        err_console.print(f"[green]no changes:[/] the {what} already matches the plan")
+
+
+def checks(report: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        emit_json(report)
+        return
+    table = Table(title="billdb verify", show_lines=False)
+    for col in ("", "check", "section", "expected", "actual"):
+        table.add_column(col, overflow="fold")
+    for c in report["checks"]:
+        mark = "[green]✓[/]" if c["ok"] else "[red]✗[/]"
+        table.add_row(mark, c["id"], c["section"], str(c["expected"]), str(c["actual"]))
+    console.print(table)
+    failed = [c["id"] for c in report["checks"] if not c["ok"]]
+    n = len(report["checks"])
+    if failed:
+        console.print(f"[red]{len(failed)} of {n} checks failed:[/] {', '.join(failed)}")
+    else:
+        console.print(f"[green]all {n} checks passed[/]")
+
+
+def status(report: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        emit_json(report)
+        return
+    console.print(f"state_dir: {report['state_dir']}")
+    table = Table(title="members")
+    cols = ("name", "role", "site", "state", "lag_bytes", "timeline", "port", "pid",
+            "patroni_pid")
+    for col in cols:
+        table.add_column(col)
+    for m in report["members"]:
+        table.add_row(*(str(m.get(c, "")) for c in cols))
+    console.print(table)
+    for svc in report.get("services", []):
+        console.print(f"{svc['name']}: {svc['state']} (pid {svc.get('pid')})")

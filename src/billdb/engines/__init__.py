@@ -1,0 +1,1 @@
+"""Thin adapters, one per external program or service."""

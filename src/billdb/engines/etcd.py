@@ -1,0 +1,46 @@
+"""etcd, the consensus store Patroni keeps its leader lock in (single member, loopback)."""
+
+from __future__ import annotations
+
+import time
+
+from billdb.engines import process
+from billdb.engines.http import HttpError, request
+from billdb.layout import Layout
+from billdb.plan.models import LocalEnvironment
+
+
+def service(env: LocalEnvironment, layout: Layout) -> process.Service:
+    d = layout.etcd_dir
+    client = f"http://127.0.0.1:{env.etcd.client_port}"
+    peer = f"http://127.0.0.1:{env.etcd.peer_port}"
+    return process.Service(
+        name="etcd",
+        argv=[
+            "/usr/bin/etcd", "--name", "billdb", "--logger", "zap", "--log-level", "warn",
+            "--listen-client-urls", client, "--advertise-client-urls", client,
+            "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+            "--initial-cluster", f"billdb={peer}", "--initial-cluster-state", "new",
+            "--data-dir", str(d / "data"),
+        ],
+        pidfile=d / "etcd.pid",
+        logfile=d / "etcd.log",
+        user=env.os_user,
+    )
+
+
+def healthy(env: LocalEnvironment) -> bool:
+    try:
+        status, body = request("GET", f"http://127.0.0.1:{env.etcd.client_port}/health", timeout=2)
+    except HttpError:
+        return False
+    return status == 200 and isinstance(body, dict) and body.get("health") == "true"
+
+
+def wait_healthy(env: LocalEnvironment, timeout: float = 30) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if healthy(env):
+            return True
+        time.sleep(0.2)
+    return False

@@ -1,0 +1,109 @@
+"""Patroni: runs each PostgreSQL member and decides leadership. billdb only talks to it.
+
+The REST API (GET /patroni, /cluster, /config; PATCH /config; POST /restart, /reload,
+/switchover, /failover) is the whole interface; no failover logic lives in billdb.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from billdb.engines import process
+from billdb.engines.http import HttpError, request
+from billdb.layout import Layout
+from billdb.plan.models import LocalEnvironment, Member
+
+
+def executable() -> Path:
+    """The `patroni` script of the venv billdb runs from (built from Debian's python)."""
+    return Path(sys.executable).parent / "patroni"
+
+
+def service(env: LocalEnvironment, layout: Layout, member: Member) -> process.Service:
+    paths = layout.member(member.name)
+    return process.Service(
+        name=f"patroni {member.name}",
+        argv=[str(executable()), str(paths.config)],
+        pidfile=paths.pidfile,
+        logfile=paths.log,
+        user=env.os_user,
+        env={"PATH": f"{env.postgres_bin}:/usr/bin:/bin"},
+    )
+
+
+class PatroniAPI:
+    """The REST API of one member."""
+
+    def __init__(self, member: Member, timeout: float = 5.0) -> None:
+        self.member = member
+        self.base = f"http://127.0.0.1:{member.rest_port}"
+        self.timeout = timeout
+
+    def _call(self, method: str, path: str, body: Any = None,
+              timeout: float | None = None) -> tuple[int, Any]:
+        return request(method, self.base + path, body, timeout or self.timeout)
+
+    def status(self) -> dict[str, Any] | None:
+        """GET /patroni (any HTTP status carries the state), None when unreachable."""
+        try:
+            _, body = self._call("GET", "/patroni", timeout=2)
+        except HttpError:
+            return None
+        return body if isinstance(body, dict) else None
+
+    def cluster(self) -> dict[str, Any] | None:
+        try:
+            status, body = self._call("GET", "/cluster", timeout=2)
+        except HttpError:
+            return None
+        return body if status == 200 and isinstance(body, dict) else None
+
+    def config(self) -> dict[str, Any]:
+        status, body = self._call("GET", "/config")
+        if status != 200 or not isinstance(body, dict):
+            raise HttpError(status, str(body))
+        return body
+
+    def patch_config(self, patch: dict[str, Any]) -> dict[str, Any]:
+        status, body = self._call("PATCH", "/config", patch)
+        if status != 200:
+            raise HttpError(status, str(body))
+        return body
+
+    def restart(self, timeout: float = 120) -> None:
+        status, body = self._call("POST", "/restart", {}, timeout=timeout)
+        if status != 200:
+            raise HttpError(status, str(body))
+
+    def reload(self) -> None:
+        status, body = self._call("POST", "/reload", {})
+        if status not in (200, 202):
+            raise HttpError(status, str(body))
+
+    def switchover(self, leader: str, candidate: str | None, timeout: float = 60) -> str:
+        body: dict[str, Any] = {"leader": leader}
+        if candidate:
+            body["candidate"] = candidate
+        status, resp = self._call("POST", "/switchover", body, timeout=timeout)
+        if status != 200:
+            raise HttpError(status, str(resp))
+        return str(resp)
+
+    def failover(self, candidate: str, timeout: float = 60) -> str:
+        status, resp = self._call("POST", "/failover", {"candidate": candidate}, timeout=timeout)
+        if status != 200:
+            raise HttpError(status, str(resp))
+        return str(resp)
+
+
+def wait_for(predicate, timeout: float, interval: float = 0.25) -> bool:
+    """Poll `predicate` until it returns truthy or `timeout` passes."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return bool(predicate())

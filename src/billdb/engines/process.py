@@ -1,0 +1,166 @@
+"""Supervised server processes: pidfiles, logs, start as the unprivileged OS user, stop.
+
+No systemd here: billdb starts each server in its own session, records its PID, and
+later finds it by that PID (checking the command line, so a recycled PID is not taken
+for ours). `setpriv` replaces itself with the server, so the PID is the server's own.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from billdb.errors import StepError
+
+# Children started by this process: polling them reaps them when they die.
+_children: dict[int, subprocess.Popen] = {}
+
+
+@dataclass(frozen=True)
+class Service:
+    """One long-running server program."""
+
+    name: str
+    argv: list[str]
+    pidfile: Path
+    logfile: Path
+    user: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    cwd: Path | None = None
+
+
+def os_user(name: str) -> pwd.struct_passwd:
+    try:
+        return pwd.getpwnam(name)
+    except KeyError:
+        raise StepError("host", f"OS user {name!r} does not exist (install postgresql-15)") from None
+
+
+def chown_tree(path: Path, user: str) -> None:
+    pw = os_user(user)
+    os.chown(path, pw.pw_uid, pw.pw_gid)
+
+
+def _alive(pid: int) -> bool:
+    child = _children.get(pid)
+    if child is not None and child.poll() is not None:
+        _children.pop(pid, None)
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as fh:
+            state = fh.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+def _cmdline(pid: int) -> list[str]:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return [p.decode(errors="replace") for p in fh.read().split(b"\0") if p]
+    except OSError:
+        return []
+
+
+def running_pid(svc: Service) -> int | None:
+    """The PID of the running service, or None (a stale pidfile is ignored)."""
+    try:
+        pid = int(svc.pidfile.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    if not _alive(pid):
+        return None
+    cmd = _cmdline(pid)
+    marker = svc.argv[-1]  # the config file or last argument identifies our instance
+    if not any(marker in part for part in cmd):
+        return None
+    return pid
+
+
+def start(svc: Service) -> tuple[int, bool]:
+    """Start the service unless it runs; returns (pid, started_now)."""
+    pid = running_pid(svc)
+    if pid:
+        return pid, False
+    svc.logfile.parent.mkdir(parents=True, exist_ok=True)
+    argv = list(svc.argv)
+    if svc.user and os.geteuid() == 0:
+        argv = ["setpriv", f"--reuid={svc.user}", f"--regid={svc.user}", "--init-groups",
+                "--", *argv]
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", **svc.env}
+    if svc.user:
+        pw = os_user(svc.user)
+        env.setdefault("HOME", pw.pw_dir)
+    log = open(svc.logfile, "ab")  # noqa: SIM115 - handed to the child
+    try:
+        if svc.user:
+            os.chown(svc.logfile, os_user(svc.user).pw_uid, -1)
+        proc = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            env=env, cwd=svc.cwd, start_new_session=True, close_fds=True,
+        )
+    finally:
+        log.close()
+    _children[proc.pid] = proc
+    svc.pidfile.write_text(f"{proc.pid}\n")
+    time.sleep(0.2)
+    if not _alive(proc.pid):
+        raise StepError(svc.name, "exited right after start", str(svc.logfile))
+    return proc.pid, True
+
+
+def stop(svc: Service, timeout: float = 30.0) -> bool:
+    """SIGTERM, then SIGKILL after `timeout`; True when something was stopped."""
+    pid = running_pid(svc)
+    if not pid:
+        svc.pidfile.unlink(missing_ok=True)
+        return False
+    os.kill(pid, signal.SIGTERM)
+    if not wait_dead(pid, timeout):
+        os.kill(pid, signal.SIGKILL)
+        wait_dead(pid, 5)
+    svc.pidfile.unlink(missing_ok=True)
+    return True
+
+
+def kill(pid: int, sig: int = signal.SIGKILL) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def wait_dead(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            return True
+        time.sleep(0.05)
+    return not _alive(pid)
+
+
+def run(argv: list[str], *, user: str | None = None, check: bool = True, step: str = "",
+        env: dict[str, str] | None = None, timeout: float | None = None,
+        input: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run a short command (as `user` when given) and capture its output."""
+    if user and os.geteuid() == 0:
+        argv = ["setpriv", f"--reuid={user}", f"--regid={user}", "--init-groups", "--", *argv]
+    full_env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", **(env or {})}
+    if user:
+        full_env.setdefault("HOME", os_user(user).pw_dir)
+    try:
+        res = subprocess.run(argv, capture_output=True, text=True, env=full_env,
+                             timeout=timeout, input=input, check=False, cwd="/")
+    except FileNotFoundError:
+        raise StepError(step or argv[0], f"program not found: {argv[0]}") from None
+    except subprocess.TimeoutExpired:
+        raise StepError(step or argv[0], f"timed out after {timeout}s: {' '.join(argv)}") from None
+    if check and res.returncode != 0:
+        detail = (res.stderr or res.stdout).strip().splitlines()[-3:]
+        raise StepError(step or argv[0], f"exit {res.returncode}: {' | '.join(detail)}")
+    return res

@@ -1,0 +1,6 @@
+"""Names billdb itself uses that the plan does not choose."""
+
+SUPERUSER = "postgres"  # billdb's administrator connection (`billdb dsn --role admin`)
+REPLICATION_USER = "replicator"  # streaming replication between members
+REWIND_USER = "rewinder"  # pg_rewind when a crashed primary rejoins
+ADMIN_ROLE_ALIAS = "admin"

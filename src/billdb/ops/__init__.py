@@ -1,0 +1,1 @@
+"""Operations: what the commands do (provision, verify, status, drills, backups, ...)."""

@@ -1,0 +1,50 @@
+"""`billdb down`: stop every process of the environment (by pidfile), optionally purge it."""
+
+from __future__ import annotations
+
+import shutil
+
+from billdb.context import Context
+from billdb.engines import etcd, patroni, process
+from billdb.errors import BilldbError
+from billdb.ops import cluster
+from billdb.ops.steps import Steps
+
+
+def down(ctx: Context, steps: Steps, purge: bool = False) -> Steps:
+    lead = cluster.leader_name(ctx) if any(
+        process.running_pid(patroni.service(ctx.local, ctx.layout, m)) for m in ctx.members
+    ) else None
+    # Standbys first, the primary last: nobody fails over while we stop.
+    order = sorted(ctx.members, key=lambda m: (m.name == lead, m.kind == "zone"))
+    for m in order:
+        svc = patroni.service(ctx.local, ctx.layout, m)
+        steps.run(f"member {m.name}", lambda svc=svc: _stop(svc))
+    for extra in _satellites(ctx):
+        steps.run(extra.name, lambda svc=extra: _stop(svc))
+    steps.run("etcd", lambda: _stop(etcd.service(ctx.local, ctx.layout)))
+    if purge:
+        steps.run("purge", lambda: _purge(ctx))
+    return steps
+
+
+def _satellites(ctx: Context) -> list[process.Service]:
+    """Other supervised processes (pooler, scheduler, exporter) registered by later modules."""
+    from billdb.ops import services
+
+    return services.satellites(ctx)
+
+
+def _stop(svc: process.Service) -> tuple[bool, str]:
+    stopped = process.stop(svc)
+    return stopped, "stopped" if stopped else "not running"
+
+
+def _purge(ctx: Context) -> tuple[bool, str]:
+    state = ctx.layout.state_dir
+    if not state.exists():
+        return False, f"{state} does not exist"
+    if not (ctx.layout.secrets_dir.exists() or (state / "members").exists()):
+        raise BilldbError(f"{state} does not look like a billdb state directory; not deleting")
+    shutil.rmtree(state)
+    return True, f"deleted {state}"

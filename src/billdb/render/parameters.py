@@ -1,0 +1,92 @@
+"""Plan -> PostgreSQL parameters, each tagged with the plan section it comes from.
+
+Cluster-wide values go to Patroni's DCS configuration, so every member gets the same.
+On the local environment the memory parameters are scaled to the member's memory budget
+with the plan's ratios kept (shared_buffers 4GB of 16GB stays 25 %).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from billdb.plan.models import Plan, size_bytes
+
+# Parameters whose change needs a restart (pg_settings.context = 'postmaster').
+RESTART_REQUIRED = frozenset({
+    "max_connections", "shared_preload_libraries", "shared_buffers", "max_wal_senders",
+    "max_replication_slots", "wal_level", "archive_mode", "hot_standby", "wal_log_hints",
+    "max_worker_processes", "max_locks_per_transaction", "max_prepared_transactions",
+})
+
+_MEMORY_SCALED = ("shared_buffers", "effective_cache_size", "work_mem", "maintenance_work_mem")
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    value: str
+    section: str
+
+
+def _onoff(flag: bool) -> str:
+    return "on" if flag else "off"
+
+
+def _scaled(size: str, ratio: float) -> str:
+    """A size multiplied by `ratio`, in whole MB (at least 1MB)."""
+    if ratio == 1.0:
+        return size
+    mb = max(1, round(size_bytes(size) * ratio / 1024**2))
+    return f"{mb}MB"
+
+
+def memory_ratio(plan: Plan, env_name: str) -> float:
+    if env_name != "local":
+        return 1.0
+    return plan.environments.local.memory_budget_mb / (plan.server.memory_gb * 1024)
+
+
+def cluster_settings(plan: Plan, env_name: str = "local") -> list[Setting]:
+    """Every cluster-wide parameter billdb manages, with its plan section."""
+    p, audit, sec = plan.parameters, plan.security.audit, plan.security
+    ratio = memory_ratio(plan, env_name)
+    mem = {name: _scaled(getattr(p, name), ratio) for name in _MEMORY_SCALED}
+    s = "§5.1 parameters"
+    out = [
+        Setting("max_connections", str(p.max_connections), s),
+        Setting("shared_preload_libraries", ",".join(p.shared_preload_libraries), s),
+        *(Setting(name, mem[name], s) for name in _MEMORY_SCALED),
+        Setting("checkpoint_completion_target", str(p.checkpoint_completion_target), s),
+        Setting("max_wal_size", p.max_wal_size, s),
+        Setting("min_wal_size", p.min_wal_size, s),
+        Setting("log_min_duration_statement", str(p.log_min_duration_statement_ms), s),
+        Setting("log_checkpoints", _onoff(p.log_checkpoints), s),
+        Setting("log_connections", _onoff(p.log_connections), s),
+        Setting("log_disconnections", _onoff(p.log_disconnections), s),
+        Setting("track_activities", _onoff(p.track_activities), s),
+        Setting("track_counts", _onoff(p.track_counts), s),
+        Setting("track_io_timing", _onoff(p.track_io_timing), s),
+        Setting("pgaudit.log", ", ".join(audit.pgaudit_log), "§10.3 audit"),
+        Setting("log_statement", audit.log_statement, "§10.3 audit"),
+        Setting("log_line_prefix", audit.log_line_prefix, "§10.3 audit"),
+        Setting("log_lock_waits", _onoff(audit.log_lock_waits), "§10.3 audit"),
+        Setting("log_temp_files", str(audit.log_temp_files_kb), "§10.3 audit"),
+        Setting("ssl", _onoff(sec.ssl_enforced), "§3.2 security"),
+        Setting("ssl_min_protocol_version", sec.tls_min_version, "§3.2 security"),
+        Setting("password_encryption", sec.password_encryption, "§3.2 security"),
+        Setting("archive_timeout", f"{plan.backup.archive_timeout_s}s", "§9.1 backup"),
+        Setting("synchronous_commit", "on" if plan.ha.synchronous_commit else "local",
+                "§2.2 HA"),
+        Setting("wal_level", "replica", "§2.2 HA"),
+        Setting("hot_standby", "on", "§7 read replica"),
+        Setting("wal_log_hints", "on", "§2.2 HA"),
+        Setting("max_wal_senders", "10", "§2.2 HA"),
+        Setting("max_replication_slots", "10", "§2.2 HA"),
+    ]
+    if "pgaudit" not in p.shared_preload_libraries:
+        out = [x for x in out if x.name != "pgaudit.log"]
+    return out
+
+
+def cluster_parameters(plan: Plan, env_name: str = "local") -> dict[str, str]:
+    return {s.name: s.value for s in cluster_settings(plan, env_name)}

@@ -1,0 +1,102 @@
+"""Plan -> Patroni configuration: the DCS part (shared by all members) and each member's file.
+
+PostgreSQL parameters and pg_hba go through Patroni, so adding a member is configuration.
+Zone members may be promoted and one of them is the synchronous standby; the replica member
+stands for the read replica in the other region: never promoted automatically (nofailover)
+and never synchronous (nosync).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from billdb.internal import REPLICATION_USER, REWIND_USER, SUPERUSER
+from billdb.layout import Layout
+from billdb.plan.models import Member, Plan
+from billdb.render.hba import hba_lines
+from billdb.render.parameters import cluster_parameters
+
+NAMESPACE = "/billdb/"
+
+
+def dcs_config(plan: Plan, env_name: str = "local") -> dict[str, Any]:
+    """What `PATCH /config` should leave in the DCS (bootstrap uses the same)."""
+    env = plan.environments.local
+    zones = sum(1 for m in env.members if m.kind == "zone")
+    return {
+        "ttl": env.patroni.ttl,
+        "loop_wait": env.patroni.loop_wait,
+        "retry_timeout": env.patroni.retry_timeout,
+        "maximum_lag_on_failover": 1048576,
+        "synchronous_mode": bool(plan.ha.synchronous_commit and zones >= 2),
+        "synchronous_node_count": 1,
+        "postgresql": {
+            "use_pg_rewind": True,
+            "use_slots": True,
+            "parameters": cluster_parameters(plan, env_name),
+        },
+    }
+
+
+def member_config(plan: Plan, layout: Layout, member: Member,
+                  passwords: dict[str, str]) -> dict[str, Any]:
+    """The patroni.yml of one member. `passwords` maps internal role -> password."""
+    env = plan.environments.local
+    paths = layout.member(member.name)
+    tls_client = {"sslmode": "verify-full", "sslrootcert": str(layout.ca_cert)}
+    replica = member.kind == "replica"
+    return {
+        "scope": env.patroni.scope,
+        "namespace": NAMESPACE,
+        "name": member.name,
+        "log": {"level": "INFO"},
+        "restapi": {
+            "listen": f"127.0.0.1:{member.rest_port}",
+            "connect_address": f"127.0.0.1:{member.rest_port}",
+        },
+        "etcd3": {"hosts": [f"127.0.0.1:{env.etcd.client_port}"]},
+        "bootstrap": {
+            "dcs": dcs_config(plan),
+            "initdb": [
+                "data-checksums",
+                {"encoding": plan.database.encoding},
+                {"locale": plan.database.lc_collate},
+            ],
+        },
+        "postgresql": {
+            "listen": f"127.0.0.1:{member.port}",
+            "connect_address": f"127.0.0.1:{member.port}",
+            "data_dir": str(paths.data),
+            "bin_dir": env.postgres_bin,
+            "pgpass": str(paths.pgpass),
+            "use_unix_socket": True,
+            "authentication": {
+                "superuser": {"username": SUPERUSER, "password": passwords[SUPERUSER]},
+                "replication": {"username": REPLICATION_USER,
+                                "password": passwords[REPLICATION_USER], **tls_client},
+                "rewind": {"username": REWIND_USER, "password": passwords[REWIND_USER],
+                           **tls_client},
+            },
+            "parameters": {
+                "unix_socket_directories": str(layout.run_dir),
+                "ssl_cert_file": str(layout.server_cert),
+                "ssl_key_file": str(layout.server_key),
+                "logging_collector": "on",
+                "log_directory": str(paths.pg_log_dir),
+                "log_filename": "postgresql-%a.log",
+                "log_truncate_on_rotation": "on",
+            },
+            "pg_hba": hba_lines(plan, "local"),
+            "create_replica_methods": ["basebackup"],
+            "basebackup": [{"checkpoint": "fast"}],
+            "remove_data_directory_on_rewind_failure": True,
+            "remove_data_directory_on_diverged_timelines": True,
+        },
+        "tags": {
+            "nofailover": replica,
+            "nosync": replica,
+            "noloadbalance": False,
+            "clonefrom": False,
+            "site": member.site,
+        },
+    }

@@ -1,0 +1,3 @@
+SELECT line_number, type, database, user_name, address, netmask, auth_method, error
+  FROM pg_hba_file_rules
+ ORDER BY line_number;

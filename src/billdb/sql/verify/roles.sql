@@ -1,0 +1,4 @@
+SELECT rolname, rolsuper, rolinherit, rolcreaterole, rolcreatedb, rolcanlogin,
+       rolreplication, rolbypassrls
+  FROM pg_roles
+ WHERE rolname = ANY(%(names)s);
