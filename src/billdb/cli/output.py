@@ -11,7 +11,7 @@ from rich.table import Table
 
 from billdb.ops.steps import StepResult, Steps
 
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 

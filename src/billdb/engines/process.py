@@ -7,6 +7,7 @@ for ours). `setpriv` replaces itself with the server, so the PID is the server's
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import signal
@@ -38,7 +39,8 @@ def os_user(name: str) -> pwd.struct_passwd:
     try:
         return pwd.getpwnam(name)
     except KeyError:
-        raise StepError("host", f"OS user {name!r} does not exist (install postgresql-15)") from None
+        raise StepError("host", f"OS user {name!r} does not exist (install postgresql-15)") \
+            from None
 
 
 def chown_tree(path: Path, user: str) -> None:
@@ -46,7 +48,8 @@ def chown_tree(path: Path, user: str) -> None:
     os.chown(path, pw.pw_uid, pw.pw_gid)
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """True when `pid` runs (a zombie does not count; our own dead children are reaped)."""
     child = _children.get(pid)
     if child is not None and child.poll() is not None:
         _children.pop(pid, None)
@@ -73,7 +76,7 @@ def running_pid(svc: Service) -> int | None:
         pid = int(svc.pidfile.read_text().strip())
     except (OSError, ValueError):
         return None
-    if not _alive(pid):
+    if not alive(pid):
         return None
     cmd = _cmdline(pid)
     marker = svc.argv[-1]  # the config file or last argument identifies our instance
@@ -109,7 +112,7 @@ def start(svc: Service) -> tuple[int, bool]:
     _children[proc.pid] = proc
     svc.pidfile.write_text(f"{proc.pid}\n")
     time.sleep(0.2)
-    if not _alive(proc.pid):
+    if not alive(proc.pid):
         raise StepError(svc.name, "exited right after start", str(svc.logfile))
     return proc.pid, True
 
@@ -129,19 +132,17 @@ def stop(svc: Service, timeout: float = 30.0) -> bool:
 
 
 def kill(pid: int, sig: int = signal.SIGKILL) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, sig)
-    except ProcessLookupError:
-        pass
 
 
 def wait_dead(pid: int, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not _alive(pid):
+        if not alive(pid):
             return True
         time.sleep(0.05)
-    return not _alive(pid)
+    return not alive(pid)
 
 
 def run(argv: list[str], *, user: str | None = None, check: bool = True, step: str = "",

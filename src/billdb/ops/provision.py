@@ -14,6 +14,7 @@ from pathlib import Path
 import psycopg
 from ruamel.yaml import YAML
 
+from billdb import scram
 from billdb import sql as sqlfiles
 from billdb.context import Context
 from billdb.engines import etcd, patroni, process
@@ -23,7 +24,6 @@ from billdb.engines.secrets import SecretStore, write_pgpass
 from billdb.engines.tls import ensure_tls
 from billdb.errors import StepError
 from billdb.internal import REPLICATION_USER, REWIND_USER, SUPERUSER
-from billdb import scram
 from billdb.ops import cluster
 from billdb.ops.pgvalues import matches
 from billdb.ops.steps import Steps
@@ -233,7 +233,8 @@ def ensure_parameters(ctx: Context) -> tuple[bool, str]:
     notes = []
     if patch:
         api.patch_config(patch)
-        notes.append(f"patched {', '.join(sorted((set(patch) - {'postgresql'}) | set(param_patch)))}")
+        names = sorted((set(patch) - {"postgresql"}) | set(param_patch))
+        notes.append(f"patched {', '.join(names)}")
         for m in ctx.members:
             if _member_state(m) and not wait_for(lambda m=m: _applied(ctx, m), 30, 1.0):
                 raise StepError("cluster parameters", f"{m.name} did not apply the new settings",
@@ -275,7 +276,8 @@ def wait_replication(ctx: Context) -> tuple[bool, str]:
         raise StepError("replication", "members are not all streaming (see `billdb status`)",
                         str(ctx.layout.state_dir / "members"))
     n = len(ctx.members)
-    return False, f"{n} members streaming" + (", synchronous standby present" if sync_wanted else "")
+    sync = ", synchronous standby present" if sync_wanted else ""
+    return False, f"{n} members streaming{sync}"
 
 
 # --- database objects ------------------------------------------------------------------

@@ -176,7 +176,8 @@ class Roles(Strict):
 
     @model_validator(mode="after")
     def _distinct(self) -> Roles:
-        clash = set(self.login) & set(self.groups) | ({self.owner} & (set(self.login) | set(self.groups)))
+        named = [self.owner, *self.login, *self.groups]
+        clash = {n for n in named if named.count(n) > 1}
         if clash:
             raise ValueError(f"role names must be distinct: {sorted(clash)}")
         return self

@@ -1,0 +1,67 @@
+"""`billdb status`: the members as Patroni and the OS see them, and the other services."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from billdb.context import Context
+from billdb.engines import etcd, patroni, process
+from billdb.ops import cluster, services
+
+_ROLE_NAMES = {"leader": "primary", "standby_leader": "primary", "sync_standby": "sync_standby",
+               "quorum_standby": "sync_standby", "replica": "replica"}
+
+
+def postmaster_pid(data_dir: Path) -> int | None:
+    """The PID in postmaster.pid when that process is alive."""
+    try:
+        pid = int((data_dir / "postmaster.pid").read_text().splitlines()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pid if process.alive(pid) else None
+
+
+def members(ctx: Context) -> list[dict[str, Any]]:
+    body = cluster.patroni_cluster(ctx) or {}
+    seen = {m["name"]: m for m in body.get("members", [])}
+    out = []
+    for m in ctx.members:
+        info = seen.get(m.name, {})
+        paths = ctx.layout.member(m.name)
+        patroni_pid = process.running_pid(patroni.service(ctx.local, ctx.layout, m))
+        lag = info.get("lag")
+        role = _ROLE_NAMES.get(info.get("role", ""), "unknown") if info else "unknown"
+        out.append({
+            "name": m.name,
+            "role": role,
+            "kind": m.kind,
+            "site": m.site,
+            "state": info.get("state", "down" if not patroni_pid else "unknown"),
+            "lag_bytes": 0 if role == "primary" else (lag if isinstance(lag, int) else None),
+            "timeline": info.get("timeline"),
+            "port": m.port,
+            "rest_port": m.rest_port,
+            "pid": postmaster_pid(paths.data),
+            "patroni_pid": patroni_pid,
+            "data_dir": str(paths.data),
+        })
+    return out
+
+
+def service_states(ctx: Context) -> list[dict[str, Any]]:
+    out = []
+    for svc in [etcd.service(ctx.local, ctx.layout), *services.satellites(ctx)]:
+        pid = process.running_pid(svc)
+        out.append({"name": svc.name, "state": "running" if pid else "stopped", "pid": pid,
+                    "log": str(svc.logfile)})
+    return out
+
+
+def status(ctx: Context) -> dict[str, Any]:
+    mem = members(ctx)
+    svcs = service_states(ctx)
+    healthy = all(m["state"] in ("running", "streaming") for m in mem) and all(
+        s["state"] == "running" for s in svcs)
+    return {"ok": healthy, "state_dir": str(ctx.layout.state_dir), "members": mem,
+            "services": svcs}

@@ -1,0 +1,43 @@
+"""`billdb verify`: every plan item checked on the live system, with its plan section.
+
+Each module of this package contributes checks for one area; `verify()` runs them all
+and never stops at the first failure, so the report names everything that is wrong.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from billdb.context import Context
+from billdb.errors import BilldbError
+from billdb.ops.verify.check import Check
+
+Collector = Callable[[Context], Iterable[Check]]
+
+
+def collectors() -> list[tuple[str, Collector]]:
+    from billdb.ops.verify import database, privileges, schema, security, topology
+
+    return [
+        ("topology", topology.checks),
+        ("database", database.checks),
+        ("security", security.checks),
+        ("privileges", privileges.checks),
+        ("schema", schema.checks),
+    ]
+
+
+def verify(ctx: Context) -> dict[str, Any]:
+    checks: list[Check] = []
+    for area, collect in collectors():
+        try:
+            checks.extend(collect(ctx))
+        except BilldbError as exc:
+            checks.append(Check(f"{area}.reachable", area, "checks can run", str(exc), False))
+    return {
+        "ok": all(c.ok for c in checks) and bool(checks),
+        "plan": str(ctx.plan_path),
+        "env": ctx.env_name,
+        "checks": [c.as_dict() for c in checks],
+    }

@@ -1,0 +1,1 @@
+SELECT version, name, checksum FROM billdb.schema_migrations ORDER BY version;

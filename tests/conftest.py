@@ -1,0 +1,78 @@
+"""Test fixtures: a real environment (etcd, Patroni, PostgreSQL) built from a copy of the plan
+with its own ports and state directory, so tests never touch the `make up` environment."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from ruamel.yaml import YAML
+
+ROOT = Path(__file__).resolve().parents[1]
+PLAN = ROOT / "plans" / "bill-inquiry.yaml"
+BILLDB = str(Path(sys.executable).parent / "billdb")
+PORT_BASE = int(os.environ.get("BILLDB_TEST_PORT_BASE", "25000"))
+
+
+def write_plan(path: Path, state_dir: Path, port_base: int = PORT_BASE,
+               mutate: Callable[[dict], None] | None = None) -> Path:
+    """A copy of the real plan with test ports and state directory (and optional edits)."""
+    yaml = YAML(typ="rt")
+    doc = yaml.load(PLAN.read_text(encoding="utf-8"))
+    local = doc["environments"]["local"]
+    local["state_dir"] = str(state_dir)
+    local["etcd"]["client_port"] = port_base
+    local["etcd"]["peer_port"] = port_base + 1
+    local["pooler_port"] = port_base + 2
+    for i, member in enumerate(local["members"]):
+        member["port"] = port_base + 10 + i
+        member["rest_port"] = port_base + 20 + i
+    if mutate:
+        mutate(doc)
+    with path.open("w", encoding="utf-8") as fh:
+        yaml.dump(doc, fh)
+    return path
+
+
+def billdb(*args: str, plan: Path | None = None, check: bool = True,
+           timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    argv = [BILLDB, *(["--plan", str(plan)] if plan else []), *args]
+    res = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+    if check and res.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(argv)} exited {res.returncode}:\n{res.stdout}\n{res.stderr}")
+    return res
+
+
+@dataclass
+class Env:
+    plan: Path
+    state_dir: Path
+
+    def run(self, *args: str, check: bool = True, timeout: float = 600):
+        return billdb(*args, plan=self.plan, check=check, timeout=timeout)
+
+    def context(self):
+        from billdb.context import load_context
+
+        return load_context(self.plan)
+
+    def dsn(self, role: str, route: str = "write") -> str:
+        return self.run("dsn", "--role", role, "--route", route).stdout.strip()
+
+
+@pytest.fixture(scope="session")
+def env(tmp_path_factory: pytest.TempPathFactory) -> Env:
+    """One real three-member environment for the whole session, purged afterwards."""
+    state = Path(f"/tmp/billdb-test-{PORT_BASE}")
+    plan = write_plan(tmp_path_factory.mktemp("plan") / "plan.yaml", state)
+    e = Env(plan, state)
+    e.run("down", "--purge", check=False)  # leftovers of an interrupted run
+    e.run("up")
+    yield e
+    e.run("down", "--purge", check=False)
