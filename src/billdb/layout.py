@@ -88,6 +88,10 @@ class Layout:
         return self.state_dir / "etcd"
 
     @property
+    def routes_file(self) -> Path:
+        return self.state_dir / "routes.json"
+
+    @property
     def logs_dir(self) -> Path:
         return self.state_dir / "logs"
 

@@ -16,6 +16,7 @@ from ruamel.yaml import YAML
 
 from billdb import scram
 from billdb import sql as sqlfiles
+from billdb.client.routes import Routes
 from billdb.context import Context
 from billdb.engines import etcd, patroni, process
 from billdb.engines.http import HttpError
@@ -50,6 +51,7 @@ def up(ctx: Context, steps: Steps) -> Steps:
     steps.run("extensions", lambda: ensure_extensions(ctx))
     steps.run("privileges", lambda: ensure_privileges(ctx))
     steps.run("migrations", lambda: apply_migrations(ctx))
+    steps.run("routes", lambda: ensure_routes(ctx))
     return steps
 
 
@@ -396,3 +398,15 @@ def apply_migrations(ctx: Context) -> tuple[bool, str]:
         return True, f"applied {', '.join(applied_now)} ({total} in all)"
     return False, f"{total} migrations applied, none pending"
 
+
+
+def ensure_routes(ctx: Context) -> tuple[bool, str]:
+    """The application's routes: writes to the zone pair, reads to the read replica. If the
+    primary is elsewhere (after a DR promotion) the write route starts with it."""
+    write = [m.port for m in ctx.members if m.kind == "zone"]
+    lead = ctx.member(cluster.leader(ctx).name)
+    if lead.port not in write:
+        write = [lead.port, *write]
+    read = [m.port for m in ctx.members if m.kind == "replica" and m.name != lead.name]
+    changed = Routes(write=write, read=read).save(ctx.layout.routes_file)
+    return changed, f"write -> {write}, read -> {read or write}"

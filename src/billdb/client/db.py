@@ -1,0 +1,282 @@
+"""Routed connection pools for the Bill-Inquiry service (psycopg 3 + psycopg_pool, asyncio).
+
+Three routes, as the plan's §7.2 says: `write` goes to the primary; `read` and `analytics`
+go to the read replica and fall back to the primary when the replica is down or lags more
+than the plan allows. A user who just wrote reads from the primary until the replica has
+replayed that write (read-your-writes, checked by LSN). After a failover the pools reconnect
+by themselves; an interrupted write raises TransactionInterrupted, reads are retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from psycopg_pool.base import AttemptWithBackoff
+
+from billdb.client.errors import RouteUnavailable, TransactionInterrupted
+from billdb.client.routes import Routes
+
+T = TypeVar("T")
+READ_ROUTES = ("read", "analytics")
+
+
+class _FailoverBackoff(AttemptWithBackoff):
+    """Reconnect attempts every 0.25-1 s instead of psycopg_pool's doubling from 1 s: a
+    failover takes ~20 s and the doubling would add up to 10 s more before the pool notices
+    the new primary."""
+
+    INITIAL_DELAY = 0.25
+    DELAY_BACKOFF = 1.5
+    MAX_DELAY = 1.0
+
+    def update_delay(self, now: float) -> None:
+        super().update_delay(now)
+        self.delay = min(self.delay, self.MAX_DELAY)
+
+
+class _Pool(AsyncConnectionPool):
+    async def _add_connection(self, attempt, growing: bool = False) -> None:  # type: ignore[override]
+        await super()._add_connection(attempt or _FailoverBackoff(timeout=self.reconnect_timeout),
+                                      growing)
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    """Everything a service instance needs to reach the database; no password inside."""
+
+    dbname: str
+    write_user: str
+    read_user: str
+    sslrootcert: str
+    passfile: str
+    routes_file: str
+    pool_size: int = 15
+    connection_timeout_s: float = 30
+    idle_timeout_s: float = 600
+    max_lifetime_s: float = 1800
+    max_lag_bytes: int = 16 * 1024 * 1024
+    application_name: str = "bill-inquiry"
+    read_retries: int = 3
+    min_size: int = 1
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_plan(cls, plan_path: str | Path | None = None, **overrides: Any) -> ClientConfig:
+        from billdb.context import load_context
+
+        ctx = load_context(plan_path)
+        p, lay = ctx.plan, ctx.layout
+        cfg = cls(
+            dbname=p.database.name, write_user="bill_app_user", read_user=p.read_replica.read_user,
+            sslrootcert=str(lay.ca_cert), passfile=str(lay.pgpass),
+            routes_file=str(lay.routes_file), pool_size=p.pool.size,
+            connection_timeout_s=p.pool.connection_timeout_s, idle_timeout_s=p.pool.idle_timeout_s,
+            max_lifetime_s=p.pool.max_lifetime_s, max_lag_bytes=p.read_replica.max_lag_bytes,
+        )
+        return replace(cfg, **overrides)
+
+    def conninfo(self, user: str, ports: list[int], attrs: str) -> str:
+        hosts = ",".join("127.0.0.1" for _ in ports)
+        parts = {
+            "host": hosts, "port": ",".join(str(p) for p in ports), "dbname": self.dbname,
+            "user": user, "sslmode": "verify-full", "sslrootcert": self.sslrootcert,
+            "passfile": self.passfile, "target_session_attrs": attrs, "connect_timeout": "3",
+            "application_name": self.application_name, **self.extra,
+        }
+        return psycopg.conninfo.make_conninfo(**parts)
+
+
+class BillDB:
+    """The service's database handle. Use `async with BillDB(cfg) as db:`."""
+
+    def __init__(self, config: ClientConfig) -> None:
+        self.config = config
+        self.routes = Routes.load(Path(config.routes_file))
+        self._pools: dict[str, _Pool] = {}
+        self._written: dict[str, str] = {}  # user_id -> LSN of that user's last commit
+        self._replica_down_until = 0.0
+        self._lag_checked_at = 0.0
+        self._replica_lag_ok = True
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    def _new_pool(self, name: str, user: str, ports: list[int], attrs: str) -> _Pool:
+        c = self.config
+        return _Pool(
+            c.conninfo(user, ports, attrs), name=name, open=False,
+            min_size=min(c.min_size, c.pool_size), max_size=c.pool_size,
+            timeout=c.connection_timeout_s, max_idle=c.idle_timeout_s,
+            max_lifetime=c.max_lifetime_s, check=AsyncConnectionPool.check_connection,
+            reconnect_timeout=max(60.0, c.connection_timeout_s * 2),
+        )
+
+    async def open(self) -> BillDB:
+        r, c = self.routes, self.config
+        self._pools = {
+            "write": self._new_pool("write", c.write_user, r.write, "read-write"),
+            "primary_read": self._new_pool("primary_read", c.read_user, r.write, "read-write"),
+        }
+        if r.read:
+            self._pools["replica"] = self._new_pool("replica", c.read_user, r.read, "any")
+        for pool in self._pools.values():
+            await pool.open(wait=False)
+        return self
+
+    async def close(self) -> None:
+        for pool in self._pools.values():
+            await pool.close()
+        self._pools = {}
+
+    async def __aenter__(self) -> BillDB:
+        return await self.open()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def reload_routes(self) -> bool:
+        """Pick up a repointed route (after DR); True when the routes changed."""
+        routes = Routes.load(Path(self.config.routes_file))
+        if routes == self.routes:
+            return False
+        old = self._pools
+        self.routes = routes
+        await self.open()
+        for pool in old.values():
+            await pool.close(timeout=1)
+        return True
+
+    # --- writes ----------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def write(self, user_id: str | None = None) -> AsyncIterator[psycopg.AsyncConnection]:
+        """A write transaction on the primary, committed when the block ends.
+
+        Raises TransactionInterrupted when the connection is lost (a failover): before the
+        commit it rolled back; during the commit its outcome is unknown.
+        """
+        try:
+            conn = await self._pools["write"].getconn()
+        except PoolTimeout as exc:
+            await self.reload_routes()
+            raise RouteUnavailable(f"no primary within {self.config.connection_timeout_s} s") \
+                from exc
+        try:
+            try:
+                yield conn
+            except psycopg.OperationalError as exc:
+                raise TransactionInterrupted(False, exc) from exc
+            except BaseException:
+                if not conn.broken:
+                    await conn.rollback()
+                raise
+            try:
+                await conn.commit()
+            except psycopg.OperationalError as exc:
+                raise TransactionInterrupted(True, exc) from exc
+            if user_id is not None:
+                await self._remember_write(conn, user_id)
+        finally:
+            await self._pools["write"].putconn(conn)
+
+    async def _remember_write(self, conn: psycopg.AsyncConnection, user_id: str) -> None:
+        try:
+            cur = await conn.execute("SELECT pg_current_wal_lsn()::text")
+            self._written[user_id] = (await cur.fetchone())[0]
+            await conn.commit()
+        except psycopg.OperationalError:
+            self._written[user_id] = "FFFFFFFF/FFFFFFFF"  # unknown: read from the primary
+
+    # --- reads -----------------------------------------------------------------------------
+
+    async def _replica_usable(self, user_id: str | None) -> bool:
+        if "replica" not in self._pools or time.monotonic() < self._replica_down_until:
+            return False
+        now = time.monotonic()
+        if now - self._lag_checked_at > 1.0:
+            self._lag_checked_at = now
+            self._replica_lag_ok = await self._lag_within_bound()
+        if not self._replica_lag_ok:
+            return False
+        if user_id is not None and user_id in self._written:
+            return await self._replica_has(self._written[user_id], user_id)
+        return True
+
+    async def _lag_within_bound(self) -> bool:
+        try:
+            async with self._pools["replica"].connection(timeout=2) as rconn:
+                cur = await rconn.execute("SELECT pg_last_wal_replay_lsn()::text")
+                replayed = (await cur.fetchone())[0]
+            async with self._pools["primary_read"].connection(timeout=2) as pconn:
+                cur = await pconn.execute("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s)",
+                                          [replayed])
+                lag = (await cur.fetchone())[0]
+        except (psycopg.OperationalError, PoolTimeout):
+            self._replica_down_until = time.monotonic() + 2.0
+            return False
+        return replayed is not None and lag is not None and lag <= self.config.max_lag_bytes
+
+    async def _replica_has(self, lsn: str, user_id: str) -> bool:
+        try:
+            async with self._pools["replica"].connection(timeout=2) as conn:
+                cur = await conn.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", [lsn])
+                caught_up = bool((await cur.fetchone())[0])
+        except (psycopg.OperationalError, PoolTimeout):
+            self._replica_down_until = time.monotonic() + 2.0
+            return False
+        if caught_up:
+            self._written.pop(user_id, None)
+        return caught_up
+
+    async def run_read(self, fn: Callable[[psycopg.AsyncConnection], Awaitable[T]], *,
+                       route: str = "read", user_id: str | None = None) -> T:
+        """Run read-only work, retried transparently on a lost connection.
+
+        `route` is read or analytics (the replica, falling back to the primary) or write
+        (the primary, e.g. a read that must see the caller's own uncommitted-elsewhere data).
+        """
+        if route not in (*READ_ROUTES, "write"):
+            raise ValueError(f"route must be one of read, analytics, write; not {route!r}")
+        last: BaseException | None = None
+        for attempt in range(self.config.read_retries + 1):
+            use_replica = route in READ_ROUTES and await self._replica_usable(user_id)
+            pool = self._pools["replica" if use_replica else
+                               ("primary_read" if route in READ_ROUTES else "write")]
+            try:
+                async with pool.connection() as conn:
+                    result = await fn(conn)
+                    await conn.rollback()
+                    return result
+            except (psycopg.OperationalError, PoolTimeout) as exc:
+                last = exc
+                if use_replica:
+                    self._replica_down_until = time.monotonic() + 2.0
+                await self.reload_routes()
+                await asyncio.sleep(min(0.2 * (attempt + 1), 1.0))
+        raise RouteUnavailable(f"{route} route failed after retries: {last}") from last
+
+    async def fetch(self, query: str, params: Any = None, *, route: str = "read",
+                    user_id: str | None = None) -> list[tuple]:
+        """Rows of a read-only query on `route` (retried transparently)."""
+
+        async def run(conn: psycopg.AsyncConnection) -> list[tuple]:
+            cur = await conn.execute(query, params)
+            return await cur.fetchall()
+
+        return await self.run_read(run, route=route, user_id=user_id)
+
+    async def served_by(self, route: str = "read", user_id: str | None = None) -> int:
+        """The port of the server that would serve `route` now (for tests and status)."""
+
+        async def port(conn: psycopg.AsyncConnection) -> int:
+            cur = await conn.execute("SELECT inet_server_port()")
+            return (await cur.fetchone())[0]
+
+        return await self.run_read(port, route=route, user_id=user_id)
