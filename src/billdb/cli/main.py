@@ -61,7 +61,7 @@ def main_options(
     state.env = env
 
 
-def _local_only() -> Context:
+def local_context() -> Context:
     ctx = state.context()
     if state.env != "local":
         raise BilldbError("this command runs the local environment; use `--env local`")
@@ -73,7 +73,7 @@ def up() -> None:
     """Converge the local environment to the plan (idempotent: a second run changes nothing)."""
     from billdb.ops import provision
 
-    ctx = _local_only()
+    ctx = local_context()
     steps = output.progress_steps()
     provision.up(ctx, steps)
     output.summary(steps, "environment")
@@ -86,7 +86,7 @@ def down(purge: Annotated[bool, typer.Option(
     """Stop every process of the local environment (standbys first, the primary last)."""
     from billdb.ops import teardown
 
-    ctx = _local_only()
+    ctx = local_context()
     steps = output.progress_steps()
     teardown.down(ctx, steps, purge=purge)
     output.summary(steps, "environment")
@@ -97,7 +97,7 @@ def verify(as_json: JsonOpt = False) -> None:
     """Check every plan item on the live system; exit 1 when a check fails."""
     from billdb.ops import verify as verify_op
 
-    report = verify_op.verify(_local_only())
+    report = verify_op.verify(local_context())
     output.checks(report, as_json)
     raise typer.Exit(0 if report["ok"] else 1)
 
@@ -107,7 +107,7 @@ def status(as_json: JsonOpt = False) -> None:
     """Show the members (role, state, lag, ports, PIDs) and the other services."""
     from billdb.ops import status as status_op
 
-    report = status_op.status(_local_only())
+    report = status_op.status(local_context())
     output.status(report, as_json)
     raise typer.Exit(0 if report["ok"] else 1)
 
@@ -121,7 +121,16 @@ def dsn(
     """Print a libpq URI (TLS verifying the CA; the password comes from a 0600 passfile)."""
     from billdb.ops import connections
 
-    typer.echo(connections.dsn(_local_only(), role, route))
+    typer.echo(connections.dsn(local_context(), role, route))
+
+
+def _register_subcommands() -> None:
+    from billdb.cli.drill_cmd import drill_app
+
+    app.add_typer(drill_app, name="drill")
+
+
+_register_subcommands()
 
 
 def main() -> None:

@@ -93,3 +93,22 @@ def status(report: dict[str, Any], as_json: bool) -> None:
     console.print(table)
     for svc in report.get("services", []):
         console.print(f"{svc['name']}: {svc['state']} (pid {svc.get('pid')})")
+
+
+def note(message: str) -> None:
+    """A progress line on stderr (stdout stays clean for --json)."""
+    err_console.print(f"  {message}", highlight=False)
+
+
+def report(doc: dict[str, Any], as_json: bool) -> None:
+    """A drill's or operation's result: JSON, or a key/value table."""
+    if as_json:
+        emit_json(doc)
+        return
+    table = Table(show_header=False)
+    table.add_column("key", style="bold")
+    table.add_column("value", overflow="fold")
+    for key, value in doc.items():
+        table.add_row(key, json.dumps(value, default=str) if isinstance(value, dict | list)
+                      else str(value))
+    console.print(table)

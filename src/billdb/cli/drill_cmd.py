@@ -1,0 +1,43 @@
+"""`billdb drill …`: measured failure drills (each prints JSON with --json)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from billdb.cli import output
+from billdb.cli.main import JsonOpt, local_context
+
+drill_app = typer.Typer(help="Measured drills: failover, disaster recovery, restore.",
+                        no_args_is_help=True)
+
+
+@drill_app.command("failover")
+def failover(
+    as_json: JsonOpt = False,
+    repeat: Annotated[int, typer.Option("--repeat", min=1, max=20,
+                                        help="Run N drills and report median/worst.")] = 1,
+    postmaster_only: Annotated[bool, typer.Option(
+        "--postmaster-only", help="Kill only the primary's postmaster (Patroni stays alive, "
+        "so it recovers the primary in place).")] = False,
+) -> None:
+    """Crash the primary (SIGKILL its postmaster and its Patroni) while a writer commits
+    through the application route; report RTO, lost commits and the old primary's rejoin."""
+    from billdb.ops.drills import failover as drill
+
+    report = drill.run(local_context(), repeat=repeat, postmaster_only=postmaster_only,
+                       progress=output.note)
+    output.report(report, as_json)
+    raise typer.Exit(0 if report["ok"] else 1)
+
+
+@drill_app.command("dr")
+def dr(as_json: JsonOpt = False) -> None:
+    """Region failure: lose both zone members, promote the read replica, repoint the
+    application route; report RTO and what asynchronous replication lost."""
+    from billdb.ops.drills import dr as drill
+
+    report = drill.run(local_context(), progress=output.note)
+    output.report(report, as_json)
+    raise typer.Exit(0 if report["ok"] else 1)
