@@ -32,6 +32,8 @@ def write_plan(path: Path, state_dir: Path, port_base: int = PORT_BASE,
     for i, member in enumerate(local["members"]):
         member["port"] = port_base + 10 + i
         member["rest_port"] = port_base + 20 + i
+    local["backup"]["azurite_port"] = port_base + 30
+    local["backup"]["restore_ports"] = [port_base + 31, port_base + 39]
     if mutate:
         mutate(doc)
     with path.open("w", encoding="utf-8") as fh:

@@ -23,6 +23,8 @@ Identifier = Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]{0,62}$")]
 Port = Annotated[int, Field(ge=1024, le=65535)]
 Pct = Annotated[float, Field(gt=0, le=100)]
 HHMM = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
+# A time of day for schedules; seconds are optional (tests schedule a job seconds ahead).
+ClockTime = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$")]
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 
 
@@ -71,13 +73,13 @@ class HA(Strict):
 
 class BackupSchedule(Strict):
     timezone: str
-    daily_at: HHMM
+    daily_at: ClockTime
     full_on: Weekday
 
 
 class LogicalBackup(Strict):
     weekday: Weekday
-    at: HHMM
+    at: ClockTime
     retention_days: int = Field(ge=1)
     location: str
 
@@ -353,6 +355,24 @@ class Member(Strict):
     rest_port: Port
 
 
+class LocalBackup(Strict):
+    """Where the local environment keeps the plan's backups (§9.1)."""
+
+    # repo2, the geo copy: the Azure Blob emulator (pgBackRest repo-type=azure) or a
+    # second directory standing for the other region.
+    geo_repo: Literal["azurite", "posix"]
+    azurite_port: Port
+    restore_ports: list[Port] = Field(min_length=2, max_length=2, description="first and "
+                                      "last port for copies restored beside the cluster")
+
+    @model_validator(mode="after")
+    def _range(self) -> LocalBackup:
+        first, last = self.restore_ports
+        if last < first:
+            raise ValueError("restore_ports must be [first, last] with first <= last")
+        return self
+
+
 class LocalEnvironment(Strict):
     platform: Literal["local"]
     state_dir: str = Field(pattern=r"^/")
@@ -365,6 +385,7 @@ class LocalEnvironment(Strict):
     pooler_port: Port
     patroni: PatroniSettings
     members: list[Member] = Field(min_length=1)
+    backup: LocalBackup
 
     @model_validator(mode="after")
     def _consistent(self) -> LocalEnvironment:
@@ -376,6 +397,10 @@ class LocalEnvironment(Strict):
         ports = [self.etcd.client_port, self.etcd.peer_port, self.pooler_port]
         for m in self.members:
             ports += [m.port, m.rest_port]
+        first, last = self.backup.restore_ports
+        ports += [self.backup.azurite_port]
+        if any(first <= p <= last for p in ports):
+            raise ValueError("backup.restore_ports overlaps another port of the environment")
         if len(set(ports)) != len(ports):
             raise ValueError("every port of the environment must be different")
         if not any(m.kind == "zone" for m in self.members):
