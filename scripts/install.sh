@@ -32,4 +32,15 @@ fi
 .venv/bin/pip install -q --upgrade pip >/dev/null
 .venv/bin/pip install -q -e '.[test]'
 chmod -R a+rX .venv
+
+# Azurite (npm) emulates Azure Blob storage for the geo-redundant backup repository (repo2).
+if ! command -v npm >/dev/null 2>&1; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+fi
+if [ ! -x .tools/node_modules/.bin/azurite-blob ]; then
+  echo "billdb: installing azurite (npm) into .tools"
+  npm install --prefix .tools --no-audit --no-fund --silent azurite@3.35.0 >/dev/null
+fi
+chmod -R a+rX .tools
 echo "billdb: installed ($(.venv/bin/billdb --version 2>/dev/null || echo 'billdb'))"

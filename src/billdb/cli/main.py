@@ -128,6 +128,9 @@ def _register_subcommands() -> None:
     from billdb.cli.drill_cmd import drill_app
 
     app.add_typer(drill_app, name="drill")
+    from billdb.cli import backup_cmd
+
+    backup_cmd.register(app)
 
 
 _register_subcommands()

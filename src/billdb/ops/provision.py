@@ -25,7 +25,8 @@ from billdb.engines.secrets import SecretStore, write_pgpass
 from billdb.engines.tls import ensure_tls
 from billdb.errors import StepError
 from billdb.internal import REPLICATION_USER, REWIND_USER, SUPERUSER
-from billdb.ops import cluster
+from billdb.ops import cluster, services
+from billdb.ops.backup import provision as backup_provision
 from billdb.ops.pgvalues import matches
 from billdb.ops.steps import Steps
 from billdb.render import roles as role_sql
@@ -40,6 +41,7 @@ def up(ctx: Context, steps: Steps) -> Steps:
     steps.run("directories", lambda: ensure_directories(ctx))
     steps.run("secrets", lambda: ensure_secrets(ctx))
     steps.run("tls", lambda: ensure_certificates(ctx))
+    steps.run("backup storage", lambda: backup_provision.ensure_storage(ctx))
     steps.run("etcd", lambda: ensure_etcd(ctx))
     steps.run("patroni config", lambda: write_member_configs(ctx))
     for member in _start_order(ctx):
@@ -51,7 +53,9 @@ def up(ctx: Context, steps: Steps) -> Steps:
     steps.run("extensions", lambda: ensure_extensions(ctx))
     steps.run("privileges", lambda: ensure_privileges(ctx))
     steps.run("migrations", lambda: apply_migrations(ctx))
+    steps.run("backup", lambda: backup_provision.ensure_stanza(ctx))
     steps.run("routes", lambda: ensure_routes(ctx))
+    steps.run("services", lambda: services.ensure_started(ctx))
     return steps
 
 

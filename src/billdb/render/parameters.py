@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from billdb.plan.models import Plan, size_bytes
+from billdb.render.pgbackrest import archive_command
 
 # Parameters whose change needs a restart (pg_settings.context = 'postmaster').
 RESTART_REQUIRED = frozenset({
@@ -75,6 +76,8 @@ def cluster_settings(plan: Plan, env_name: str = "local") -> list[Setting]:
         Setting("ssl_min_protocol_version", sec.tls_min_version, "§3.2 security"),
         Setting("password_encryption", sec.password_encryption, "§3.2 security"),
         Setting("archive_timeout", f"{plan.backup.archive_timeout_s}s", "§9.1 backup"),
+        Setting("archive_mode", "on", "§9.1 backup"),
+        Setting("archive_command", archive_command(plan), "§9.1 backup"),
         Setting("synchronous_commit", "on" if plan.ha.synchronous_commit else "local",
                 "§2.2 HA"),
         Setting("wal_level", "replica", "§2.2 HA"),

@@ -1,0 +1,229 @@
+"""`billdb backup|restore|dump|scheduler …`, `billdb drill restore`: parse, call one op, print."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from billdb.cli import output
+from billdb.cli.drill_cmd import drill_app
+from billdb.cli.main import JsonOpt, local_context
+from billdb.errors import BilldbError
+
+backup_app = typer.Typer(help="Physical backups with pgBackRest (repo1 + the geo copy repo2).")
+restore_app = typer.Typer(help="Point-in-time restore into a new instance beside the cluster.")
+dump_app = typer.Typer(help="Logical backups: pg_dump custom format, kept per the plan.")
+scheduler_app = typer.Typer(help="billdb's job scheduler (started by `billdb up`).",
+                            no_args_is_help=True)
+
+
+def _backup_table(backups: list[dict]) -> None:
+    from rich.table import Table
+
+    table = Table(title="backups")
+    cols = ("repo", "label", "type", "start", "stop", "size_bytes", "repo_size_bytes",
+            "wal_start", "wal_stop", "cipher")
+    for col in cols:
+        table.add_column(col)
+    for b in backups:
+        table.add_row(*(str(b.get(c)) for c in cols))
+    output.console.print(table)
+
+
+def _exit(ok: bool) -> None:
+    raise typer.Exit(0 if ok else 1)
+
+
+@backup_app.callback(invoke_without_command=True)
+def backup(
+    ctx: typer.Context,
+    kind: Annotated[str, typer.Option("--type", help="full, diff or incr.")] = "full",
+    as_json: JsonOpt = False,
+) -> None:
+    """Take a backup into repo1 and repo2 (from a standby when one streams)."""
+    if ctx.invoked_subcommand:
+        return
+    from billdb.ops.backup import physical
+
+    report = physical.take_backup(local_context(), kind,
+                                  on_repo=lambda r: output.note(f"{kind} backup to repo{r} …"))
+    output.report(report, as_json)
+    _exit(report["ok"])
+
+
+@backup_app.command("list")
+def backup_list(as_json: JsonOpt = False) -> None:
+    """Every backup in every repository: type, start, stop, size, WAL range, repo, cipher."""
+    from billdb.ops.backup import physical
+
+    report = physical.listing(local_context())
+    if as_json:
+        output.emit_json(report)
+    else:
+        _backup_table(report["backups"])
+    _exit(report["ok"])
+
+
+@backup_app.command("verify")
+def backup_verify(as_json: JsonOpt = False) -> None:
+    """pgBackRest verify of both repositories; exit 1 when a file is damaged."""
+    from billdb.ops.backup import physical
+
+    report = physical.verify(local_context())
+    output.report(report, as_json)
+    _exit(report["ok"])
+
+
+@backup_app.command("schedule")
+def backup_schedule(as_json: JsonOpt = False) -> None:
+    """The scheduled jobs: next run (UTC), schedule in the plan's zone, last result."""
+    from billdb.ops.backup import health
+
+    report = health.schedule(local_context())
+    if as_json:
+        output.emit_json(report)
+    else:
+        output.report({j["job"]: f"next {j['next_run']} ({j['schedule']}); last: "
+                       f"{j.get('last_ok', '-')} {j.get('last_detail') or ''}"
+                       for j in report["jobs"]} | {"scheduler": report["scheduler"]}, False)
+
+
+@restore_app.callback(invoke_without_command=True)
+def restore(
+    ctx: typer.Context,
+    time: Annotated[str | None, typer.Option(
+        "--time", help="Target time, ISO 8601 (a time without an offset is in the plan's "
+        "database time zone).")] = None,
+    name: Annotated[str | None, typer.Option("--as", help="Name of the new instance.")] = None,
+    repo: Annotated[int | None, typer.Option("--repo", help="Restore from this repository "
+                                             "(default: the first that has the backup).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Restore the cluster as it was at --time into a NEW instance on its own port."""
+    if ctx.invoked_subcommand:
+        return
+    if not time or not name:
+        raise BilldbError("restore needs --time T and --as NAME (or a subcommand: "
+                          "promote, drop, list)")
+    from billdb.ops.backup import restore as op
+
+    report = op.restore(local_context(), time, name, repo=repo, progress=output.note)
+    output.report(report, as_json)
+
+
+@restore_app.command("list")
+def restore_list(as_json: JsonOpt = False) -> None:
+    """The copies restored beside the cluster."""
+    from billdb.ops.backup import restore as op
+
+    report = op.listing(local_context())
+    if as_json:
+        output.emit_json(report)
+    else:
+        output.report({c["name"]: c for c in report["copies"]} or {"copies": "none"}, False)
+
+
+@restore_app.command("drop")
+def restore_drop(name: str, as_json: JsonOpt = False) -> None:
+    """Stop a restored copy and delete its files."""
+    from billdb.ops.backup import restore as op
+
+    output.report(op.drop(local_context(), name), as_json)
+
+
+@restore_app.command("promote")
+def restore_promote(
+    name: str,
+    as_json: JsonOpt = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm: the cluster's current data is "
+                                      "replaced by the copy.")] = False,
+) -> None:
+    """Make a restored copy the new primary of the topology (the plan's data-corruption
+    scenario: restore beside, verify, switch). Stops the cluster, puts the copy's data in
+    place of the primary's, re-initialises the other members from it, then takes a full backup
+    of the new timeline."""
+    if not yes:
+        raise BilldbError("restore promote replaces the cluster's data with the copy's: "
+                          "repeat with --yes")
+    from billdb.ops.backup import promote as op
+
+    report = op.promote(local_context(), name, progress=output.note)
+    output.report(report, as_json)
+    _exit(report["ok"])
+
+
+@dump_app.callback(invoke_without_command=True)
+def dump(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Dump the service database (pg_dump -Fc as the backup role, over TLS)."""
+    if ctx.invoked_subcommand:
+        return
+    from billdb.ops.backup import dumps
+
+    output.report(dumps.dump(local_context()), as_json)
+
+
+@dump_app.command("list")
+def dump_list(as_json: JsonOpt = False) -> None:
+    """The logical backups kept (retention from the plan)."""
+    from billdb.ops.backup import dumps
+
+    report = dumps.listing(local_context())
+    if as_json:
+        output.emit_json(report)
+    else:
+        output.report({d["file"]: f"{d['created_at']}  {d['size_bytes']} bytes  expires "
+                       f"{d['expires_at']}" for d in report["dumps"]} or {"dumps": "none"}, False)
+
+
+@dump_app.command("restore")
+def dump_restore(
+    file: Annotated[Path, typer.Argument(help="A dump file (see `billdb dump list`).")],
+    into: Annotated[str, typer.Option("--into", help="Name of the NEW database to create.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Restore a dump into a new database and compare its row counts with the dump's."""
+    from billdb.ops.backup import dumps
+
+    report = dumps.restore(local_context(), file, into)
+    output.report(report, as_json)
+    _exit(report["rows_match"])
+
+
+@scheduler_app.command("run")
+def scheduler_run(
+    pidfile: Annotated[Path | None, typer.Option("--pidfile", help="Identifies the supervised "
+                                                 "instance (written by `billdb up`).")] = None,
+    state: Annotated[Path | None, typer.Option("--state", help="State file (default: the "
+                                               "environment's scheduler/state.json).")] = None,
+    exit_after: Annotated[int | None, typer.Option(
+        "--exit-after", min=1, help="Exit after N job runs (tests).")] = None,
+) -> None:
+    """Run the scheduled jobs of the plan until stopped (SIGTERM)."""
+    from billdb.ops.scheduler import runner
+
+    failures = runner.run(local_context(), state, exit_after)
+    _exit(failures == 0)
+
+
+@drill_app.command("restore")
+def drill_restore(
+    as_json: JsonOpt = False,
+    writes_s: Annotated[float, typer.Option("--after-s", help="Seconds of writes after the "
+                                            "target time, before the damage.")] = 2.0,
+) -> None:
+    """The plan's backup-recovery test: marker rows, time T, more writes, damage, restore to T
+    beside the cluster, compare table checksums, pg_amcheck, drop the copy."""
+    from billdb.ops.backup import drill
+
+    report = drill.run(local_context(), writes_s=writes_s, progress=output.note)
+    output.report(report, as_json)
+    _exit(report["ok"])
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(backup_app, name="backup")
+    app.add_typer(restore_app, name="restore")
+    app.add_typer(dump_app, name="dump")
+    app.add_typer(scheduler_app, name="scheduler")

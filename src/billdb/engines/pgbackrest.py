@@ -1,0 +1,110 @@
+"""pgBackRest: backups, WAL archive, restores. billdb only runs the binary and reads its output.
+
+Always with `--config` (Debian's /etc/pgbackrest.conf would be used silently otherwise) and as
+the OS user that owns the data directories. `verify` exits 0 even when it finds a damaged
+file, so its text output is parsed for errors.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from billdb.engines import process
+from billdb.errors import StepError
+
+BINARY = "/usr/bin/pgbackrest"
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    repo: int
+    ok: bool
+    errors: list[str]
+    output: str
+
+
+class PgBackRest:
+    def __init__(self, config: Path, stanza: str, user: str) -> None:
+        self.config = config
+        self.stanza = stanza
+        self.user = user
+
+    def argv(self, command: str, *options: str) -> list[str]:
+        return [BINARY, f"--config={self.config}", f"--stanza={self.stanza}", *options, command]
+
+    def run(self, command: str, *options: str, check: bool = True,
+            timeout: float | None = 3600) -> subprocess.CompletedProcess[str]:
+        return process.run(self.argv(command, *options), user=self.user, check=check,
+                           step=f"pgbackrest {command}", timeout=timeout)
+
+    def stanza_create(self) -> str:
+        return self.run("stanza-create").stdout
+
+    def check(self, timeout: float = 120) -> None:
+        self.run("check", timeout=timeout)
+
+    def backup(self, kind: str, repo: int, *, standby: bool = True) -> None:
+        opts = [f"--type={kind}", f"--repo={repo}"]
+        if not standby:
+            opts.append("--no-backup-standby")
+        self.run("backup", *opts)
+
+    def expire(self, repo: int) -> None:
+        self.run("expire", f"--repo={repo}")
+
+    def info(self) -> list[dict[str, Any]]:
+        """`info --output=json`: one dict per stanza."""
+        res = self.run("info", "--output=json", timeout=120)
+        try:
+            return json.loads(res.stdout)
+        except ValueError:
+            raise StepError("pgbackrest info", "output is not JSON") from None
+
+    def stanza_info(self) -> dict[str, Any]:
+        for st in self.info():
+            if st.get("name") == self.stanza:
+                return st
+        return {}
+
+    def verify(self, repo: int) -> VerifyResult:
+        """Run `verify` on one repository and read its report: exit 0 does not mean ok."""
+        res = self.run("verify", f"--repo={repo}", "--output=text", "--verbose", check=False,
+                       timeout=3600)
+        text = (res.stdout or "") + (res.stderr or "")
+        errors = verify_errors(text)
+        ok = res.returncode == 0 and not errors
+        if res.returncode != 0 and not errors:
+            errors = [text.strip().splitlines()[-1] if text.strip() else f"exit {res.returncode}"]
+        return VerifyResult(repo, ok, errors, text)
+
+    def restore(self, *options: str, timeout: float = 3600) -> None:
+        self.run("restore", *options, timeout=timeout)
+
+    def archive_push(self, wal_path: Path) -> None:
+        self.run("archive-push", str(wal_path))
+
+
+_STATUS_ERROR = re.compile(r"status:\s*error", re.IGNORECASE)
+_CHECKSUM = re.compile(r"^\s*(checksum invalid|invalid|missing|size invalid|other)\s*:\s*(\d+)",
+                       re.IGNORECASE)
+
+
+def verify_errors(text: str) -> list[str]:
+    """Lines of a `verify --output=text --verbose` report that name damage."""
+    errors = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line:
+            continue
+        if _STATUS_ERROR.search(line) or line.startswith(("ERROR", "WARN")):
+            errors.append(line)
+            continue
+        m = _CHECKSUM.match(line)
+        if m and int(m.group(2)) > 0:
+            errors.append(line)
+    return errors

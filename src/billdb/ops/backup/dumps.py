@@ -1,0 +1,188 @@
+"""Logical backups (§9.1 "weekly logical backup, kept 3 months"): pg_dump custom format.
+
+pg_dump runs as the plan's backup role (the login role with read_all_data) over verified TLS.
+The rows of each table are counted inside the same exported snapshot pg_dump reads, so the
+manifest beside each dump states exactly what it holds; `dump restore` compares against it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from billdb import sql as sqlfiles
+from billdb.context import Context
+from billdb.engines import postgres, process
+from billdb.errors import BilldbError
+from billdb.internal import SUPERUSER
+from billdb.ops import cluster
+from billdb.ops.backup import common
+
+_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+def backup_role(ctx: Context) -> str:
+    for name, grants in ctx.plan.roles.login.items():
+        if grants.read_all_data:
+            return name
+    raise BilldbError("roles.login has no role with read_all_data: true to run pg_dump as")
+
+
+def _backup_uri(ctx: Context) -> str:
+    zones = [m.port for m in ctx.members if m.kind == "zone"]
+    return postgres.uri(ctx.layout, user=backup_role(ctx), dbname=ctx.plan.database.name,
+                        ports=zones, target_session_attrs="read-write",
+                        extra={"application_name": "billdb dump"})
+
+
+def row_counts(conn: psycopg.Connection) -> dict[str, int]:
+    tables = [r[0] for r in conn.execute(sqlfiles.load("backup/tables"))]
+    return {t: conn.execute(sql.SQL("SELECT count(*) FROM public.{}").format(
+        sql.Identifier(t))).fetchone()[0] for t in tables}
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _bin(ctx: Context, name: str) -> str:
+    return str(Path(ctx.local.postgres_bin) / name)
+
+
+def dump(ctx: Context) -> dict[str, Any]:
+    d = common.paths(ctx).dumps_dir
+    d.mkdir(mode=0o700, parents=True, exist_ok=True)
+    created = datetime.now(UTC)
+    db = ctx.plan.database.name
+    path = d / f"{db}-{created.strftime('%Y%m%dT%H%M%SZ')}.dump"
+    if path.exists():
+        raise BilldbError(f"{path} exists already: one dump per second")
+    t0 = time.monotonic()
+    with postgres.connect(_backup_uri(ctx), autocommit=False, what="primary (backup role)") \
+            as conn:
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        snapshot = conn.execute("SELECT pg_export_snapshot()").fetchone()[0]
+        counts = row_counts(conn)
+        tmp = path.with_suffix(".partial")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.close(fd)
+        try:
+            process.run([_bin(ctx, "pg_dump"), "--format=custom", f"--snapshot={snapshot}",
+                         f"--file={tmp}", f"--dbname={_backup_uri(ctx)}"],
+                        step="pg_dump", timeout=6 * 3600)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        conn.rollback()
+    os.replace(tmp, path)
+    manifest = {
+        "file": str(path), "database": db, "role": backup_role(ctx),
+        "created_at": created.isoformat(), "size_bytes": path.stat().st_size,
+        "sha256": _sha256(path), "row_counts": counts,
+        "duration_s": round(time.monotonic() - t0, 2),
+        "expires_at": (created + timedelta(days=ctx.plan.backup.logical.retention_days))
+        .isoformat(),
+    }
+    meta = path.with_suffix(".json")
+    meta.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    os.chmod(meta, 0o600)
+    removed = prune(ctx)
+    return {**manifest, "pruned": removed}
+
+
+def _manifests(ctx: Context) -> list[dict[str, Any]]:
+    d = common.paths(ctx).dumps_dir
+    out = []
+    for meta in sorted(d.glob("*.json")) if d.is_dir() else []:
+        try:
+            doc = json.loads(meta.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        doc["present"] = Path(doc.get("file", "")).exists()
+        out.append(doc)
+    return sorted(out, key=lambda m: m.get("created_at", ""))
+
+
+def listing(ctx: Context) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    dumps = []
+    for m in _manifests(ctx):
+        created = datetime.fromisoformat(m["created_at"])
+        dumps.append({k: m.get(k) for k in ("file", "created_at", "expires_at", "size_bytes",
+                                            "sha256", "row_counts", "present")}
+                     | {"age_days": round((now - created).total_seconds() / 86400, 2)})
+    return {"retention_days": ctx.plan.backup.logical.retention_days,
+            "directory": str(common.paths(ctx).dumps_dir), "dumps": dumps}
+
+
+def prune(ctx: Context) -> list[str]:
+    """Delete dumps past the plan's logical retention; the paths removed."""
+    limit = datetime.now(UTC) - timedelta(days=ctx.plan.backup.logical.retention_days)
+    removed = []
+    d = common.paths(ctx).dumps_dir
+    for m in _manifests(ctx):
+        if datetime.fromisoformat(m["created_at"]) < limit:
+            Path(m["file"]).unlink(missing_ok=True)
+            (d / Path(m["file"]).with_suffix(".json").name).unlink(missing_ok=True)
+            removed.append(m["file"])
+    return removed
+
+
+def _manifest_for(path: Path) -> dict[str, Any] | None:
+    meta = path.with_suffix(".json")
+    try:
+        return json.loads(meta.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def restore(ctx: Context, file: Path, into: str) -> dict[str, Any]:
+    """pg_restore a dump into a NEW database of the cluster and compare row counts."""
+    if not _NAME.match(into):
+        raise BilldbError(f"--into {into!r}: a database name is lower-case letters, digits and "
+                          "_ (at most 63)")
+    if into in (ctx.plan.database.name, "postgres", "template0", "template1"):
+        raise BilldbError(f"--into {into}: restore into a new database, not {into}")
+    if not file.is_file():
+        raise BilldbError(f"{file}: no such dump file (see `billdb dump list`)")
+    manifest = _manifest_for(file) or {}
+    d = ctx.plan.database
+    t0 = time.monotonic()
+    with cluster.admin_connect(ctx) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [into]).fetchone():
+            raise BilldbError(f"database {into} exists already: choose another name or drop it")
+        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING {} LC_COLLATE {} "
+                             "LC_CTYPE {}").format(sql.Identifier(into), sql.Literal(d.encoding),
+                                                   sql.Literal(d.lc_collate),
+                                                   sql.Literal(d.lc_ctype)))
+    uri = postgres.uri(ctx.layout, user=SUPERUSER, dbname=into,
+                       ports=[cluster.leader(ctx).port])
+    try:
+        process.run([_bin(ctx, "pg_restore"), "--exit-on-error", f"--dbname={uri}", str(file)],
+                    step="pg_restore", timeout=6 * 3600)
+        with postgres.connect(uri, what=f"database {into}") as conn:
+            restored = row_counts(conn)
+    except BaseException:
+        with cluster.admin_connect(ctx) as conn:  # never leave a half-restored database
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(into)))
+        raise
+    source = manifest.get("row_counts")
+    tables = {t: {"dump": (source or {}).get(t), "restored": n} for t, n in restored.items()}
+    return {"file": str(file), "into": into, "duration_s": round(time.monotonic() - t0, 2),
+            "tables": tables,
+            "rows_match": source is not None and source == restored,
+            "manifest": bool(manifest)}

@@ -1,0 +1,72 @@
+"""When a job is due: a time of day in a time zone, every day or on one weekday. Pure.
+
+Times are computed in the plan's zone (zoneinfo), so "02:00 Asia/Seoul" stays 02:00 there
+whatever the machine's zone is, and returned in UTC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from billdb.errors import PlanError
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise PlanError(f"backup.schedule.timezone: unknown time zone {name!r}") from None
+
+
+def clock(text: str) -> time:
+    parts = [int(p) for p in text.split(":")]
+    return time(*parts)
+
+
+@dataclass(frozen=True)
+class Slot:
+    """Daily at `at` (HH:MM[:SS]) in `tz`, or only on `weekday` when given."""
+
+    at: str
+    tz: str
+    weekday: str | None = None
+
+    def next_after(self, now: datetime) -> datetime:
+        """The first occurrence strictly after `now` (an aware datetime), in UTC."""
+        tz = zone(self.tz)
+        local = now.astimezone(tz)
+        at = clock(self.at)
+        for days in range(0, 9):
+            day = local.date() + timedelta(days=days)
+            if self.weekday and WEEKDAYS[day.weekday()] != self.weekday:
+                continue
+            cand = datetime.combine(day, at, tzinfo=tz)
+            if cand > local:
+                return cand.astimezone(UTC)
+        raise AssertionError("a weekly slot always occurs within 8 days")
+
+    def previous_before(self, now: datetime) -> datetime:
+        """The last occurrence at or before `now`, in UTC."""
+        tz = zone(self.tz)
+        local = now.astimezone(tz)
+        at = clock(self.at)
+        for days in range(0, 9):
+            day = local.date() - timedelta(days=days)
+            if self.weekday and WEEKDAYS[day.weekday()] != self.weekday:
+                continue
+            cand = datetime.combine(day, at, tzinfo=tz)
+            if cand <= local:
+                return cand.astimezone(UTC)
+        raise AssertionError("a weekly slot always occurred within 8 days")
+
+    @property
+    def period(self) -> timedelta:
+        return timedelta(days=7 if self.weekday else 1)
+
+    def describe(self) -> str:
+        when = f"{self.weekday}s" if self.weekday else "daily"
+        return f"{when} at {self.at} {self.tz}"

@@ -1,0 +1,104 @@
+"""Plan -> pgbackrest.conf and the archive_command that feeds it. Pure: no I/O.
+
+One stanza lists every member as pg1..pgN, so a backup can be taken from a standby
+(`backup-standby`) and WAL archiving keeps working on whichever member is primary after a
+failover. Both repositories are encrypted (AES-256-CBC, pgBackRest's only cipher) with
+generated passphrases and keep full backups by time (the plan's retention_days).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from billdb.backup_layout import BackupLayout
+from billdb.layout import Layout
+from billdb.plan.models import Plan
+
+CIPHER = {"aes-256": "aes-256-cbc"}
+AZURE_ACCOUNT = "billdb"
+AZURE_HOST = "localhost"  # pgBackRest 2.45 does not match IP addresses in certificates
+
+
+@dataclass(frozen=True)
+class RepoSecrets:
+    """Generated secrets the config must hold (the file is therefore postgres 0640)."""
+
+    repo1_cipher_pass: str
+    repo2_cipher_pass: str
+    azure_key: str = ""
+
+
+def stanza(plan: Plan) -> str:
+    """The stanza is named after the cluster (Patroni's scope)."""
+    return plan.environments.local.patroni.scope
+
+
+def azure_container(plan: Plan) -> str:
+    return f"{stanza(plan)}-backup"
+
+
+def config_path(plan: Plan) -> str:
+    layout = Layout(Path(plan.environments.local.state_dir))
+    return str(BackupLayout(layout).config)
+
+
+def archive_command(plan: Plan) -> str:
+    """`--config` always: Debian's /etc/pgbackrest.conf would be used silently otherwise."""
+    return f"pgbackrest --config={config_path(plan)} --stanza={stanza(plan)} archive-push %p"
+
+
+def pgbackrest_conf(plan: Plan, layout: Layout, secrets: RepoSecrets) -> str:
+    env = plan.environments.local
+    b = plan.backup
+    paths = BackupLayout(layout)
+    cipher = CIPHER[plan.security.backup_encryption]
+    lines = [
+        "# Written by `billdb up` from the plan (§9.1 backup). Holds secrets: postgres 0640.",
+        "[global]",
+        f"repo1-path={paths.repo1}",
+        f"repo1-cipher-type={cipher}",
+        f"repo1-cipher-pass={secrets.repo1_cipher_pass}",
+        "repo1-retention-full-type=time",
+        f"repo1-retention-full={b.retention_days}",
+    ]
+    if env.backup.geo_repo == "azurite":
+        lines += [
+            "repo2-type=azure",
+            "repo2-path=/",
+            f"repo2-azure-account={AZURE_ACCOUNT}",
+            f"repo2-azure-key={secrets.azure_key}",
+            f"repo2-azure-container={azure_container(plan)}",
+            "repo2-azure-uri-style=path",
+            f"repo2-storage-host={AZURE_HOST}",
+            f"repo2-storage-port={env.backup.azurite_port}",
+            f"repo2-storage-ca-file={layout.ca_cert}",
+            "repo2-bundle=y",  # one PUT per file makes unbundled backups slow on blob storage
+        ]
+    else:
+        lines.append(f"repo2-path={paths.geo_dir}")
+    lines += [
+        f"repo2-cipher-type={cipher}",
+        f"repo2-cipher-pass={secrets.repo2_cipher_pass}",
+        "repo2-retention-full-type=time",
+        f"repo2-retention-full={b.retention_days}",
+        f"compress-type={b.compression}",
+        "process-max=2",
+        "start-fast=y",
+        "backup-standby=y",
+        "archive-timeout=60",
+        f"log-path={paths.log_dir}",
+        f"spool-path={paths.spool_dir}",
+        f"lock-path={paths.lock_dir}",
+        "log-level-console=warn",
+        "log-level-file=info",
+        "",
+        f"[{stanza(plan)}]",
+    ]
+    for i, m in enumerate(env.members, start=1):
+        lines += [
+            f"pg{i}-path={layout.member(m.name).data}",
+            f"pg{i}-port={m.port}",
+            f"pg{i}-socket-path={layout.run_dir}",
+        ]
+    return "\n".join(lines) + "\n"
