@@ -88,6 +88,11 @@ class Layout:
         return self.state_dir / "etcd"
 
     @property
+    def dr_file(self) -> Path:
+        """Present while the read replica runs as the promoted primary (after `drill dr`)."""
+        return self.state_dir / "dr.json"
+
+    @property
     def routes_file(self) -> Path:
         return self.state_dir / "routes.json"
 

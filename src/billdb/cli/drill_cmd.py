@@ -41,3 +41,17 @@ def dr(as_json: JsonOpt = False) -> None:
     report = drill.run(local_context(), progress=output.note)
     output.report(report, as_json)
     raise typer.Exit(0 if report["ok"] else 1)
+
+
+dr_app = typer.Typer(help="Disaster recovery operations.", no_args_is_help=True)
+
+
+@dr_app.command("rebuild")
+def rebuild() -> None:
+    """After `drill dr`: restart the zone pair around the promoted replica, re-enable
+    synchronous replication, fail back to a zone and restore the replica's role."""
+    from billdb.ops import dr as op
+
+    steps = output.progress_steps()
+    op.rebuild(local_context(), steps)
+    output.summary(steps, "topology")

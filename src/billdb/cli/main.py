@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -124,19 +125,36 @@ def dsn(
     typer.echo(connections.dsn(local_context(), role, route))
 
 
+@app.command()
+def switchover(
+    to: Annotated[str | None, typer.Option("--to", help="Zone member to promote (default: "
+                                           "the synchronous standby).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Planned switch of the primary inside the zone pair, measured by a live writer."""
+    from billdb.ops import switchover as op
+
+    report = op.switchover(local_context(), to, progress=output.note)
+    output.report(report, as_json)
+    raise typer.Exit(0 if report["ok"] else 1)
+
+
 def _register_subcommands() -> None:
-    from billdb.cli.drill_cmd import drill_app
+    from billdb.cli.drill_cmd import dr_app, drill_app
 
     app.add_typer(drill_app, name="drill")
     from billdb.cli import backup_cmd
 
     backup_cmd.register(app)
+    app.add_typer(dr_app, name="dr")
 
 
 _register_subcommands()
 
 
 def main() -> None:
+    # The pools log every failed reconnect while a failover runs; drills report outcomes.
+    logging.getLogger("psycopg.pool").setLevel(logging.CRITICAL)
     try:
         app()
     except BilldbError as exc:

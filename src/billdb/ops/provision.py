@@ -7,12 +7,11 @@ that fails raises StepError naming itself and its log, and later steps do not ru
 from __future__ import annotations
 
 import hashlib
+import json
 import os
-from io import StringIO
 from pathlib import Path
 
 import psycopg
-from ruamel.yaml import YAML
 
 from billdb import scram
 from billdb import sql as sqlfiles
@@ -133,21 +132,20 @@ def ensure_etcd(ctx: Context) -> tuple[bool, str]:
 
 
 def _yaml_text(data: dict) -> str:
-    out = StringIO()
-    y = YAML(typ="safe", pure=True)
-    y.default_flow_style = False
-    y.dump(data, out)
-    return out.getvalue()
+    """Patroni's configuration as JSON (valid YAML): every string stays quoted, so values
+    such as 'on' cannot turn into booleans in Patroni's YAML 1.1 reader."""
+    return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
 
 def write_member_configs(ctx: Context) -> tuple[bool, str]:
     store = SecretStore(ctx.layout.secrets_file)
     pw = {r: store.role_password(r) for r in INTERNAL_ROLES}
     uid = process.os_user(ctx.local.os_user).pw_uid
+    promoted = dr_state(ctx).get("promoted")
     changed = []
     for m in ctx.members:
         path = ctx.layout.member(m.name).config
-        text = _yaml_text(member_config(ctx.plan, ctx.layout, m, pw))
+        text = _yaml_text(member_config(ctx.plan, ctx.layout, m, pw, promoted))
         if path.exists() and path.read_text(encoding="utf-8") == text:
             continue
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -162,6 +160,14 @@ def write_member_configs(ctx: Context) -> tuple[bool, str]:
                 raise StepError("patroni config", f"reload of {m.name} failed: {exc}",
                                 str(ctx.layout.member(m.name).log)) from None
     return bool(changed), (f"wrote {', '.join(changed)}" if changed else "unchanged")
+
+
+def dr_state(ctx: Context) -> dict:
+    """What a region failover left behind ({} when the topology is as planned)."""
+    try:
+        return json.loads(ctx.layout.dr_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
 
 
 def _member_state(m) -> dict | None:

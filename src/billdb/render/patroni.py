@@ -38,13 +38,17 @@ def dcs_config(plan: Plan, env_name: str = "local") -> dict[str, Any]:
     }
 
 
-def member_config(plan: Plan, layout: Layout, member: Member,
-                  passwords: dict[str, str]) -> dict[str, Any]:
-    """The patroni.yml of one member. `passwords` maps internal role -> password."""
+def member_config(plan: Plan, layout: Layout, member: Member, passwords: dict[str, str],
+                  promoted_replica: str | None = None) -> dict[str, Any]:
+    """The patroni.yml of one member. `passwords` maps internal role -> password.
+
+    `promoted_replica` names the read replica promoted by a region failover: it may then
+    lead (and the others follow it) until `billdb dr rebuild` restores the plan's roles.
+    """
     env = plan.environments.local
     paths = layout.member(member.name)
     tls_client = {"sslmode": "verify-full", "sslrootcert": str(layout.ca_cert)}
-    replica = member.kind == "replica"
+    replica = member.kind == "replica" and member.name != promoted_replica
     return {
         "scope": env.patroni.scope,
         "namespace": NAMESPACE,

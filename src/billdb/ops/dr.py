@@ -1,0 +1,59 @@
+"""`billdb dr rebuild`: after a region failover, bring the zone pair back around the promoted
+replica, then fail back to a zone so the topology is the plan's again."""
+
+from __future__ import annotations
+
+from billdb.context import Context
+from billdb.engines import patroni, process
+from billdb.engines.http import HttpError
+from billdb.engines.patroni import PatroniAPI, wait_for
+from billdb.errors import BilldbError, StepError
+from billdb.ops import cluster, provision
+from billdb.ops.steps import Steps
+
+
+def _start_zones(ctx: Context) -> tuple[bool, str]:
+    started = []
+    for m in ctx.members:
+        if m.kind == "zone":
+            _, now = process.start(patroni.service(ctx.local, ctx.layout, m))
+            if now:
+                started.append(m.name)
+    return bool(started), f"started {', '.join(started)}" if started else "zone members running"
+
+
+def _fail_back(ctx: Context) -> tuple[bool, str]:
+    lead = cluster.leader(ctx)
+    if lead.kind == "zone":
+        return False, f"{lead.name} (a zone member) is already the primary"
+    body = cluster.patroni_cluster(ctx) or {}
+    zones = {m.name for m in ctx.members if m.kind == "zone"}
+    sync = [m["name"] for m in body.get("members", [])
+            if m.get("role") == "sync_standby" and m["name"] in zones]
+    if not sync:
+        raise StepError("fail back", "no zone member is the synchronous standby yet")
+    try:
+        PatroniAPI(lead, timeout=60).switchover(lead.name, sync[0])
+    except HttpError as exc:
+        raise StepError("fail back", f"Patroni refused the switchover: {exc.body}") from None
+    if not wait_for(lambda: cluster.leader_name(ctx) == sync[0], 60):
+        raise StepError("fail back", f"{sync[0]} did not become the primary")
+    return True, f"switched {lead.name} -> {sync[0]}"
+
+
+def _clear_dr_state(ctx: Context) -> tuple[bool, str]:
+    ctx.layout.dr_file.unlink(missing_ok=True)
+    provision.write_member_configs(ctx)
+    return True, "read replica is read-only and never promoted automatically again"
+
+
+def rebuild(ctx: Context, steps: Steps) -> Steps:
+    state = provision.dr_state(ctx)
+    if not state and cluster.leader(ctx).kind == "zone":
+        raise BilldbError("no region failover in effect (nothing to rebuild): use `billdb up`")
+    steps.run("zone members", lambda: _start_zones(ctx))
+    steps.run("rejoin", lambda: provision.ensure_parameters(ctx))
+    steps.run("replication", lambda: provision.wait_replication(ctx))
+    steps.run("fail back", lambda: _fail_back(ctx))
+    steps.run("dr state", lambda: _clear_dr_state(ctx))
+    return provision.up(ctx, steps)

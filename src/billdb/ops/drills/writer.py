@@ -1,0 +1,109 @@
+"""A writer that commits through the application's write route and records every
+acknowledged commit, so a drill can measure the outage and count what was lost.
+
+Each commit inserts one bill_inquiry_history row whose request_id names the drill run and a
+sequence number. RTO = time from the last acknowledged commit before the fault to the first
+acknowledged commit after it (CloudNativePG measures its failovers the same way).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+
+from billdb import sql as sqlfiles
+from billdb.client import BillDB, ClientConfig, RouteUnavailable, TransactionInterrupted
+
+
+@dataclass
+class WriterLog:
+    run_id: str
+    acked: list[tuple[int, float]] = field(default_factory=list)  # (seq, monotonic time)
+    instances: list[str] = field(default_factory=list)  # "port@postmaster start", per ack
+    failed: list[tuple[int, float, bool]] = field(default_factory=list)  # (seq, t, unknown)
+
+    def outage(self, before: float) -> tuple[float | None, str | None]:
+        """(seconds, new instance): from the last commit acknowledged by the instance that
+        served at time `before` to the first commit acknowledged by another instance."""
+        old = [i for i, (_, t) in enumerate(self.acked) if t <= before]
+        if not old:
+            return None, None
+        old_instance = self.instances[old[-1]]
+        last_old = max(t for (_, t), inst in zip(self.acked, self.instances, strict=True)
+                       if inst == old_instance)
+        for (_, t), inst in zip(self.acked, self.instances, strict=True):
+            if inst != old_instance:
+                return t - last_old, inst
+        return None, None
+
+    def request_ids(self) -> set[str]:
+        return {f"{self.run_id}-{seq}" for seq, _ in self.acked}
+
+
+class Writer:
+    """Runs in the background of a drill: `start()`, fault, `wait_ack_after(t)`, `stop()`."""
+
+    def __init__(self, config: ClientConfig, run_id: str, interval_s: float = 0.01) -> None:
+        self.db = BillDB(config)
+        self.log = WriterLog(run_id)
+        self.interval_s = interval_s
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        await self.db.open()
+        self._task = asyncio.create_task(self._loop())
+
+    async def _loop(self) -> None:
+        insert = sqlfiles.load("drills/writer_insert")
+        seq = 0
+        while not self._stop.is_set():
+            seq += 1
+            try:
+                async with self.db.write() as conn:
+                    cur = await conn.execute(insert, {"request_id": f"{self.log.run_id}-{seq}",
+                                                      "user_id": self.log.run_id})
+                    instance = (await cur.fetchone())[0]
+                self.log.acked.append((seq, time.monotonic()))
+                self.log.instances.append(instance)
+            except TransactionInterrupted as exc:
+                self.log.failed.append((seq, time.monotonic(), exc.outcome_unknown))
+            except RouteUnavailable:
+                self.log.failed.append((seq, time.monotonic(), False))
+            await asyncio.sleep(self.interval_s)
+
+    async def wait_new_instance(self, before: float, timeout: float) -> float | None:
+        """Wait until another PostgreSQL instance acknowledges a commit; the outage in s."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            gap, _ = self.log.outage(before)
+            if gap is not None:
+                return gap
+            await asyncio.sleep(0.05)
+        return None
+
+    async def wait_acks(self, n: int, timeout: float = 10) -> bool:
+        deadline = time.monotonic() + timeout
+        while len(self.log.acked) < n and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        return len(self.log.acked) >= n
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._task:
+            await self._task
+        await self.db.close()
+
+
+async def missing_on_primary(db: BillDB, log: WriterLog) -> list[str]:
+    """Acknowledged request_ids that the (new) primary does not have."""
+    rows = await db.fetch(sqlfiles.load("drills/writer_rows"), {"user_id": log.run_id},
+                          route="write")
+    present = {r[0] for r in rows}
+    return sorted(log.request_ids() - present, key=lambda r: int(r.rsplit("-", 1)[1]))
+
+
+async def cleanup(config: ClientConfig, run_id: str) -> None:
+    async with BillDB(config) as db, db.write() as conn:
+        await conn.execute(sqlfiles.load("drills/writer_cleanup"), {"user_id": run_id})

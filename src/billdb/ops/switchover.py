@@ -1,0 +1,78 @@
+"""`billdb switchover`: a planned switch inside the zone pair, done by Patroni, measured by a
+writer on the application route (the plan's §13.3 "planned failover test")."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+from billdb.client import ClientConfig
+from billdb.context import Context
+from billdb.engines.http import HttpError
+from billdb.engines.patroni import PatroniAPI
+from billdb.errors import BilldbError
+from billdb.ops import cluster, provision
+from billdb.ops.drills import writer
+
+
+def choose_candidate(ctx: Context, leader: str, to: str | None) -> str:
+    """The target: `to` if it is a healthy zone standby, else the synchronous standby."""
+    body = cluster.patroni_cluster(ctx) or {}
+    members = {m["name"]: m for m in body.get("members", [])}
+    zones = {m.name for m in ctx.members if m.kind == "zone"}
+    if to is not None:
+        ctx.member(to)  # raises a clear error for an unknown name
+        if to == leader:
+            raise BilldbError(f"{to} is already the primary")
+        if to not in zones:
+            raise BilldbError(f"{to} is the read replica of another region: a switchover stays "
+                              f"inside the zone pair ({', '.join(sorted(zones))})")
+        return to
+    sync = [n for n, m in members.items() if m.get("role") == "sync_standby" and n in zones]
+    if not sync:
+        raise BilldbError("no synchronous standby to switch over to (see `billdb status`)")
+    return sync[0]
+
+
+async def _measure(ctx: Context, leader: str, candidate: str,
+                   progress: Callable[[str], None]) -> dict[str, Any]:
+    config = ClientConfig.from_plan(ctx.plan_path)
+    run_id = f"drill-switchover-{int(time.time())}"
+    w = writer.Writer(config, run_id)
+    await w.start()
+    await w.wait_acks(20)
+    t0 = time.monotonic()
+    try:
+        await asyncio.to_thread(PatroniAPI(ctx.member(leader), timeout=60).switchover,
+                                leader, candidate)
+    except HttpError as exc:
+        await w.stop()
+        raise BilldbError(f"Patroni refused the switchover: {exc.body or exc}") from None
+    switch_s = time.monotonic() - t0
+    progress(f"Patroni switched {leader} -> {candidate} in {switch_s:.2f} s")
+    gap = await w.wait_new_instance(t0, timeout=30)
+    await asyncio.sleep(0.5)
+    await w.stop()
+    await writer.cleanup(config, run_id)
+    return {
+        "from": leader,
+        "to": cluster.leader_name(ctx),
+        "switch_s": round(switch_s, 3),
+        "write_gap_s": round(gap, 3) if gap is not None else None,
+        "acked_commits": len(w.log.acked),
+        "failed_commits": len(w.log.failed),
+        "failed_outcome_unknown": sum(1 for f in w.log.failed if f[2]),
+    }
+
+
+def switchover(ctx: Context, to: str | None = None,
+               progress: Callable[[str], None] = lambda _m: None) -> dict[str, Any]:
+    provision.wait_replication(ctx)
+    leader = cluster.leader(ctx).name
+    candidate = choose_candidate(ctx, leader, to)
+    report = asyncio.run(_measure(ctx, leader, candidate, progress))
+    provision.wait_replication(ctx)  # the old primary streams again as a standby
+    report["ok"] = report["to"] == candidate and report["write_gap_s"] is not None
+    return report

@@ -1,0 +1,1 @@
+DELETE FROM bill_inquiry_history WHERE user_id = %(user_id)s;
