@@ -147,6 +147,9 @@ def _register_subcommands() -> None:
 
     backup_cmd.register(app)
     app.add_typer(dr_app, name="dr")
+    from billdb.cli.plan_cmd import plan_app
+
+    app.add_typer(plan_app, name="plan")
 
 
 _register_subcommands()

@@ -1,0 +1,119 @@
+"""A throwaway PostgreSQL for the lint: initdb in /tmp, a private socket, gone afterwards.
+
+Why not reuse a running environment: the document's SQL includes CREATE DATABASE and
+ALTER SYSTEM, which cannot be rolled back, and a live environment already holds the
+objects whose order the lint must check. A scratch server costs about a second.
+
+The server listens on a unix socket in its own 0700 directory and on no TCP address, so
+it cannot collide with anyone's port. It runs as the unprivileged OS user, is stopped by
+the PID billdb recorded, and its directory is deleted. Directories left by a killed lint
+(their server no longer running) are removed by the next one: the lint is idempotent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+
+from billdb.engines import process
+from billdb.errors import BilldbError
+
+PREFIX = "billdb-lint-pg-"
+PORT = 5432  # only names the socket file inside the private directory: no TCP listener
+
+
+@dataclass(frozen=True)
+class Scratch:
+    root: Path
+    major: int
+
+    def conninfo(self, dbname: str = "postgres") -> str:
+        return psycopg.conninfo.make_conninfo(
+            host=str(self.root), port=PORT, user="postgres", dbname=dbname,
+            application_name="billdb-lint", connect_timeout=10)
+
+    def connect(self, dbname: str = "postgres", autocommit: bool = True) -> psycopg.Connection:
+        return psycopg.connect(self.conninfo(dbname), autocommit=autocommit)
+
+
+def bin_dir(major: int, fallback: str) -> tuple[Path, int]:
+    """The binaries of `major` when installed, else the plan's own (and their major)."""
+    wanted = Path(f"/usr/lib/postgresql/{major}/bin")
+    if (wanted / "postgres").exists():
+        return wanted, major
+    have = Path(fallback)
+    if not (have / "postgres").exists():
+        raise BilldbError(f"no PostgreSQL binaries in {wanted} or {have}: run scripts/install.sh")
+    return have, int(have.parent.name) if have.parent.name.isdigit() else major
+
+
+def _service(root: Path, binaries: Path) -> process.Service:
+    argv = [str(binaries / "postgres"), "-D", str(root / "data"),
+            "-c", "listen_addresses=", "-c", f"unix_socket_directories={root}",
+            "-c", f"port={PORT}"]
+    return process.Service(name="lint postgres", argv=argv, pidfile=root / "postgres.pid",
+                           logfile=root / "postgres.log", user="postgres")
+
+
+def remove_stale(tmp: Path | None = None) -> int:
+    """Delete scratch directories whose server is gone (a lint killed half way)."""
+    removed = 0
+    for root in (tmp or Path(tempfile.gettempdir())).glob(PREFIX + "*"):
+        pidfile = root / "postgres.pid"
+        try:
+            pid = int(pidfile.read_text().strip())
+        except (OSError, ValueError):
+            pid = 0
+        if pid and process.alive(pid):
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+            if str(root) in cmd:
+                continue  # another lint is running right now
+        shutil.rmtree(root, ignore_errors=True)
+        removed += 1
+    return removed
+
+
+@contextlib.contextmanager
+def scratch_server(major: int, fallback_bin: str, preload: list[str],
+                   os_user: str = "postgres") -> Iterator[Scratch]:
+    """initdb, start, yield, stop by PID, delete. Settings the document may change with
+    ALTER SYSTEM go to postgresql.conf (not the command line, which would mask them)."""
+    remove_stale()
+    binaries, real_major = bin_dir(major, fallback_bin)
+    root = Path(tempfile.mkdtemp(prefix=PREFIX))
+    svc = _service(root, binaries)
+    try:
+        process.chown_tree(root, os_user)
+        process.run([str(binaries / "initdb"), "-D", str(root / "data"), "-U", "postgres",
+                     "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"],
+                    user=os_user, step="lint scratch initdb", timeout=120)
+        conf = root / "data" / "postgresql.conf"
+        with conf.open("a", encoding="utf-8") as fh:
+            fh.write("\n# billdb plan lint scratch server\nfsync = off\n"
+                     "shared_buffers = 32MB\nmax_connections = 20\n"
+                     f"shared_preload_libraries = '{','.join(preload)}'\n")
+        process.start(svc)
+        _wait_ready(Scratch(root, real_major), svc)
+        yield Scratch(root, real_major)
+    finally:
+        process.stop(svc, timeout=20)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _wait_ready(scratch: Scratch, svc: process.Service, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not process.running_pid(svc):
+            tail = svc.logfile.read_text(errors="replace").strip().splitlines()[-3:]
+            raise BilldbError(f"the lint's scratch PostgreSQL exited: {' | '.join(tail)}")
+        with contextlib.suppress(psycopg.OperationalError), scratch.connect():
+            return
+        time.sleep(0.1)
+    raise BilldbError(f"the lint's scratch PostgreSQL did not accept connections in {timeout}s")
