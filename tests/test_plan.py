@@ -50,7 +50,7 @@ def test_shipped_plan_loads_with_both_environments():
 
 
 @pytest.mark.parametrize(("old", "new", "key", "needle"), [
-    ("  work_mem: 64MB", "  wrok_mem: 64MB", "parameters.wrok_mem", "wrok_mem"),
+    ("  work_mem: 16MB", "  wrok_mem: 64MB", "parameters.wrok_mem", "wrok_mem"),
     ("max_connections: 200", 'max_connections: "lots"', "parameters.max_connections",
      "max_connections"),
     ("retention_days: 35", "retention_days: 90", "backup.retention_days", "retention_days: 90"),
@@ -68,7 +68,7 @@ def test_bad_plan_exits_2_with_file_line_and_key(tmp_path, old, new, key, needle
 
 
 def test_misspelled_key_suggests_the_right_one(tmp_path):
-    res = billdb("up", plan=_broken(tmp_path, "  work_mem: 64MB", "  wrok_mem: 64MB"), check=False)
+    res = billdb("up", plan=_broken(tmp_path, "  work_mem: 16MB", "  wrok_mem: 64MB"), check=False)
     assert res.returncode == 2
     assert "did you mean 'work_mem'" in res.stderr
 
