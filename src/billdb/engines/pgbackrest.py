@@ -73,8 +73,8 @@ class PgBackRest:
 
     def verify(self, repo: int) -> VerifyResult:
         """Run `verify` on one repository and read its report: exit 0 does not mean ok."""
-        res = self.run("verify", f"--repo={repo}", "--output=text", "--verbose", check=False,
-                       timeout=3600)
+        res = self.run("verify", f"--repo={repo}", "--output=text", "--verbose",
+                       "--log-level-console=info", check=False, timeout=3600)
         text = (res.stdout or "") + (res.stderr or "")
         errors = verify_errors(text)
         ok = res.returncode == 0 and not errors
@@ -89,22 +89,29 @@ class PgBackRest:
         self.run("archive-push", str(wal_path))
 
 
-_STATUS_ERROR = re.compile(r"status:\s*error", re.IGNORECASE)
-_CHECKSUM = re.compile(r"^\s*(checksum invalid|invalid|missing|size invalid|other)\s*:\s*(\d+)",
-                       re.IGNORECASE)
+_FILE_PROBLEM = re.compile(r"INFO: ((?:invalid|missing)[^']*)'([^']+)'")
+_COUNTERS = re.compile(r"missing: (\d+), checksum invalid: (\d+), size invalid: (\d+), "
+                       r"other: (\d+)")
 
 
 def verify_errors(text: str) -> list[str]:
-    """Lines of a `verify --output=text --verbose` report that name damage."""
-    errors = []
+    """The damage named by `verify --output=text --verbose --log-level-console=info`: each bad
+    file, each invalid backup or WAL range, the overall status."""
+    found: dict[str, None] = {}
+    context = ""
     for raw in text.splitlines():
         line = raw.strip()
-        if not line:
+        m = _FILE_PROBLEM.search(line)
+        if m:
+            found[f"{m.group(1).strip()}: {m.group(2)}"] = None
             continue
-        if _STATUS_ERROR.search(line) or line.startswith(("ERROR", "WARN")):
-            errors.append(line)
-            continue
-        m = _CHECKSUM.match(line)
-        if m and int(m.group(2)) > 0:
-            errors.append(line)
-    return errors
+        if line.startswith(("archiveId:", "backup:")):
+            context = line.split(",")[0]
+            if "status: invalid" in line:
+                found[line] = None
+        m = _COUNTERS.search(line)
+        if m and any(int(x) for x in m.groups()):
+            found[f"{context}: {line}"] = None
+        if re.search(r"(^|\s)status: error", line) or " ERROR: " in line:
+            found[line] = None
+    return list(found)

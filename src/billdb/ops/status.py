@@ -63,5 +63,7 @@ def status(ctx: Context) -> dict[str, Any]:
     svcs = service_states(ctx)
     healthy = all(m["state"] in ("running", "streaming") for m in mem) and all(
         s["state"] == "running" for s in svcs)
+    from billdb.ops.backup import health as backup_health
+
     return {"ok": healthy, "state_dir": str(ctx.layout.state_dir), "members": mem,
-            "services": svcs}
+            "services": svcs, "backup": backup_health.status_section(ctx)}

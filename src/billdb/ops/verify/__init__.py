@@ -17,7 +17,7 @@ Collector = Callable[[Context], Iterable[Check]]
 
 
 def collectors() -> list[tuple[str, Collector]]:
-    from billdb.ops.verify import database, privileges, schema, security, topology
+    from billdb.ops.verify import backup, database, privileges, schema, security, topology
 
     return [
         ("topology", topology.checks),
@@ -25,6 +25,7 @@ def collectors() -> list[tuple[str, Collector]]:
         ("security", security.checks),
         ("privileges", privileges.checks),
         ("schema", schema.checks),
+        ("backup", backup.checks),
     ]
 
 
