@@ -25,7 +25,7 @@ def lint(
     document: Annotated[Path | None, typer.Option(
         "--document", help="Lint this Markdown plan document instead of the plan file: its "
         "SQL runs on a scratch PostgreSQL of the plan's major version and is rolled back.",
-        show_default=False)] = None,
+        exists=True, dir_okay=False, readable=True, show_default=False)] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Find what in the plan would fail or do harm: end-of-life version, secrets, memory and

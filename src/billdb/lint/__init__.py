@@ -7,6 +7,7 @@ actually executed (lint.sqlrun). Findings are {"id", "severity", "section", "mes
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from datetime import date
@@ -16,7 +17,7 @@ from billdb.lint import catalog as catalog_mod
 from billdb.lint import markdown, yaml_rules
 from billdb.lint.document import DocumentLint
 from billdb.lint.findings import Finding, report
-from billdb.lint.scratch import bin_dir, scratch_server
+from billdb.lint.scratch import Scratch, bin_dir, scratch_server
 from billdb.lint.sqlrun import Runner
 from billdb.plan.load import DEFAULT_PLAN, load_plan
 from billdb.plan.models import Plan
@@ -34,6 +35,14 @@ def _libraries(plan: Plan | None, major: int) -> tuple[list[str], list[str]]:
     return have, [lib for lib in wanted if lib not in have]
 
 
+def _server(scratch: Scratch | None, major: int, fallback: str,
+            preload: list[str]) -> contextlib.AbstractContextManager[Scratch]:
+    """The caller's scratch server (tests share one), or a new one for this run."""
+    if scratch is not None:
+        return contextlib.nullcontext(scratch)
+    return scratch_server(major, fallback, preload)
+
+
 def _version_note(plan_major: int, server_major: int, section: str) -> list[Finding]:
     if plan_major == server_major:
         return []
@@ -44,7 +53,7 @@ def _version_note(plan_major: int, server_major: int, section: str) -> list[Find
 
 
 def lint_plan(plan_path: Path | None = None, today: date | None = None,
-              progress: Progress = lambda _: None) -> dict:
+              progress: Progress = lambda _: None, scratch: Scratch | None = None) -> dict:
     path = Path(plan_path or DEFAULT_PLAN)
     plan = load_plan(path)
     today = today or date.today()
@@ -52,11 +61,11 @@ def lint_plan(plan_path: Path | None = None, today: date | None = None,
     preload, missing = _libraries(plan, major)
     t0 = time.monotonic()
     progress(f"starting a scratch PostgreSQL {major}")
-    with scratch_server(major, plan.environments.local.postgres_bin, preload) as scratch:
+    with _server(scratch, major, plan.environments.local.postgres_bin, preload) as server:
         started = time.monotonic() - t0
         progress("reading pg_settings and pg_available_extensions")
-        with scratch.connect() as conn:
-            cat = catalog_mod.read(conn, scratch.major)
+        with server.connect() as conn:
+            cat = catalog_mod.read(conn, server.major)
     findings = yaml_rules.lint(plan, path, cat, missing, today)
     findings += _version_note(major, cat.major, "§2.1")
     return report(str(path), findings, today=str(today),
@@ -65,7 +74,7 @@ def lint_plan(plan_path: Path | None = None, today: date | None = None,
 
 
 def lint_document(doc_path: Path, plan_path: Path | None = None, today: date | None = None,
-                  progress: Progress = lambda _: None) -> dict:
+                  progress: Progress = lambda _: None, scratch: Scratch | None = None) -> dict:
     """The document against a scratch server of the plan's major version. The plan file
     (default plans/bill-inquiry.yaml when present) supplies that version, the objects the
     document's SQL expects, and the pod count the document does not state."""
@@ -79,15 +88,15 @@ def lint_document(doc_path: Path, plan_path: Path | None = None, today: date | N
     fallback = plan.environments.local.postgres_bin if plan else f"/usr/lib/postgresql/{major}/bin"
     t0 = time.monotonic()
     progress(f"starting a scratch PostgreSQL {major}")
-    with scratch_server(major, fallback, preload) as scratch:
+    with _server(scratch, major, fallback, preload) as server:
         started = time.monotonic() - t0
-        with scratch.connect() as conn:
-            cat = catalog_mod.read(conn, scratch.major)
+        with server.connect() as conn:
+            cat = catalog_mod.read(conn, server.major)
         lint = DocumentLint(doc, plan, cat, today)
         progress("checking the document")
         lint.static()
         progress("executing the document's SQL (rolled back)")
-        runner = Runner(scratch, lint.expected())
+        runner = Runner(server, lint.expected())
         try:
             executed = lint.execute(runner)
         finally:

@@ -13,6 +13,7 @@ the PID billdb recorded, and its directory is deleted. Directories left by a kil
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import tempfile
 import time
@@ -54,12 +55,12 @@ def bin_dir(major: int, fallback: str) -> tuple[Path, int]:
     return have, int(have.parent.name) if have.parent.name.isdigit() else major
 
 
-def _service(root: Path, binaries: Path) -> process.Service:
+def _service(root: Path, binaries: Path, user: str | None) -> process.Service:
     argv = [str(binaries / "postgres"), "-D", str(root / "data"),
             "-c", "listen_addresses=", "-c", f"unix_socket_directories={root}",
             "-c", f"port={PORT}"]
     return process.Service(name="lint postgres", argv=argv, pidfile=root / "postgres.pid",
-                           logfile=root / "postgres.log", user="postgres")
+                           logfile=root / "postgres.log", user=user)
 
 
 def remove_stale(tmp: Path | None = None) -> int:
@@ -88,12 +89,14 @@ def scratch_server(major: int, fallback_bin: str, preload: list[str],
     remove_stale()
     binaries, real_major = bin_dir(major, fallback_bin)
     root = Path(tempfile.mkdtemp(prefix=PREFIX))
-    svc = _service(root, binaries)
+    user = os_user if os.geteuid() == 0 else None  # as root, never run the server as root
+    svc = _service(root, binaries, user)
     try:
-        process.chown_tree(root, os_user)
+        if user:
+            process.chown_tree(root, user)
         process.run([str(binaries / "initdb"), "-D", str(root / "data"), "-U", "postgres",
                      "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"],
-                    user=os_user, step="lint scratch initdb", timeout=120)
+                    user=user, step="lint scratch initdb", timeout=120)
         conf = root / "data" / "postgresql.conf"
         with conf.open("a", encoding="utf-8") as fh:
             fh.write("\n# billdb plan lint scratch server\nfsync = off\n"

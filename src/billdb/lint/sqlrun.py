@@ -75,7 +75,7 @@ class Runner:
         self.auto: dict[str, psycopg.Connection] = {}
         self.altered: list[str] = []  # parameters set with ALTER SYSTEM so far
         self.current = "postgres"
-        self.setup_notes: list[str] = []
+        self.created: list[str] = []  # databases made outside the transaction, dropped at close
 
     # --- connections -------------------------------------------------------------------
     def _auto(self, db: str) -> psycopg.Connection:
@@ -103,7 +103,7 @@ class Runner:
         self._auto("postgres").execute(sql.SQL(
             "CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8'").format(
                 sql.Identifier(self.expected.database)))
-        self.setup_notes.append(f"created database {self.expected.database}")
+        self.created.append(self.expected.database)
         self.current = self.expected.database
 
     def _prepare(self, conn: psycopg.Connection) -> None:
@@ -151,6 +151,8 @@ class Runner:
                 setp = st.alter_system(stmt.text)
                 if setp:
                     self.altered.append(setp.name)
+                if (db := st.created_database(stmt.text)) is not None:
+                    self.created.append(db)
                 return out
             conn = self._tx(self.current)
             with conn.transaction():
@@ -201,6 +203,8 @@ class Runner:
         return found
 
     def close(self) -> None:
+        """Roll back, then undo what could not be rolled back (databases, ALTER SYSTEM), so
+        the server is as it was: a shared scratch server serves the next document clean."""
         for conn in [*self.tx.values(), *self.auto.values()]:
             with contextlib.suppress(psycopg.Error):
                 if not conn.autocommit:
@@ -208,3 +212,10 @@ class Runner:
                 conn.close()
         self.tx.clear()
         self.auto.clear()
+        with self.scratch.connect() as conn:
+            for db in reversed(self.created):
+                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                    sql.Identifier(db)))
+            if self.altered:
+                conn.execute("ALTER SYSTEM RESET ALL")
+                conn.execute("SELECT pg_reload_conf()")
