@@ -24,7 +24,7 @@ from billdb.engines.secrets import SecretStore, write_pgpass
 from billdb.engines.tls import ensure_tls
 from billdb.errors import StepError
 from billdb.internal import REPLICATION_USER, REWIND_USER, SUPERUSER
-from billdb.ops import cluster, services
+from billdb.ops import cluster, partitions, services
 from billdb.ops.backup import provision as backup_provision
 from billdb.ops.pgvalues import matches
 from billdb.ops.steps import Steps
@@ -52,6 +52,7 @@ def up(ctx: Context, steps: Steps) -> Steps:
     steps.run("extensions", lambda: ensure_extensions(ctx))
     steps.run("privileges", lambda: ensure_privileges(ctx))
     steps.run("migrations", lambda: apply_migrations(ctx))
+    steps.run("partitions", lambda: partitions.ensure_step(ctx))
     steps.run("backup", lambda: backup_provision.ensure_stanza(ctx))
     steps.run("routes", lambda: ensure_routes(ctx))
     steps.run("services", lambda: services.ensure_started(ctx))

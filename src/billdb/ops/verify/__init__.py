@@ -18,6 +18,7 @@ Collector = Callable[[Context], Iterable[Check]]
 
 def collectors() -> list[tuple[str, Collector]]:
     from billdb.ops.verify import backup, database, privileges, schema, security, topology
+    from billdb.ops.verify import partitions as partition_checks
 
     return [
         ("topology", topology.checks),
@@ -25,6 +26,7 @@ def collectors() -> list[tuple[str, Collector]]:
         ("security", security.checks),
         ("privileges", privileges.checks),
         ("schema", schema.checks),
+        ("partitions", partition_checks.checks),
         ("backup", backup.checks),
     ]
 

@@ -1,0 +1,37 @@
+"""Monthly partitions of the history tables (§6 schema, DESIGN.md §2): the current and the
+next month exist, the owner role owns every partition, and none outlived its retention."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+from billdb.context import Context
+from billdb.ops import cluster, partitions
+from billdb.ops.verify.check import Check
+
+S_PART = "§6 schema: monthly partitions"
+
+
+def checks(ctx: Context) -> Iterator[Check]:
+    rows = partitions.partitions(ctx)
+    start, end = partitions.required_span(ctx)
+    owner = ctx.plan.roles.owner
+    with cluster.admin_connect(ctx, dbname=ctx.plan.database.name) as conn:
+        days = {t: partitions.retention_days(conn, t) for t in partitions.TABLES}
+        now = conn.execute("SELECT now()").fetchone()[0]
+    for table in partitions.TABLES:
+        mine = [r for r in rows if r[0] == table]
+        gaps = partitions.uncovered([(r[2], r[3]) for r in mine], start, end)
+        yield Check(f"partitions.{table}.coverage", S_PART,
+                    f"partitions from {start.date()} to {end.date()} (this month and next)",
+                    "; ".join(f"missing {g}" for g in gaps)
+                    or f"{len(mine)} partitions, {mine[0][1]} .. {mine[-1][1]}", not gaps)
+        foreign = [f"{r[1]} ({r[4]})" for r in mine if r[4] != owner]
+        yield Check(f"partitions.{table}.owner", S_PART, owner,
+                    ", ".join(foreign) or owner, not foreign)
+        cutoff = now - dt.timedelta(days=days[table])
+        expired = [r[1] for r in mine if r[3] <= cutoff]
+        yield Check(f"partitions.{table}.retention", S_PART,
+                    f"none entirely older than {days[table]} days",
+                    ", ".join(expired) or f"none older than {cutoff.date()}", not expired)
