@@ -160,9 +160,9 @@ def jobs(ctx: Context) -> list:
             f"(older than {r['retention_days']} days)" for t, r in rep.items())
 
     return [
-        Job("history-partitions", "create the history tables' monthly partitions "
+        Job("partitions.create", "create the history tables' monthly partitions "
             f"{PARTITIONS_AHEAD} months ahead", Slot(at="00:10", tz=tz), run_ensure,
             "§6 schema"),
-        Job("history-retention", "drop history older than *.history.retention.days",
+        Job("partitions.retention", "drop history older than *.history.retention.days",
             Slot(at="04:30", tz=tz), run_retention, "§6 schema"),
     ]

@@ -27,9 +27,10 @@ Provider = Callable[[Context], list[Job]]
 
 
 def providers() -> list[Provider]:
+    from billdb.ops import partitions
     from billdb.ops.backup import jobs as backup_jobs
 
-    return [backup_jobs.jobs]
+    return [backup_jobs.jobs, partitions.jobs]
 
 
 def all_jobs(ctx: Context) -> list[Job]:
