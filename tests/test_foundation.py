@@ -90,7 +90,7 @@ def test_app_user_dml_allowed_ddl_refused(env: Env, table: str):
         elif table == "bill_info_cache":
             cur.execute("INSERT INTO bill_info_cache (cache_key, line_number, inquiry_month, "
                         "bill_info_json, expires_at) VALUES ('l:2026-01', 'l', '2026-01', "
-                        "'{}', now())")
+                        "'v1:k1:' || repeat('A', 40), now())")  # a ciphertext envelope (V004)
             cur.execute("UPDATE bill_info_cache SET access_count = 2")
             cur.execute("DELETE FROM bill_info_cache WHERE cache_key = 'l:2026-01'")
         else:  # the plan's §13.1 CRUD test

@@ -150,6 +150,9 @@ def _register_subcommands() -> None:
     from billdb.cli.plan_cmd import plan_app
 
     app.add_typer(plan_app, name="plan")
+    from billdb.cli import workload_cmd
+
+    workload_cmd.register(app)
 
 
 _register_subcommands()

@@ -24,7 +24,7 @@ from billdb.engines.secrets import SecretStore, write_pgpass
 from billdb.engines.tls import ensure_tls
 from billdb.errors import StepError
 from billdb.internal import REPLICATION_USER, REWIND_USER, SUPERUSER
-from billdb.ops import cluster, partitions, services
+from billdb.ops import cluster, keys, partitions, services
 from billdb.ops.backup import provision as backup_provision
 from billdb.ops.pgvalues import matches
 from billdb.ops.steps import Steps
@@ -39,6 +39,7 @@ def up(ctx: Context, steps: Steps) -> Steps:
     steps.run("host", lambda: check_host(ctx))
     steps.run("directories", lambda: ensure_directories(ctx))
     steps.run("secrets", lambda: ensure_secrets(ctx))
+    steps.run("column keys", lambda: keys.ensure_keyring(ctx))
     steps.run("tls", lambda: ensure_certificates(ctx))
     steps.run("backup storage", lambda: backup_provision.ensure_storage(ctx))
     steps.run("etcd", lambda: ensure_etcd(ctx))

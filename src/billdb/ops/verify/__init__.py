@@ -18,6 +18,7 @@ Collector = Callable[[Context], Iterable[Check]]
 
 def collectors() -> list[tuple[str, Collector]]:
     from billdb.ops.verify import backup, database, privileges, schema, security, topology
+    from billdb.ops.verify import encryption as encryption_checks
     from billdb.ops.verify import partitions as partition_checks
 
     return [
@@ -27,6 +28,7 @@ def collectors() -> list[tuple[str, Collector]]:
         ("privileges", privileges.checks),
         ("schema", schema.checks),
         ("partitions", partition_checks.checks),
+        ("encryption", encryption_checks.checks),
         ("backup", backup.checks),
     ]
 

@@ -1,0 +1,85 @@
+"""`billdb keys|partitions|pooler …`, `billdb bench`, `billdb pgbench`: the Bill-Inquiry
+workload's commands. Parse, call one operation, print; no logic here."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from billdb.cli import output
+from billdb.cli.main import JsonOpt, local_context
+
+keys_app = typer.Typer(help="Column-encryption keys (AES-256-GCM, in the secrets store).",
+                       no_args_is_help=True)
+partitions_app = typer.Typer(help="Monthly partitions of the history tables.",
+                             no_args_is_help=True)
+
+
+def _exit(ok: bool) -> None:
+    raise typer.Exit(0 if ok else 1)
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    as_json: JsonOpt = False,
+    batch: Annotated[int, typer.Option("--batch", min=1, max=100000,
+                                       help="Rows re-encrypted per transaction.")] = 500,
+) -> None:
+    """Add a key, make it active, re-encrypt every value sealed with an older key in short
+    batches while the service runs; report the counts. Old keys stay (to read old backups)."""
+    from billdb.ops import keys
+
+    report = keys.rotate(local_context(), batch=batch, progress=output.note)
+    output.report(report, as_json)
+    _exit(report["ok"])
+
+
+@keys_app.command("status")
+def keys_status(as_json: JsonOpt = False) -> None:
+    """Key ids (never the keys), the active one, and how many values each sealed."""
+    from billdb.ops import keys
+
+    report = keys.status(local_context())
+    output.report(report, as_json)
+    _exit(report["ok"])
+
+
+@partitions_app.command("list")
+def partitions_list(as_json: JsonOpt = False) -> None:
+    """The partitions of the history tables with their bounds and owners."""
+    from billdb.ops import partitions
+
+    rows = partitions.partitions(local_context())
+    if as_json:
+        output.emit_json({"partitions": [
+            {"table": r[0], "partition": r[1], "from": r[2].isoformat(), "to": r[3].isoformat(),
+             "owner": r[4]} for r in rows]})
+        return
+    for r in rows:
+        output.console.print(f"{r[1]:<32} {r[2].isoformat()} .. {r[3].isoformat()}  {r[4]}",
+                             highlight=False)
+
+
+@partitions_app.command("ensure")
+def partitions_ensure(as_json: JsonOpt = False) -> None:
+    """Create the partitions of this month and the next ones (the scheduler's
+    partitions.create job, run now)."""
+    from billdb.ops import partitions
+
+    created = partitions.ensure(local_context())
+    output.report({"created": created}, as_json)
+
+
+@partitions_app.command("retention")
+def partitions_retention(as_json: JsonOpt = False) -> None:
+    """Drop history older than *.history.retention.days (the scheduler's partitions.retention
+    job, run now)."""
+    from billdb.ops import partitions
+
+    output.report(partitions.apply_retention(local_context()), as_json)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(keys_app, name="keys")
+    app.add_typer(partitions_app, name="partitions")
