@@ -7,6 +7,8 @@ module); the CLI runs start their own, as a user's run does.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import textwrap
 from datetime import date
 from pathlib import Path
@@ -14,8 +16,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from billdb.engines import process
 from billdb.lint import lint_document, lint_plan
-from billdb.lint.scratch import PREFIX, scratch_server
+from billdb.lint.scratch import PREFIX, remove_stale, scratch_server
 from conftest import PLAN, ROOT, billdb, write_plan
 
 TODAY = date(2026, 11, 27)
@@ -270,3 +273,18 @@ def test_cli_table_output_and_bad_document_path(tmp_path):
     assert res.returncode == 0 and "version.eol_soon" in res.stdout
     res = billdb("plan", "lint", "--document", str(tmp_path / "missing.md"), check=False)
     assert res.returncode == 2 and "Traceback" not in res.stderr
+
+
+def test_a_killed_lint_leaves_nothing_behind_after_the_next_one(tmp_path):
+    """SIGKILL a process that holds a scratch server; the next lint stops it and cleans up."""
+    code = ("import time; from billdb.lint.scratch import scratch_server\n"
+            "with scratch_server(15, '/usr/lib/postgresql/15/bin', []) as s:\n"
+            "    print(s.root, flush=True); time.sleep(60)\n")
+    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    root = Path(holder.stdout.readline().strip())
+    server_pid = int((root / "postgres.pid").read_text())
+    holder.kill()
+    holder.wait()
+    assert process.alive(server_pid)  # orphaned: nobody stopped it
+    assert remove_stale() >= 1
+    assert not root.exists() and not process.alive(server_pid)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import tempfile
 import time
 from collections.abc import Iterator
@@ -63,19 +64,36 @@ def _service(root: Path, binaries: Path, user: str | None) -> process.Service:
                            logfile=root / "postgres.log", user=user)
 
 
+def _pid(path: Path) -> int:
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return 0
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(
+            errors="replace")
+    except OSError:
+        return ""
+
+
 def remove_stale(tmp: Path | None = None) -> int:
-    """Delete scratch directories whose server is gone (a lint killed half way)."""
+    """Stop and delete what a lint killed half way left: its server (found by the PID it
+    recorded, checked against the command line) and its directory. A directory whose
+    owning lint process still runs is left alone."""
     removed = 0
     for root in (tmp or Path(tempfile.gettempdir())).glob(PREFIX + "*"):
-        pidfile = root / "postgres.pid"
-        try:
-            pid = int(pidfile.read_text().strip())
-        except (OSError, ValueError):
-            pid = 0
-        if pid and process.alive(pid):
-            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
-            if str(root) in cmd:
-                continue  # another lint is running right now
+        owner = _pid(root / "owner.pid")
+        if owner and process.alive(owner):
+            continue  # another lint (or a test session) is using it right now
+        pid = _pid(root / "postgres.pid")
+        if pid and process.alive(pid) and str(root) in _cmdline(pid):
+            process.kill(pid, signal.SIGINT)  # fast shutdown
+            if not process.wait_dead(pid, 10):
+                process.kill(pid, signal.SIGKILL)
+                process.wait_dead(pid, 5)
         shutil.rmtree(root, ignore_errors=True)
         removed += 1
     return removed
@@ -89,6 +107,7 @@ def scratch_server(major: int, fallback_bin: str, preload: list[str],
     remove_stale()
     binaries, real_major = bin_dir(major, fallback_bin)
     root = Path(tempfile.mkdtemp(prefix=PREFIX))
+    (root / "owner.pid").write_text(f"{os.getpid()}\n")
     user = os_user if os.geteuid() == 0 else None  # as root, never run the server as root
     svc = _service(root, binaries, user)
     try:
