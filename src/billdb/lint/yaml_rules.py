@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -34,9 +35,18 @@ class Lines:
         return line
 
 
+def _seed_section(text: list[str], line: int) -> str:
+    """The seed section the plan cites nearest above `line` (its comments say "seed §N")."""
+    for n in range(line - 1, -1, -1):
+        m = re.search(r"seed (§[\d.]+)", text[n])
+        if m:
+            return m.group(1).rstrip(".")
+    return "§0"
+
+
 def secrets(path: Path) -> list[Finding]:
     text = path.read_text(encoding="utf-8").splitlines()
-    return [Finding("secret.in_plan", "error", "§4.2",
+    return [Finding("secret.in_plan", "error", _seed_section(text, hit.line),
                     f"{path.name}:{hit.line}: {hit.what} holds a literal credential "
                     f"({hit.kind}); the plan is committed to git", "remove it: billdb generates "
                     "passwords into the environment's 0600 secrets file (SecretStore) and "
