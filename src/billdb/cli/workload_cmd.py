@@ -80,6 +80,33 @@ def partitions_retention(as_json: JsonOpt = False) -> None:
     output.report(partitions.apply_retention(local_context()), as_json)
 
 
+pooler_app = typer.Typer(help="PgBouncer in front of the servers (transaction mode, TLS).",
+                         no_args_is_help=True)
+
+
+@pooler_app.command("follow")
+def pooler_follow(
+    pidfile: Annotated[str | None, typer.Option("--pidfile", help="Identifies the supervised "
+                                                "instance (written by `billdb up`).")] = None,
+) -> None:
+    """Keep PgBouncer on the primary: rewrite and reload it when Patroni's leader changes
+    (the supervised `pooler-follower` process runs this)."""
+    from billdb.ops import pooler
+
+    pooler.follow(local_context())
+
+
+@pooler_app.command("status")
+def pooler_status(as_json: JsonOpt = False) -> None:
+    """Where PgBouncer points, and which server answers through it."""
+    from billdb.ops import pooler
+
+    report = pooler.status(local_context())
+    output.report(report, as_json)
+    _exit(report["ok"])
+
+
 def register(app: typer.Typer) -> None:
+    app.add_typer(pooler_app, name="pooler")
     app.add_typer(keys_app, name="keys")
     app.add_typer(partitions_app, name="partitions")

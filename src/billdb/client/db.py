@@ -67,10 +67,17 @@ class ClientConfig:
     read_retries: int = 3
     min_size: int = 1
     extra: dict[str, str] = field(default_factory=dict)
+    # Through PgBouncer (transaction mode): every pool connects to the pooler, which follows the
+    # primary and maps `pooler_read_dbname` to the read replica. No server-side prepared
+    # statements there (PgBouncer 1.18 cannot carry them across transactions).
+    pooler_port: int | None = None
+    pooler_read_dbname: str | None = None
 
     @classmethod
-    def from_plan(cls, plan_path: str | Path | None = None, **overrides: Any) -> ClientConfig:
+    def from_plan(cls, plan_path: str | Path | None = None, through_pooler: bool = False,
+                  **overrides: Any) -> ClientConfig:
         from billdb.context import load_context
+        from billdb.render.pgbouncer import read_alias
 
         ctx = load_context(plan_path)
         p, lay = ctx.plan, ctx.layout
@@ -81,12 +88,17 @@ class ClientConfig:
             connection_timeout_s=p.pool.connection_timeout_s, idle_timeout_s=p.pool.idle_timeout_s,
             max_lifetime_s=p.pool.max_lifetime_s, max_lag_bytes=p.read_replica.max_lag_bytes,
         )
+        if through_pooler:
+            if not p.pooler.enabled:
+                raise ValueError("the plan disables the pooler (pooler.enabled: false)")
+            cfg = replace(cfg, pooler_port=ctx.local.pooler_port, pooler_read_dbname=read_alias(p))
         return replace(cfg, **overrides)
 
-    def conninfo(self, user: str, ports: list[int], attrs: str) -> str:
+    def conninfo(self, user: str, ports: list[int], attrs: str, dbname: str | None = None) -> str:
         hosts = ",".join("127.0.0.1" for _ in ports)
         parts = {
-            "host": hosts, "port": ",".join(str(p) for p in ports), "dbname": self.dbname,
+            "host": hosts, "port": ",".join(str(p) for p in ports),
+            "dbname": dbname or self.dbname,
             "user": user, "sslmode": "verify-full", "sslrootcert": self.sslrootcert,
             "passfile": self.passfile, "target_session_attrs": attrs, "connect_timeout": "3",
             "application_name": self.application_name, **self.extra,
@@ -108,10 +120,12 @@ class BillDB:
 
     # --- lifecycle -------------------------------------------------------------------------
 
-    def _new_pool(self, name: str, user: str, ports: list[int], attrs: str) -> _Pool:
+    def _new_pool(self, name: str, user: str, ports: list[int], attrs: str,
+                  dbname: str | None = None) -> _Pool:
         c = self.config
         return _Pool(
-            c.conninfo(user, ports, attrs), name=name, open=False,
+            c.conninfo(user, ports, attrs, dbname), name=name, open=False,
+            kwargs={"prepare_threshold": None} if c.pooler_port else None,
             min_size=min(c.min_size, c.pool_size), max_size=c.pool_size,
             timeout=c.connection_timeout_s, max_idle=c.idle_timeout_s,
             max_lifetime=c.max_lifetime_s, check=AsyncConnectionPool.check_connection,
@@ -124,7 +138,13 @@ class BillDB:
             "write": self._new_pool("write", c.write_user, r.write, "read-write"),
             "primary_read": self._new_pool("primary_read", c.read_user, r.write, "read-write"),
         }
-        if r.read:
+        if c.pooler_port:
+            self._pools = {name: self._new_pool(name, user, [c.pooler_port], attrs, db)
+                           for name, user, attrs, db in (
+                               ("write", c.write_user, "read-write", None),
+                               ("primary_read", c.read_user, "read-write", None),
+                               ("replica", c.read_user, "any", c.pooler_read_dbname))}
+        elif r.read:
             self._pools["replica"] = self._new_pool("replica", c.read_user, r.read, "any")
         for pool in self._pools.values():
             await pool.open(wait=False)

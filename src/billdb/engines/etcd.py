@@ -44,3 +44,15 @@ def wait_healthy(env: LocalEnvironment, timeout: float = 30) -> bool:
             return True
         time.sleep(0.2)
     return False
+
+
+def get(env: LocalEnvironment, key: str, timeout: float = 2.0) -> str | None:
+    """The value of `key` (etcd v3 JSON gateway), None when absent; HttpError when unreachable."""
+    import base64
+
+    status, body = request("POST", f"http://127.0.0.1:{env.etcd.client_port}/v3/kv/range",
+                           {"key": base64.b64encode(key.encode()).decode()}, timeout=timeout)
+    if status != 200 or not isinstance(body, dict):
+        raise HttpError(status, str(body))
+    kvs = body.get("kvs") or []
+    return base64.b64decode(kvs[0]["value"]).decode() if kvs else None

@@ -24,7 +24,7 @@ from billdb.engines.secrets import SecretStore, write_pgpass
 from billdb.engines.tls import ensure_tls
 from billdb.errors import StepError
 from billdb.internal import REPLICATION_USER, REWIND_USER, SUPERUSER
-from billdb.ops import cluster, keys, partitions, services
+from billdb.ops import cluster, keys, partitions, pooler, services
 from billdb.ops.backup import provision as backup_provision
 from billdb.ops.pgvalues import matches
 from billdb.ops.steps import Steps
@@ -56,6 +56,7 @@ def up(ctx: Context, steps: Steps) -> Steps:
     steps.run("partitions", lambda: partitions.ensure_step(ctx))
     steps.run("backup", lambda: backup_provision.ensure_stanza(ctx))
     steps.run("routes", lambda: ensure_routes(ctx))
+    steps.run("pooler", lambda: pooler.ensure_step(ctx))
     steps.run("services", lambda: services.ensure_started(ctx))
     return steps
 

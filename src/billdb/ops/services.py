@@ -8,9 +8,10 @@ from billdb.engines import process
 
 def satellites(ctx: Context) -> list[process.Service]:
     """Services started by `up` after the cluster, stopped by `down` before it."""
+    from billdb.ops import pooler
     from billdb.ops.backup import services as backup_services
 
-    return [*backup_services.services(ctx)]
+    return [*backup_services.services(ctx), *pooler.services(ctx)]
 
 
 def ensure_started(ctx: Context) -> tuple[bool, str]:

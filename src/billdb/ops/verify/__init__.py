@@ -20,6 +20,7 @@ def collectors() -> list[tuple[str, Collector]]:
     from billdb.ops.verify import backup, database, privileges, schema, security, topology
     from billdb.ops.verify import encryption as encryption_checks
     from billdb.ops.verify import partitions as partition_checks
+    from billdb.ops.verify import pooler as pooler_checks
 
     return [
         ("topology", topology.checks),
@@ -29,6 +30,7 @@ def collectors() -> list[tuple[str, Collector]]:
         ("schema", schema.checks),
         ("partitions", partition_checks.checks),
         ("encryption", encryption_checks.checks),
+        ("pooler", pooler_checks.checks),
         ("backup", backup.checks),
     ]
 

@@ -1,0 +1,85 @@
+"""PgBouncer (Debian's 1.18), supervised like the other servers: runs in the foreground as the
+environment's OS user, logs to its log file, rereads its configuration on SIGHUP.
+
+<state_dir>/pooler/
+  pgbouncer.ini   rendered by billdb (no secrets), 0644
+  userlist.txt    the auth_file: SCRAM verifiers, 0600 owned by the OS user
+  pgbouncer.log, pgbouncer.pid, follower.log, follower.pid
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+
+from billdb.engines import process
+from billdb.layout import Layout
+from billdb.plan.models import LocalEnvironment
+
+BINARY = Path("/usr/sbin/pgbouncer")
+
+
+@dataclass(frozen=True)
+class PoolerPaths:
+    root: Path
+
+    @classmethod
+    def of(cls, layout: Layout) -> PoolerPaths:
+        return cls(layout.state_dir / "pooler")
+
+    @property
+    def ini(self) -> Path:
+        return self.root / "pgbouncer.ini"
+
+    @property
+    def auth_file(self) -> Path:
+        return self.root / "userlist.txt"
+
+    @property
+    def log(self) -> Path:
+        return self.root / "pgbouncer.log"
+
+    @property
+    def pidfile(self) -> Path:
+        return self.root / "pgbouncer.pid"
+
+    @property
+    def follower_log(self) -> Path:
+        return self.root / "follower.log"
+
+    @property
+    def follower_pidfile(self) -> Path:
+        return self.root / "follower.pid"
+
+
+def service(env: LocalEnvironment, layout: Layout) -> process.Service:
+    p = PoolerPaths.of(layout)
+    return process.Service(name="pgbouncer", argv=[str(BINARY), str(p.ini)], pidfile=p.pidfile,
+                           logfile=p.log, user=env.os_user)
+
+
+def reload(svc: process.Service) -> bool:
+    """Make a running PgBouncer reread its configuration and auth_file; False if not running."""
+    pid = process.running_pid(svc)
+    if not pid:
+        return False
+    os.kill(pid, signal.SIGHUP)
+    return True
+
+
+def write_file(path: Path, text: str, mode: int, owner_uid: int | None = None) -> bool:
+    """Write atomically when the content differs; True when it changed."""
+    if path.exists() and path.read_text(encoding="utf-8") == text:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.chmod(tmp, mode)
+    if owner_uid is not None:
+        os.chown(tmp, owner_uid, -1)
+    os.replace(tmp, path)
+    return True

@@ -1,0 +1,207 @@
+"""PgBouncer in front of the servers: configured by `up`, kept on the primary by a follower.
+
+After a failover the primary is another member. The follower (`billdb pooler follow`, a
+supervised process) watches Patroni's leader key in etcd twice a second and, when the leader
+changes, rewrites [databases] and sends PgBouncer SIGHUP: PgBouncer closes its connections to
+the old server as they come back to the pool and opens new ones to the new primary; clients
+stay connected to PgBouncer. The read alias follows the routes file (the read replica; the
+primary when there is none, e.g. after a DR promotion). While no leader holds the key (the
+seconds of a failover) the configuration is left as it is.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+
+from billdb import sql as sqlfiles
+from billdb.client.routes import Routes
+from billdb.context import Context
+from billdb.engines import etcd, pgbouncer, process
+from billdb.engines.http import HttpError
+from billdb.engines.pgbouncer import PoolerPaths
+from billdb.errors import BilldbError, StepError
+from billdb.ops import cluster
+from billdb.render import pgbouncer as render
+from billdb.render.patroni import NAMESPACE
+
+FOLLOW_INTERVAL_S = 0.5
+PROBE_ROLE = "bill_app_user"
+
+
+def enabled(ctx: Context) -> bool:
+    return ctx.plan.pooler.enabled
+
+
+def follower(ctx: Context) -> process.Service:
+    p = PoolerPaths.of(ctx.layout)
+    exe = Path(sys.executable).parent / "billdb"
+    return process.Service(
+        name="pooler-follower",
+        argv=[str(exe), "--plan", str(ctx.plan_path.resolve()), "pooler", "follow",
+              "--pidfile", str(p.follower_pidfile)],
+        pidfile=p.follower_pidfile, logfile=p.follower_log)
+
+
+def services(ctx: Context) -> list[process.Service]:
+    """Stop order: the follower first, so it never repoints a PgBouncer being stopped."""
+    if not enabled(ctx):
+        return []
+    return [follower(ctx), pgbouncer.service(ctx.local, ctx.layout)]
+
+
+def targets(ctx: Context) -> tuple[int, int] | None:
+    """(primary port, read port) from Patroni's leader key and the routes file; None while
+    no member holds the leader key (or etcd does not answer)."""
+    try:
+        leader = etcd.get(ctx.local, f"{NAMESPACE}{ctx.local.patroni.scope}/leader")
+    except HttpError:
+        return None
+    ports = {m.name: m.port for m in ctx.members}
+    if leader not in ports:
+        return None
+    primary = ports[leader]
+    try:
+        read_ports = Routes.load(ctx.layout.routes_file).read
+    except (OSError, ValueError, KeyError):
+        read_ports = [m.port for m in ctx.members if m.kind == "replica"]
+    read = next((p for p in read_ports if p != primary), primary)
+    return primary, read
+
+
+def files(ctx: Context) -> render.PoolerFiles:
+    lay = ctx.layout
+    return render.PoolerFiles(auth_file=PoolerPaths.of(lay).auth_file, ca_cert=lay.ca_cert,
+                              server_cert=lay.server_cert, server_key=lay.server_key)
+
+
+def write_config(ctx: Context, primary: int, read: int) -> bool:
+    text = render.pgbouncer_ini(ctx.plan, files(ctx), ctx.local.pooler_port, primary, read)
+    return pgbouncer.write_file(PoolerPaths.of(ctx.layout).ini, text, 0o644)
+
+
+def write_auth_file(ctx: Context) -> bool:
+    users = render.pooled_users(ctx.plan)
+    with cluster.admin_connect(ctx) as conn:
+        rows = dict(conn.execute(sqlfiles.load("pooler/verifiers"), {"users": users}).fetchall())
+    missing = sorted(set(users) - set(rows))
+    if missing:
+        raise StepError("pooler", f"no SCRAM verifier for {', '.join(missing)}")
+    uid = process.os_user(ctx.local.os_user).pw_uid
+    return pgbouncer.write_file(PoolerPaths.of(ctx.layout).auth_file, render.auth_file(rows),
+                                0o600, uid)
+
+
+def conninfo(ctx: Context, dbname: str, user: str = PROBE_ROLE, **extra: str) -> str:
+    lay = ctx.layout
+    params = {"host": "127.0.0.1", "port": str(ctx.local.pooler_port), "dbname": dbname,
+              "user": user, "sslmode": "verify-full", "sslrootcert": str(lay.ca_cert),
+              "passfile": str(lay.pgpass), "connect_timeout": "3",
+              "application_name": "billdb", **extra}
+    return psycopg.conninfo.make_conninfo(**params)
+
+
+def probe(ctx: Context, dbname: str) -> tuple[int, bool, bool, str]:
+    """(server port, in recovery, TLS to the server, TLS version) seen through the pooler."""
+    with psycopg.connect(conninfo(ctx, dbname), autocommit=True, prepare_threshold=None) as c:
+        return c.execute(sqlfiles.load("pooler/probe")).fetchone()
+
+
+def _wait_serving(ctx: Context, primary: int, timeout: float = 15.0) -> tuple[int, bool, bool, str]:
+    deadline = time.monotonic() + timeout
+    last: object = None
+    while time.monotonic() < deadline:
+        try:
+            seen = probe(ctx, ctx.plan.database.name)
+            if seen[0] == primary:
+                return seen
+            last = f"answered by port {seen[0]}"
+        except psycopg.Error as exc:
+            last = str(exc).strip().splitlines()[-1] if str(exc).strip() else exc
+        time.sleep(0.2)
+    raise StepError("pooler", f"PgBouncer does not reach the primary (port {primary}): {last}",
+                    str(PoolerPaths.of(ctx.layout).log))
+
+
+def ensure_step(ctx: Context) -> tuple[bool, str]:
+    """The `pooler` step of `up`: auth_file, configuration, PgBouncer running on the primary."""
+    if not enabled(ctx):
+        return False, "disabled by the plan (pooler.enabled: false)"
+    paths = PoolerPaths.of(ctx.layout)
+    paths.root.mkdir(mode=0o755, parents=True, exist_ok=True)
+    changed_auth = write_auth_file(ctx)
+    found = targets(ctx)
+    if found is None:
+        lead = cluster.leader(ctx)
+        found = (lead.port, lead.port)
+    primary, read = found
+    changed_ini = write_config(ctx, primary, read)
+    svc = pgbouncer.service(ctx.local, ctx.layout)
+    pid, started = process.start(svc)
+    if not started and (changed_auth or changed_ini):
+        pgbouncer.reload(svc)
+    port, _, ssl, version = _wait_serving(ctx, primary)
+    what = "started" if started else ("reloaded" if changed_auth or changed_ini else "running")
+    return (started or changed_auth or changed_ini,
+            f"PgBouncer {what} (pid {pid}) on port {ctx.local.pooler_port}, "
+            f"{ctx.plan.pooler.mode} mode: {ctx.plan.database.name} -> {port} "
+            f"(TLS {version if ssl else 'off'}), {render.read_alias(ctx.plan)} -> {read}")
+
+
+def _log(message: str) -> None:
+    sys.stdout.write(f"{datetime.now(UTC).isoformat(timespec='milliseconds')} {message}\n")
+    sys.stdout.flush()
+
+
+def follow(ctx: Context, interval_s: float = FOLLOW_INTERVAL_S) -> None:
+    """Keep PgBouncer pointed at the primary until SIGTERM."""
+    if not enabled(ctx):
+        raise BilldbError("the plan disables the pooler (pooler.enabled: false)")
+    stop = {"flag": False}
+
+    def on_term(signum, frame) -> None:
+        stop["flag"] = True
+
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, on_term)
+    svc = pgbouncer.service(ctx.local, ctx.layout)
+    last: tuple[int, int] | None = None
+    _log(f"following the primary for PgBouncer on port {ctx.local.pooler_port}")
+    while not stop["flag"]:
+        found = targets(ctx)
+        if found is not None and found != last:
+            if write_config(ctx, *found):
+                sent = pgbouncer.reload(svc)
+                _log(f"primary -> port {found[0]}, read -> port {found[1]}: configuration "
+                     f"rewritten{', PgBouncer reloaded' if sent else ' (PgBouncer not running)'}")
+            last = found
+        time.sleep(interval_s)
+    _log("follower stopped")
+
+
+def status(ctx: Context) -> dict:
+    """Where PgBouncer should point and which servers answer through it."""
+    if not enabled(ctx):
+        return {"ok": True, "enabled": False}
+    found = targets(ctx)
+    pid = process.running_pid(pgbouncer.service(ctx.local, ctx.layout))
+    out: dict = {"enabled": True, "port": ctx.local.pooler_port, "pid": pid,
+                 "follower_pid": process.running_pid(follower(ctx)),
+                 "primary_port": found[0] if found else None,
+                 "read_port": found[1] if found else None}
+    ok = bool(pid and out["follower_pid"] and found)
+    for alias in (ctx.plan.database.name, render.read_alias(ctx.plan)):
+        try:
+            port, recovery, ssl, version = probe(ctx, alias)
+            out[alias] = {"server_port": port, "in_recovery": recovery,
+                          "server_tls": version if ssl else None}
+        except psycopg.Error as exc:
+            out[alias] = {"error": str(exc).strip().splitlines()[-1] if str(exc).strip() else ""}
+            ok = False
+    out["ok"] = ok and bool(found) and out[ctx.plan.database.name].get("server_port") == found[0]
+    return out

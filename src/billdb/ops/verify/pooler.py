@@ -1,0 +1,80 @@
+"""The connection budget and PgBouncer (§5.2 pool, DESIGN.md §3 built-in PgBouncer): every
+server can take what the plan sends it; PgBouncer runs with the plan's settings, on the
+primary, TLS on both sides."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import psycopg
+
+from billdb.context import Context
+from billdb.engines import pgbouncer, process
+from billdb.ops import cluster, pooler
+from billdb.ops.verify.check import Check, equal
+from billdb.render import pgbouncer as render
+from billdb.render.budget import budgets
+
+S_POOL = "§5.2 connection pool"
+
+
+def budget_checks(ctx: Context) -> Iterator[Check]:
+    members = ctx.members
+    has_replica = any(m.kind == "replica" for m in members)
+    for b in budgets(ctx.plan, standbys=len(members) - 1, has_replica=has_replica):
+        yield Check(f"budget.{b.name}", S_POOL, f"<= {b.limit_name} {b.limit}", b.describe(),
+                    b.ok)
+
+
+def _live_config(ctx: Context) -> dict[str, str]:
+    """SHOW CONFIG through PgBouncer's console, as the plan's monitoring role (stats_users)."""
+    ci = pooler.conninfo(ctx, "pgbouncer", user=ctx.plan.read_replica.read_user)
+    with psycopg.connect(ci, autocommit=True, prepare_threshold=None) as conn:
+        return {r[0]: r[1] for r in conn.execute("SHOW CONFIG").fetchall()}
+
+
+def checks(ctx: Context) -> Iterator[Check]:
+    yield from budget_checks(ctx)
+    if not pooler.enabled(ctx):
+        return
+    plan = ctx.plan
+    svc = pgbouncer.service(ctx.local, ctx.layout)
+    pid = process.running_pid(svc)
+    yield Check("pooler.running", S_POOL, "PgBouncer running", f"pid {pid}" if pid else "stopped",
+                bool(pid))
+    fpid = process.running_pid(pooler.follower(ctx))
+    yield Check("pooler.follower", S_POOL, "follower running",
+                f"pid {fpid}" if fpid else "stopped", bool(fpid))
+    if not pid:
+        return
+    try:
+        live = _live_config(ctx)
+    except psycopg.Error as exc:
+        yield Check("pooler.config", S_POOL, "readable", str(exc).strip()[:200], False)
+        live = {}
+    want = {"pool_mode": plan.pooler.mode, "max_client_conn": str(plan.pooler.max_client_conn),
+            "default_pool_size": str(plan.pooler.default_pool_size),
+            "reserve_pool_size": str(plan.pooler.reserve_pool_size),
+            "max_db_connections": str(render.server_pool(plan)),
+            "client_tls_sslmode": "require", "server_tls_sslmode": "verify-full",
+            "auth_type": "scram-sha-256"}
+    for key, value in want.items() if live else ():
+        yield equal(f"pooler.{key}", S_POOL, value, live.get(key))
+    lead = cluster.leader(ctx)
+    try:
+        port, recovery, ssl, version = pooler.probe(ctx, plan.database.name)
+        yield Check("pooler.primary", S_POOL, f"the primary (port {lead.port})",
+                    f"port {port}{' (in recovery)' if recovery else ''}",
+                    port == lead.port and not recovery)
+        yield Check("pooler.server_tls", S_POOL, "TLS to the server (verify-full)",
+                    version if ssl else "no TLS", bool(ssl))
+    except psycopg.Error as exc:
+        yield Check("pooler.primary", S_POOL, f"the primary (port {lead.port})",
+                    str(exc).strip()[:200], False)
+    try:
+        with psycopg.connect(pooler.conninfo(ctx, plan.database.name, sslmode="disable"),
+                             autocommit=True):
+            refused, what = False, "connected without TLS"
+    except psycopg.OperationalError as exc:
+        refused, what = True, "refused: " + (str(exc).strip().splitlines() or ["?"])[-1][:120]
+    yield Check("pooler.client_tls", S_POOL, "plaintext refused", what, refused)

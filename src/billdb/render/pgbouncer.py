@@ -1,0 +1,104 @@
+"""Plan -> PgBouncer configuration (the stand-in for Azure's built-in PgBouncer). Pure.
+
+One PgBouncer in transaction mode serves two logical databases: `<db>` on the primary and
+`<db>_read` on the read replica, so neither server sees more than the pooler's server
+connections however many service pods connect (DESIGN.md §3; seed §5.2: 15 pods x 15 = 225
+direct connections would exceed max_connections 200). TLS on both sides: clients must use TLS
+and get the environment's server certificate; PgBouncer verifies the servers against the CA
+(verify-full). Users come from an auth_file holding the servers' own SCRAM verifiers (never a
+password): a client's SCRAM login gives PgBouncer the keys to log in to the server as that
+user (SCRAM pass-through), so passwords stay in the secrets store only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from billdb.plan.models import Plan
+
+_TLS_PROTOCOLS = {"TLSv1.2": "tlsv1.2,tlsv1.3", "TLSv1.3": "tlsv1.3"}
+
+
+@dataclass(frozen=True)
+class PoolerFiles:
+    """Where the rendered configuration points (paths only)."""
+
+    auth_file: Path
+    ca_cert: Path
+    server_cert: Path
+    server_key: Path
+
+
+def read_alias(plan: Plan) -> str:
+    """The logical database that the pooler maps to the read replica."""
+    return f"{plan.database.name}_read"
+
+
+def server_pool(plan: Plan) -> int:
+    """Server connections the pooler may open to one server (pool + reserve, capped by
+    max_db_connections whatever the number of users)."""
+    return plan.pooler.default_pool_size + plan.pooler.reserve_pool_size
+
+
+def pooled_users(plan: Plan) -> list[str]:
+    return sorted(plan.roles.login)
+
+
+def auth_file(verifiers: dict[str, str]) -> str:
+    """userlist.txt: "user" "SCRAM-SHA-256$..." (the server's verifier, not a password)."""
+    def q(s: str) -> str:
+        return '"' + s.replace('"', '""') + '"'
+
+    return "".join(f"{q(user)} {q(v)}\n" for user, v in sorted(verifiers.items()))
+
+
+def pgbouncer_ini(plan: Plan, files: PoolerFiles, listen_port: int, primary_port: int,
+                  read_port: int) -> str:
+    """pgbouncer.ini pointing the write alias at `primary_port` and the read alias at
+    `read_port` (the follower rewrites these two when the primary changes)."""
+    pooler, pool, sec = plan.pooler, plan.pool, plan.security
+    db = plan.database.name
+    per_db = (f"dbname={db} pool_size={pooler.default_pool_size} "
+              f"reserve_pool={pooler.reserve_pool_size} max_db_connections={server_pool(plan)}")
+    tls = _TLS_PROTOCOLS[sec.tls_min_version]
+    lines = [
+        ";; Rendered by billdb from the plan (pooler.*, pool.*, security.*); `billdb up` and the",
+        ";; pooler follower rewrite it (the follower repoints [databases] after a failover).",
+        "[databases]",
+        f"{db} = host=127.0.0.1 port={primary_port} {per_db}",
+        f"{read_alias(plan)} = host=127.0.0.1 port={read_port} {per_db}",
+        "",
+        "[pgbouncer]",
+        "listen_addr = 127.0.0.1",
+        f"listen_port = {listen_port}",
+        "unix_socket_dir =",
+        f"pool_mode = {pooler.mode}",
+        f"max_client_conn = {pooler.max_client_conn}",
+        f"default_pool_size = {pooler.default_pool_size}",
+        f"reserve_pool_size = {pooler.reserve_pool_size}",
+        "reserve_pool_timeout = 1",
+        f"max_db_connections = {server_pool(plan)}",
+        f"query_wait_timeout = {pool.connection_timeout_s}",
+        f"server_idle_timeout = {pool.idle_timeout_s}",
+        f"server_lifetime = {pool.max_lifetime_s}",
+        "server_connect_timeout = 3",
+        # After a failed server login PgBouncer waits this long before trying again (default
+        # 15 s): short, so a failover costs seconds more, not fifteen.
+        "server_login_retry = 1",
+        "auth_type = scram-sha-256",
+        f"auth_file = {files.auth_file}",
+        f"stats_users = {plan.read_replica.read_user}",
+        "client_tls_sslmode = require",
+        f"client_tls_cert_file = {files.server_cert}",
+        f"client_tls_key_file = {files.server_key}",
+        f"client_tls_protocols = {tls}",
+        "server_tls_sslmode = verify-full",
+        f"server_tls_ca_file = {files.ca_cert}",
+        f"server_tls_protocols = {tls}",
+        "ignore_startup_parameters = extra_float_digits",
+        f"log_connections = {int(plan.parameters.log_connections)}",
+        f"log_disconnections = {int(plan.parameters.log_disconnections)}",
+        "",
+    ]
+    return "\n".join(lines)
