@@ -44,8 +44,14 @@ def config_path(plan: Plan) -> str:
 
 
 def archive_command(plan: Plan) -> str:
-    """`--config` always: Debian's /etc/pgbackrest.conf would be used silently otherwise."""
-    return f"pgbackrest --config={config_path(plan)} --stanza={stanza(plan)} archive-push %p"
+    """`--config` always: Debian's /etc/pgbackrest.conf would be used silently otherwise.
+
+    archive-push insists that pg1-path is the directory it runs in, but the primary can be
+    any member after a failover; PostgreSQL runs archive_command through sh in its data
+    directory, so `$PWD` names the right member on every node.
+    """
+    return (f"pgbackrest --config={config_path(plan)} --stanza={stanza(plan)} "
+            "--pg1-path=$PWD archive-push %p")
 
 
 def pgbackrest_conf(plan: Plan, layout: Layout, secrets: RepoSecrets) -> str:
