@@ -93,6 +93,14 @@ def status(report: dict[str, Any], as_json: bool) -> None:
     console.print(table)
     for svc in report.get("services", []):
         console.print(f"{svc['name']}: {svc['state']} (pid {svc.get('pid')})")
+    backup = report.get("backup") or {}
+    for repo, last in (backup.get("last_backups") or {}).items():
+        if isinstance(last, dict):
+            console.print(f"backup {repo}: {last['label']} ({last['type']}, {last['stop']})")
+    if isinstance(backup.get("archiver"), dict):
+        arch = backup["archiver"]
+        console.print(f"archiving: last {arch['last_archived_wal']} at "
+                      f"{arch['last_archived_time']}, healthy {arch['healthy']}")
 
 
 def note(message: str) -> None:

@@ -29,18 +29,19 @@ MARKERS = 100
 Progress = Callable[[str], None]
 
 
-def _tables(conn: psycopg.Connection) -> list[sql.Composable]:
+def _tables(conn: psycopg.Connection) -> list[tuple[str, str]]:
     names = [r[0] for r in conn.execute(sqlfiles.load("backup/tables"))]
-    return ([sql.Identifier("public", n) for n in names]
-            + [sql.Identifier("billdb", "restore_drill")])
+    return [("public", n) for n in names] + [("billdb", "restore_drill")]
 
 
 def checksums(conn: psycopg.Connection) -> dict[str, tuple[int, str]]:
+    """Row count and checksum of every service table and the drill's own table."""
     out = {}
-    for ident in _tables(conn):
-        q = sql.SQL(sqlfiles.load("backup/table_checksum")).format(table=ident)
+    for schema, name in _tables(conn):
+        q = sql.SQL(sqlfiles.load("backup/table_checksum")).format(
+            table=sql.Identifier(schema, name))
         n, digest = conn.execute(q).fetchone()
-        out[ident.as_string(conn)] = (n, digest)
+        out[f"{schema}.{name}"] = (n, digest)
     return out
 
 
