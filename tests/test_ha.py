@@ -1,0 +1,175 @@
+"""High availability on the real cluster: crashes, routing, switchover, DR (issue 3).
+
+Every test leaves the cluster healthy (zone pair + replica) for the tests after it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import time
+
+import psycopg
+import pytest
+
+from billdb.client import BillDB, ClientConfig, TransactionInterrupted
+from conftest import Env
+
+
+def _status(env: Env) -> dict:
+    return json.loads(env.run("status", "--json", check=False).stdout)
+
+
+def _member(env: Env, role: str) -> dict:
+    return next(m for m in _status(env)["members"] if m["role"] == role)
+
+
+def _verify_ok(env: Env) -> None:
+    report = json.loads(env.run("verify", "--json", check=False).stdout)
+    assert report["ok"], [c for c in report["checks"] if not c["ok"]]
+
+
+def test_client_survives_kill_9_of_the_primary(env: Env):
+    """Acknowledged rows all exist on the new primary; the client resumes by itself."""
+    old = _member(env, "primary")
+    config = ClientConfig.from_plan(env.plan)
+    user = f"ha-test-{int(time.time())}"
+
+    async def scenario() -> tuple[list[str], list[TransactionInterrupted], set[int], list[str]]:
+        acked: list[str] = []
+        interrupted: list[TransactionInterrupted] = []
+        ports_after_kill: list[int] = []
+        async with BillDB(config) as db:
+            killed = False
+            n = 0
+            deadline = time.monotonic() + 90
+            while time.monotonic() < deadline and sum(
+                    p != old["port"] for p in ports_after_kill) < 5:
+                n += 1
+                try:
+                    async with db.write() as conn:
+                        cur = await conn.execute(
+                            "INSERT INTO bill_inquiry_history (request_id, user_id, line_number) "
+                            "VALUES (%s, %s, '010') RETURNING inet_server_port()",
+                            [f"{user}-{n}", user])
+                        port = (await cur.fetchone())[0]
+                    acked.append(f"{user}-{n}")
+                    if killed:
+                        ports_after_kill.append(port)
+                except TransactionInterrupted as exc:
+                    interrupted.append(exc)
+                if not killed and len(acked) == 20:
+                    os.kill(old["patroni_pid"], signal.SIGKILL)
+                    os.kill(old["pid"], signal.SIGKILL)
+                    killed = True
+            ports = set(ports_after_kill) - {old["port"]}
+            rows = await db.fetch("SELECT request_id FROM bill_inquiry_history "
+                                  "WHERE user_id = %s", [user], route="write")
+            async with db.write() as conn:
+                await conn.execute("DELETE FROM bill_inquiry_history WHERE user_id = %s", [user])
+        return acked, interrupted, ports, [r[0] for r in rows]
+
+    acked, interrupted, ports, present = asyncio.run(scenario())
+    assert ports and old["port"] not in ports, "writes never moved to a new primary"
+    assert set(acked) <= set(present), f"lost: {sorted(set(acked) - set(present))}"
+    assert len(interrupted) <= 2
+    for exc in interrupted:
+        assert "may be retried" in str(exc) or "outcome is unknown" in str(exc)
+    env.run("up")  # the crashed node's Patroni comes back and rejoins (pg_rewind)
+    roles = sorted(m["role"] for m in _status(env)["members"])
+    assert roles == ["primary", "replica", "sync_standby"]
+
+
+def test_reads_fall_back_to_the_primary_when_the_replica_is_down(env: Env):
+    replica = next(m for m in _status(env)["members"] if m["kind"] == "replica")
+    os.kill(replica["patroni_pid"], signal.SIGTERM)  # Patroni stops its PostgreSQL too
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(
+            m["state"] != "down" for m in _status(env)["members"] if m["kind"] == "replica"):
+        time.sleep(0.5)
+    status = env.run("status", "--json", check=False)
+    assert status.returncode == 1
+    down = next(m for m in json.loads(status.stdout)["members"] if m["kind"] == "replica")
+    assert down["state"] == "down"
+
+    async def reads() -> tuple[int, int]:
+        async with BillDB(ClientConfig.from_plan(env.plan)) as db:
+            rows = await db.fetch("SELECT count(*) FROM system_config", route="read")
+            return rows[0][0], await db.served_by("analytics")
+
+    count, port = asyncio.run(reads())
+    assert count >= 13
+    assert port == _member(env, "primary")["port"]
+    env.run("up")
+    assert _member(env, "replica")["state"] == "streaming"
+
+
+def test_read_your_writes_while_the_replica_lags(env: Env):
+    replica = _member(env, "replica")
+    admin_replica = env.dsn("admin", "read").replace(
+        "target_session_attrs=prefer-standby", "target_session_attrs=standby")
+    user = f"ryw-{int(time.time())}"
+    with psycopg.connect(admin_replica, autocommit=True) as rconn:
+        assert rconn.execute("SELECT inet_server_port()").fetchone()[0] == replica["port"]
+        rconn.execute("SELECT pg_wal_replay_pause()")
+        try:
+            async def scenario() -> tuple[int, int, list]:
+                async with BillDB(ClientConfig.from_plan(env.plan)) as db:
+                    async with db.write(user_id=user) as conn:
+                        await conn.execute(
+                            "INSERT INTO bill_inquiry_history (request_id, user_id, "
+                            "line_number) VALUES (%s, %s, '010')", [user, user])
+                    mine = await db.served_by("read", user_id=user)
+                    others = await db.served_by("read", user_id="someone-else")
+                    rows = await db.fetch("SELECT status FROM bill_inquiry_history "
+                                          "WHERE request_id = %s", [user], user_id=user)
+                    async with db.write() as conn:
+                        await conn.execute("DELETE FROM bill_inquiry_history "
+                                           "WHERE request_id = %s", [user])
+                    return mine, others, rows
+
+            mine, others, rows = asyncio.run(scenario())
+        finally:
+            rconn.execute("SELECT pg_wal_replay_resume()")
+    assert rows == [("PROCESSING",)]
+    assert mine == _member(env, "primary")["port"]
+    assert others == replica["port"]
+
+
+def test_switchover_stays_in_the_zone_pair(env: Env):
+    before = _member(env, "primary")["name"]
+    refused = env.run("switchover", "--to", "replica", check=False)
+    assert refused.returncode == 1 and "zone pair" in refused.stderr
+    report = json.loads(env.run("switchover", "--json").stdout)
+    assert report["ok"] and report["from"] == before and report["to"] != before
+    assert report["to"] in ("zone1", "zone2") and report["write_gap_s"] is not None
+    _verify_ok(env)
+
+
+def test_drill_failover_loses_nothing_and_the_old_primary_rejoins(env: Env):
+    report = json.loads(env.run("drill", "failover", "--json").stdout)
+    assert report["ok"] and report["lost_commits"] == 0 and report["rejoined"]
+    assert report["old_primary"] != report["new_primary"]
+    assert report["rto_s"] > 0 and report["acked_commits"] > 20
+
+
+@pytest.mark.parametrize("mode", ["--postmaster-only"])
+def test_drill_postmaster_crash_recovers_in_place(env: Env, mode: str):
+    report = json.loads(env.run("drill", "failover", mode, "--json").stdout)
+    assert report["ok"] and report["old_primary"] == report["new_primary"]
+    assert report["lost_commits"] == 0
+
+
+def test_drill_dr_then_rebuild_then_verify(env: Env):
+    report = json.loads(env.run("drill", "dr", "--json").stdout)
+    assert report["ok"] and report["promoted"] == "replica" and report["rto_s"] > 0
+    assert _member(env, "primary")["name"] == "replica"
+    routes = json.loads((env.state_dir / "routes.json").read_text())
+    assert routes["write"][0] == _member(env, "primary")["port"]
+    again = env.run("drill", "dr", check=False)
+    assert again.returncode == 1 and "dr rebuild" in again.stderr
+    env.run("dr", "rebuild")
+    _verify_ok(env)
+    assert _member(env, "replica")["name"] == "replica"
