@@ -13,6 +13,7 @@ from pathlib import Path
 from billdb.context import Context
 from billdb.engines import azurite, process
 from billdb.errors import StepError
+from billdb.ops import cluster
 from billdb.ops.backup import common, physical
 from billdb.render.pgbackrest import azure_container, pgbackrest_conf
 
@@ -100,6 +101,11 @@ def ensure_stanza(ctx: Context) -> tuple[bool, str]:
     eng.stanza_create()
     eng.check()
     notes = [] if existed else [f"created stanza {eng.stanza}"]
+    if not existed:
+        # WAL of the bootstrap could not be pushed before the stanza existed; it is archived
+        # now (check passed), so those expected failures are cleared from pg_stat_archiver.
+        with cluster.admin_connect(ctx) as conn:
+            conn.execute("SELECT pg_stat_reset_shared('archiver')")
     have = physical.full_backups_by_repo(eng.stanza_info())
     for repo in common.REPOS:
         if not have.get(repo):
