@@ -99,13 +99,13 @@ def ensure_stanza(ctx: Context) -> tuple[bool, str]:
     before = eng.stanza_info()
     existed = bool(before) and before.get("status", {}).get("code") != 1
     eng.stanza_create()
-    eng.check()
     notes = [] if existed else [f"created stanza {eng.stanza}"]
     if not existed:
-        # WAL of the bootstrap could not be pushed before the stanza existed; it is archived
-        # now (check passed), so those expected failures are cleared from pg_stat_archiver.
+        # WAL of the bootstrap could not be pushed before the stanza existed: those expected
+        # failures are cleared from pg_stat_archiver; the check below archives a segment.
         with cluster.admin_connect(ctx) as conn:
             conn.execute("SELECT pg_stat_reset_shared('archiver')")
+    eng.check()
     have = physical.full_backups_by_repo(eng.stanza_info())
     for repo in common.REPOS:
         if not have.get(repo):
