@@ -92,12 +92,6 @@ class PatroniAPI:
             raise HttpError(status, str(resp))
         return str(resp)
 
-    def failover(self, candidate: str, timeout: float = 60) -> str:
-        status, resp = self._call("POST", "/failover", {"candidate": candidate}, timeout=timeout)
-        if status != 200:
-            raise HttpError(status, str(resp))
-        return str(resp)
-
 
 def wait_for(predicate, timeout: float, interval: float = 0.25) -> bool:
     """Poll `predicate` until it returns truthy or `timeout` passes."""

@@ -8,7 +8,7 @@ from billdb.context import Context
 from billdb.engines import postgres
 from billdb.engines.patroni import PatroniAPI
 from billdb.errors import BilldbError
-from billdb.internal import ADMIN_ROLE_ALIAS, SUPERUSER
+from billdb.internal import SUPERUSER
 from billdb.plan.models import Member
 
 
@@ -34,10 +34,6 @@ def leader(ctx: Context) -> Member:
     if name is None:
         raise BilldbError("no running primary: is the environment up? (`billdb up`)")
     return ctx.member(name)
-
-
-def role_user(role: str) -> str:
-    return SUPERUSER if role == ADMIN_ROLE_ALIAS else role
 
 
 def admin_uri(ctx: Context, member: Member | None = None, dbname: str | None = None) -> str:
