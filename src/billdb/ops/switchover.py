@@ -63,7 +63,7 @@ async def _measure(ctx: Context, leader: str, candidate: str,
         "write_gap_s": round(gap, 3) if gap is not None else None,
         "acked_commits": len(w.log.acked),
         "failed_commits": len(w.log.failed),
-        "failed_outcome_unknown": sum(1 for f in w.log.failed if f[2]),
+        "failures": w.log.failures(),
     }
 
 

@@ -94,7 +94,7 @@ async def _one(ctx: Context, n: int, postmaster_only: bool, progress: Progress) 
         "acked_commits": len(w.log.acked),
         "lost_commits": len(missing),
         "failed_commits": len(w.log.failed),
-        "failed_outcome_unknown": sum(1 for f in w.log.failed if f[2]),
+        "failures": w.log.failures(),
         "old_primary": old.name,
         "new_primary": new,
         "rejoined": rejoined,

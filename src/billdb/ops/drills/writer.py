@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
 from billdb import sql as sqlfiles
@@ -21,7 +22,8 @@ class WriterLog:
     run_id: str
     acked: list[tuple[int, float]] = field(default_factory=list)  # (seq, monotonic time)
     instances: list[str] = field(default_factory=list)  # "port@postmaster start", per ack
-    failed: list[tuple[int, float, bool]] = field(default_factory=list)  # (seq, t, unknown)
+    # (seq, t, kind): rolled_back | outcome_unknown (lost during COMMIT) | no_primary
+    failed: list[tuple[int, float, str]] = field(default_factory=list)
 
     def outage(self, before: float) -> tuple[float | None, str | None]:
         """(seconds, new instance): from the last commit acknowledged by the instance that
@@ -36,6 +38,10 @@ class WriterLog:
             if inst != old_instance:
                 return t - last_old, inst
         return None, None
+
+    def failures(self) -> dict[str, int]:
+        """Failed write attempts by kind (a failed commit is never counted as lost)."""
+        return dict(Counter(kind for _, _, kind in self.failed))
 
     def request_ids(self) -> set[str]:
         return {f"{self.run_id}-{seq}" for seq, _ in self.acked}
@@ -68,9 +74,10 @@ class Writer:
                 self.log.acked.append((seq, time.monotonic()))
                 self.log.instances.append(instance)
             except TransactionInterrupted as exc:
-                self.log.failed.append((seq, time.monotonic(), exc.outcome_unknown))
+                kind = "outcome_unknown" if exc.outcome_unknown else "rolled_back"
+                self.log.failed.append((seq, time.monotonic(), kind))
             except RouteUnavailable:
-                self.log.failed.append((seq, time.monotonic(), False))
+                self.log.failed.append((seq, time.monotonic(), "no_primary"))
             await asyncio.sleep(self.interval_s)
 
     async def wait_new_instance(self, before: float, timeout: float) -> float | None:
