@@ -8,7 +8,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from billdb.client import ClientConfig
 from billdb.context import Context
 from billdb.engines.http import HttpError
 from billdb.engines.patroni import PatroniAPI
@@ -38,30 +37,28 @@ def choose_candidate(ctx: Context, leader: str, to: str | None) -> str:
 
 async def _measure(ctx: Context, leader: str, candidate: str,
                    progress: Callable[[str], None]) -> dict[str, Any]:
-    config = ClientConfig.from_plan(ctx.plan_path)
-    run_id = f"drill-switchover-{int(time.time())}"
-    w = writer.Writer(config, run_id)
-    await w.start()
-    await w.wait_acks(20)
+    w = await writer.Writer.started(ctx.plan_path, "switchover")
     t0 = time.monotonic()
     try:
         await asyncio.to_thread(PatroniAPI(ctx.member(leader), timeout=60).switchover,
                                 leader, candidate)
     except HttpError as exc:
         await w.stop()
+        await w.audit()
         raise BilldbError(f"Patroni refused the switchover: {exc.body or exc}") from None
     switch_s = time.monotonic() - t0
     progress(f"Patroni switched {leader} -> {candidate} in {switch_s:.2f} s")
     gap = await w.wait_new_instance(t0, timeout=30)
     await asyncio.sleep(0.5)
     await w.stop()
-    await writer.cleanup(config, run_id)
+    missing = await w.audit()
     return {
         "from": leader,
         "to": cluster.leader_name(ctx),
         "switch_s": round(switch_s, 3),
         "write_gap_s": round(gap, 3) if gap is not None else None,
         "acked_commits": len(w.log.acked),
+        "lost_commits": len(missing),
         "failed_commits": len(w.log.failed),
         "failures": w.log.failures(),
     }

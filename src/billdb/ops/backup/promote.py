@@ -12,8 +12,10 @@ backup) and has branched onto a new timeline at the target time. Making it the p
 5. start that member's Patroni: with no cluster in etcd and a data directory present, Patroni
    takes the data over as the leader; then `billdb up` re-clones the other members from it,
    re-applies the plan's parameters and restarts the scheduler;
-6. archive the new timeline's history file (the copy ran with archive_mode off) and take a full
-   backup into both repositories, so the new timeline can itself be restored to any point.
+6. archive the timeline history files (the copy ran with archive_mode off; Patroni starts the
+   taken-over data as a replica and promotes it, one more timeline) and take a full backup
+   into both repositories. The copy's own WAL (between its promotion and the takeover) was
+   never archived, so point-in-time restores on the new timeline start at that full backup.
 """
 
 from __future__ import annotations
@@ -52,9 +54,9 @@ def clean_auto_conf(text: str) -> str:
     return "\n".join(out) + "\n"
 
 
-def _newest_history(data: Path) -> Path | None:
-    files = sorted((data / "pg_wal").glob("*.history"))
-    return files[-1] if files else None
+def _histories(data: Path) -> list[Path]:
+    """Timeline history files (pushing one that is archived already is a no-op)."""
+    return sorted((data / "pg_wal").glob("*.history"))
 
 
 def promote(ctx: Context, name: str, progress: Callable[[str], None] = lambda m: None) -> dict:
@@ -83,6 +85,7 @@ def promote(ctx: Context, name: str, progress: Callable[[str], None] = lambda m:
     progress(f"{lead_data} -> {aside.name}; the copy's data takes its place")
     lead_data.rename(aside)
     paths.data.rename(lead_data)
+    shutil.rmtree(paths.root, ignore_errors=True)  # the copy is the cluster now
     for m in ctx.members:
         if m.name != lead_name:
             shutil.rmtree(ctx.layout.member(m.name).data, ignore_errors=True)
@@ -97,9 +100,8 @@ def promote(ctx: Context, name: str, progress: Callable[[str], None] = lambda m:
     if not wait_for(primary, 120, 0.5):
         raise StepError("restore promote", f"{lead_name} did not become primary",
                         str(ctx.layout.member(lead_name).log))
-    history = _newest_history(lead_data)
     notes = []
-    if history:
+    for history in _histories(lead_data):
         try:
             common.engine(ctx).run("archive-push", f"--pg1-path={lead_data}", str(history))
             notes.append(f"archived {history.name}")
@@ -110,7 +112,6 @@ def promote(ctx: Context, name: str, progress: Callable[[str], None] = lambda m:
     provision.up(ctx, steps)
     progress("full backup of the new timeline into both repositories")
     backup = physical.take_backup(ctx, "full")
-    shutil.rmtree(paths.root, ignore_errors=True)
     st = PatroniAPI(lead).status() or {}
     return {"name": name, "new_primary": lead_name, "timeline": st.get("timeline"),
             "target_time": copy.get("target_time"), "recovered_to": copy.get("recovered_to"),

@@ -17,7 +17,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from billdb.client import BillDB, ClientConfig
 from billdb.context import Context
 from billdb.engines import patroni, process
 from billdb.engines.patroni import PatroniAPI
@@ -48,13 +47,7 @@ async def _drill(ctx: Context, progress: Progress) -> dict[str, Any]:
     replica = replicas[0]
     old = cluster.leader(ctx)
     zones = [m for m in ctx.members if m.kind == "zone"]
-    config = ClientConfig.from_plan(ctx.plan_path)
-    run_id = f"drill-dr-{int(time.time())}"
-    w = writer.Writer(config, run_id)
-    await w.start()
-    if not await w.wait_acks(20):
-        await w.stop()
-        raise BilldbError("the writer could not commit before the drill")
+    w = await writer.Writer.started(ctx.plan_path, "dr")
 
     t_crash = time.monotonic()
     for z in zones:
@@ -78,11 +71,7 @@ async def _drill(ctx: Context, progress: Progress) -> dict[str, Any]:
     rto = await w.wait_new_instance(t_crash, timeout=60) if promoted else None
     await asyncio.sleep(0.5)
     await w.stop()
-    missing: list[str] = []
-    if promoted:
-        async with BillDB(config) as db:
-            missing = await writer.missing_on_primary(db, w.log)
-        await writer.cleanup(config, run_id)
+    missing = await w.audit() if promoted else []
     return {
         "rto_s": round(rto, 3) if rto is not None else None,
         "promote_s": round(promote_s, 3),

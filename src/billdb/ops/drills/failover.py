@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from billdb.client import BillDB, ClientConfig
 from billdb.context import Context
 from billdb.engines import patroni, process
 from billdb.errors import BilldbError
@@ -50,13 +49,7 @@ async def _one(ctx: Context, n: int, postmaster_only: bool, progress: Progress) 
     pm_pid, patroni_pid = postmaster_pid(paths.data), process.running_pid(svc)
     if not pm_pid or not patroni_pid:
         raise BilldbError(f"primary {old.name} has no running postmaster/Patroni to crash")
-    config = ClientConfig.from_plan(ctx.plan_path)
-    run_id = f"drill-failover-{int(time.time())}-{n}"
-    w = writer.Writer(config, run_id)
-    await w.start()
-    if not await w.wait_acks(20):
-        await w.stop()
-        raise BilldbError("the writer could not commit through the write route before the drill")
+    w = await writer.Writer.started(ctx.plan_path, f"failover{n}")
 
     t_crash = time.monotonic()
     if postmaster_only:
@@ -74,8 +67,7 @@ async def _one(ctx: Context, n: int, postmaster_only: bool, progress: Progress) 
     progress(f"run {n + 1}: writes resumed on {new} after "
              f"{'-' if rto is None else round(rto, 2)} s")
 
-    async with BillDB(config) as db:
-        missing = await writer.missing_on_primary(db, w.log)
+    missing = await w.audit()
 
     rejoined, rejoin_s = False, None
     t_restart = time.monotonic()
@@ -88,7 +80,6 @@ async def _one(ctx: Context, n: int, postmaster_only: bool, progress: Progress) 
         rejoin_s = round(time.monotonic() - t_restart, 2) if rejoined else None
         progress(f"run {n + 1}: {old.name} rejoined as a standby: {rejoined} ({rejoin_s} s)")
     provision.wait_replication(ctx)
-    await writer.cleanup(config, run_id)
     return {
         "rto_s": round(rto, 3) if rto is not None else None,
         "acked_commits": len(w.log.acked),

@@ -12,9 +12,11 @@ import asyncio
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from billdb import sql as sqlfiles
 from billdb.client import BillDB, ClientConfig, RouteUnavailable, TransactionInterrupted
+from billdb.errors import BilldbError
 
 
 @dataclass
@@ -51,11 +53,22 @@ class Writer:
     """Runs in the background of a drill: `start()`, fault, `wait_ack_after(t)`, `stop()`."""
 
     def __init__(self, config: ClientConfig, run_id: str, interval_s: float = 0.01) -> None:
+        self.config = config
         self.db = BillDB(config)
         self.log = WriterLog(run_id)
         self.interval_s = interval_s
         self._stop = asyncio.Event()
         self._task: asyncio.Task | None = None
+
+    @classmethod
+    async def started(cls, plan_path: Path | str, drill: str, warmup: int = 20) -> Writer:
+        """A writer that has already committed `warmup` rows through the write route."""
+        w = cls(ClientConfig.from_plan(plan_path), f"drill-{drill}-{int(time.time())}")
+        await w.start()
+        if not await w.wait_acks(warmup):
+            await w.stop()
+            raise BilldbError("the writer could not commit through the write route")
+        return w
 
     async def start(self) -> None:
         await self.db.open()
@@ -103,14 +116,14 @@ class Writer:
         await self.db.close()
 
 
-async def missing_on_primary(db: BillDB, log: WriterLog) -> list[str]:
-    """Acknowledged request_ids that the (new) primary does not have."""
-    rows = await db.fetch(sqlfiles.load("drills/writer_rows"), {"user_id": log.run_id},
-                          route="write")
-    present = {r[0] for r in rows}
-    return sorted(log.request_ids() - present, key=lambda r: int(r.rsplit("-", 1)[1]))
-
-
-async def cleanup(config: ClientConfig, run_id: str) -> None:
-    async with BillDB(config) as db, db.write() as conn:
-        await conn.execute(sqlfiles.load("drills/writer_cleanup"), {"user_id": run_id})
+    async def audit(self) -> list[str]:
+        """After stop(): the acknowledged request_ids missing on the (new) primary; the
+        drill's rows are deleted afterwards."""
+        async with BillDB(self.config) as db:
+            rows = await db.fetch(sqlfiles.load("drills/writer_rows"),
+                                  {"user_id": self.log.run_id}, route="write")
+            async with db.write() as conn:
+                await conn.execute(sqlfiles.load("drills/writer_cleanup"),
+                                   {"user_id": self.log.run_id})
+        present = {r[0] for r in rows}
+        return sorted(self.log.request_ids() - present, key=lambda r: int(r.rsplit("-", 1)[1]))

@@ -1,0 +1,42 @@
+"""`billdb bench` with its comparisons: against pgbench running the same statements, and
+against itself without column encryption."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from billdb.context import Context
+from billdb.ops.bench import pgbench, runner
+
+
+def bench(ctx: Context, *, users: int, duration_s: float, think_ms: float, workers: int,
+          through_pooler: bool, compare_pgbench: bool, encryption_overhead: bool,
+          keep_data: bool, progress: Callable[[str], None]) -> dict[str, Any]:
+    common = {"users": users, "duration_s": duration_s, "think_ms": think_ms,
+              "workers": workers, "through_pooler": through_pooler, "keep_data": keep_data,
+              "progress": progress}
+    report = runner.run(ctx, encrypt=True, **common)
+    if encryption_overhead:
+        plain = runner.run(ctx, encrypt=False, **common)
+        enc_p50 = report["machine"]["client"]["flow_p50_ms"]
+        plain_p50 = plain["machine"]["client"]["flow_p50_ms"]
+        report["flow_p50_ms_encrypted"] = enc_p50
+        report["flow_p50_ms_plain"] = plain_p50
+        report["encryption_overhead_pct"] = (round(100 * (enc_p50 - plain_p50) / plain_p50, 1)
+                                             if enc_p50 and plain_p50 else None)
+        report["errors"] += plain["errors"]
+    if compare_pgbench:
+        progress(f"pgbench with the same statements: {users} clients for {duration_s:g} s")
+        t = ctx.plan.tests.pgbench
+        try:
+            pg = pgbench.service(ctx, clients=users, jobs=t.jobs, duration_s=int(duration_s),
+                                 lines=users)
+        finally:
+            pgbench.drop_scratch(ctx)
+        bench_sps = round(report["machine"]["client"]["statements"] / duration_s, 1)
+        report["bench_sps"] = bench_sps
+        report["pgbench_sps"] = pg["sps"]
+        report["ratio"] = round(bench_sps / pg["sps"], 3) if pg["sps"] else None
+        report["machine"]["pgbench_client_cpu_s"] = pg["client_cpu_s"]
+    return report

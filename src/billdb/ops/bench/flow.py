@@ -1,0 +1,163 @@
+"""One simulated Bill-Inquiry user: the service flow, on the real repository, timed.
+
+A flow: read the customer, create the inquiry, record the KOS call, complete it with the bill,
+poll it by id (read-your-writes: it must come back COMPLETED with the same bill), page the
+line's history, then hit the bill cache or fill it. The user pauses `think` seconds between
+two operations, so N users with a 1 s think time send about N operations a second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import random
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from billdb.client.crypto import FieldCipher, Keyring
+from billdb.client.repository import BillRepository, KosCall
+
+OPERATIONS = ("customer_info", "create_request", "record_kos", "complete_request",
+              "poll_request", "history_page", "cache_get", "cache_put")
+BENCH_LINE_BASE = 99_000_000_000  # benchmark lines: 11 digits starting 99, never real numbers
+MONTHS_BACK = 3  # inquiries spread over this many months, so the cache both hits and misses
+
+
+def line_number(i: int) -> str:
+    return str(BENCH_LINE_BASE + i)
+
+
+def user_id(i: int) -> str:
+    return f"bench-u{i}"
+
+
+def months(today: dt.date, n: int = MONTHS_BACK) -> list[str]:
+    out, y, m = [], today.year, today.month
+    for _ in range(n):
+        m -= 1
+        if m == 0:
+            y, m = y - 1, 12
+        out.append(f"{y:04d}-{m:02d}")
+    return out
+
+
+def bill_for(line: str, month: str, rng: random.Random) -> dict[str, Any]:
+    """A bill of realistic size (about 1 KB of JSON)."""
+    items = [{"code": f"C{n:03d}", "name": name, "amount": rng.randrange(1000, 60000, 10)}
+             for n, name in enumerate(("기본료", "데이터 사용료", "음성 통화료", "문자 이용료",
+                                       "부가서비스", "소액결제", "기기 할부금", "할인",
+                                       "부가가치세", "미납 요금"))]
+    return {"line_number": line, "month": month, "currency": "KRW",
+            "total": sum(i["amount"] for i in items), "items": items,
+            "due_date": f"{month}-25", "payment": {"method": "auto-transfer", "bank": "088"},
+            "usage": {"data_mb": rng.randrange(100, 50000), "voice_min": rng.randrange(0, 900),
+                      "sms": rng.randrange(0, 300)}}
+
+
+class PassThroughCipher(FieldCipher):
+    """No encryption, same envelope shape and size (for measuring what AES-GCM costs only:
+    `billdb bench --no-encryption`). Values carry the key id k0, which no keyring has, so a
+    leftover is caught by `billdb verify` and `billdb keys status`."""
+
+    def __init__(self) -> None:
+        super().__init__(Keyring({"k0": bytes(32)}, "k0"))
+
+    def seal(self, plaintext: bytes, aad: bytes) -> str:
+        import base64
+
+        body = base64.urlsafe_b64encode(bytes(28) + plaintext).rstrip(b"=").decode()
+        return f"v1:k0:{body}"
+
+    def open(self, token: str, aad: bytes) -> bytes:
+        import base64
+
+        body = token.split(":", 2)[2]
+        return base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))[28:]
+
+
+@dataclass
+class Recorder:
+    """Latencies of the operations that started inside the measured window."""
+
+    window: tuple[float, float] = (0.0, 0.0)
+    latencies: dict[str, list[float]] = field(default_factory=lambda: {o: [] for o in OPERATIONS})
+    flows: list[float] = field(default_factory=list)  # sum of a flow's operation latencies
+    statements: int = 0
+    errors: int = 0
+    error_samples: list[str] = field(default_factory=list)
+    ops_total: int = 0  # every operation, for the progress line
+    errors_total: int = 0
+
+    def inside(self, t: float) -> bool:
+        return self.window[0] <= t < self.window[1]
+
+    def error(self, t0: float, op: str, exc: BaseException) -> None:
+        self.errors_total += 1
+        if self.inside(t0):
+            self.errors += 1
+            if len(self.error_samples) < 5:
+                self.error_samples.append(f"{op}: {type(exc).__name__}: {exc}"[:300])
+
+
+class FlowError(Exception):
+    """The service flow saw something wrong (e.g. its own write not visible)."""
+
+
+async def user_loop(repo: BillRepository, rec: Recorder, index: int, n_lines: int,
+                    think_s: float, stop_at: float, seed: int) -> None:
+    rng = random.Random(seed)
+    uid, line = user_id(index), line_number(index % n_lines)
+    month_choices = months(dt.date.today())
+    bill_cache: dict[str, dict] = {}
+
+    async def timed(op: str, coro, t_flow: list[float]) -> Any:
+        t0 = time.monotonic()
+        try:
+            result = await coro
+        except Exception as exc:
+            rec.error(t0, op, exc)
+            raise
+        finally:
+            rec.ops_total += 1
+        took = time.monotonic() - t0
+        if rec.inside(t0):
+            rec.latencies[op].append(took)
+            rec.statements += 1  # every repository operation is one SQL statement
+        t_flow.append(took)
+        if think_s:
+            await asyncio.sleep(think_s)
+        return result
+
+    while time.monotonic() < stop_at:
+        flow_start = time.monotonic()
+        spent: list[float] = []
+        month = rng.choice(month_choices)
+        bill = bill_cache.setdefault(month, bill_for(line, month, rng))
+        rid = str(uuid.uuid4())
+        try:
+            await timed("customer_info", repo.get_customer(line), spent)
+            t_req = await timed("create_request", repo.create_request(rid, uid, line, month),
+                                spent)
+            await timed("record_kos", repo.record_kos_call(KosCall(
+                rid, line, month, t_req, dt.datetime.now(dt.UTC), "0000", "OK",
+                {"elapsed_ms": rng.randrange(20, 400), "attempt": 1})), spent)
+            await timed("complete_request",
+                        repo.complete_request(rid, uid, bill, f"{bill['total']} KRW"), spent)
+            got = await timed("poll_request", repo.get_request(rid, uid), spent)
+            if got is None or got.status != "COMPLETED" or got.bill_info != bill:
+                exc = FlowError(f"request {rid} read back as "
+                                f"{got.status if got else 'missing'} (read-your-writes)")
+                rec.error(time.monotonic(), "poll_request", exc)
+                continue
+            await timed("history_page", repo.history([line], page_size=20, user_id=uid), spent)
+            hit = await timed("cache_get", repo.get_cached_bill(line, month), spent)
+            if hit is None:
+                await timed("cache_put", repo.put_cached_bill(line, month, bill), spent)
+        except Exception:  # counted by timed(); the user starts a new flow
+            if think_s:
+                await asyncio.sleep(think_s)
+            continue
+        if rec.inside(flow_start):
+            rec.flows.append(sum(spent))

@@ -1,0 +1,89 @@
+"""A benchmark worker process: one service pod (its own BillDB pools) running its users.
+
+Workers talk to the runner through a queue: "ready" after the pools are open, "progress"
+every second, and "result" with the raw latencies of the measured window at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from billdb.client import BillDB, ClientConfig
+from billdb.client.crypto import FieldCipher
+from billdb.client.repository import BillRepository
+from billdb.ops.bench.flow import PassThroughCipher, Recorder, user_loop
+
+
+@dataclass(frozen=True)
+class WorkerArgs:
+    worker: int
+    plan_path: str
+    secrets_file: str
+    users: list[int]  # global user indexes this worker runs
+    n_lines: int
+    think_s: float
+    warmup_s: float
+    duration_s: float
+    through_pooler: bool
+    encrypt: bool
+    seed: int
+
+
+def make_repo(args: WorkerArgs) -> tuple[BillDB, BillRepository]:
+    cfg = ClientConfig.from_plan(args.plan_path, through_pooler=args.through_pooler,
+                                 application_name=f"billdb-bench-{args.worker}")
+    cfg = replace(cfg, min_size=cfg.pool_size)  # a pod's pools are full before the clock
+    db = BillDB(cfg)
+    cipher = FieldCipher.from_secrets_file(args.secrets_file) if args.encrypt \
+        else PassThroughCipher()
+    return db, BillRepository(db, cipher)
+
+
+async def _run(args: WorkerArgs, queue: Any, start_event: Any, start_epoch: Any) -> None:
+    db, repo = make_repo(args)
+    await db.open()
+    try:
+        await db.wait_ready(60)  # every connection is open before the clock starts
+        await repo.active_config()
+        queue.put(("ready", args.worker, None))
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, start_event.wait)
+        # Wall-clock start shared by all workers, mapped onto this process's monotonic clock.
+        offset = time.monotonic() - time.time()
+        t_start = start_epoch.value + offset
+        rec = Recorder(window=(t_start + args.warmup_s,
+                               t_start + args.warmup_s + args.duration_s))
+        stop_at = rec.window[1]
+        spread = max(args.think_s, 0.5)
+        tasks = []
+        for n, index in enumerate(args.users):
+            delay = spread * n / max(1, len(args.users))  # staggered starts
+
+            async def one(index: int = index, delay: float = delay) -> None:
+                await asyncio.sleep(max(0.0, t_start + delay - time.monotonic()))
+                await user_loop(repo, rec, index, args.n_lines, args.think_s, stop_at,
+                                args.seed * 100003 + index)
+
+            tasks.append(asyncio.create_task(one()))
+        gather = asyncio.gather(*tasks)
+        while not gather.done():
+            await asyncio.wait([gather], timeout=1.0)
+            queue.put(("progress", args.worker, {"ops": rec.ops_total,
+                                                 "errors": rec.errors_total}))
+        await gather
+        queue.put(("result", args.worker, asdict(rec)))
+    finally:
+        await db.close()
+
+
+def main(args: WorkerArgs, queue: Any, start_event: Any, start_epoch: Any) -> None:
+    """Process entry point (multiprocessing, spawn)."""
+    logging.getLogger("psycopg.pool").setLevel(logging.CRITICAL)
+    try:
+        asyncio.run(_run(args, queue, start_event, start_epoch))
+    except BaseException as exc:  # report, never hang the runner
+        queue.put(("failed", args.worker, f"{type(exc).__name__}: {exc}"))
