@@ -85,8 +85,10 @@ class PgBackRest:
     def restore(self, *options: str, timeout: float = 3600) -> None:
         self.run("restore", *options, timeout=timeout)
 
-    def archive_push(self, wal_path: Path) -> None:
-        self.run("archive-push", str(wal_path))
+    def archive_push(self, wal_path: Path, pg_path: Path) -> None:
+        """Push one WAL or history file of the data directory `pg_path`."""
+        process.run([*self.argv("archive-push", f"--pg1-path={pg_path}"), str(wal_path)],
+                    user=self.user, step="pgbackrest archive-push", timeout=120)
 
 
 _FILE_PROBLEM = re.compile(r"INFO: ((?:invalid|missing)[^']*)'([^']+)'")

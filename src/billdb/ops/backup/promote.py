@@ -103,7 +103,7 @@ def promote(ctx: Context, name: str, progress: Callable[[str], None] = lambda m:
     notes = []
     for history in _histories(lead_data):
         try:
-            common.engine(ctx).run("archive-push", f"--pg1-path={lead_data}", str(history))
+            common.engine(ctx).archive_push(history, lead_data)
             notes.append(f"archived {history.name}")
         except BilldbError as exc:
             notes.append(f"could not archive {history.name}: {exc}")
