@@ -161,6 +161,12 @@ def main() -> None:
         billdb(plan, "restore", "drop", "bench")
         out["restore_1gb"] = {k: res[k] for k in ("target_time", "recovered_to", "offset_s",
                                                   "restore_s", "files_s", "wal_switched")}
+        log("the same restore from the geo copy (repo2, Azurite)")
+        res = json.loads(billdb(plan, "restore", "--time", target, "--as", "bench-geo",
+                                "--repo", "2", "--json").stdout)
+        billdb(plan, "restore", "drop", "bench-geo")
+        out["restore_1gb_geo_repo2"] = {k: res[k] for k in ("recovered_to", "restore_s",
+                                                            "files_s")}
         log("restore drill")
         out["drill"] = json.loads(billdb(plan, "drill", "restore", "--json").stdout)
         out["drill"].pop("tables", None)
