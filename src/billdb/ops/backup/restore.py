@@ -239,7 +239,8 @@ def restore(ctx: Context, time_text: str, name: str, repo: int | None = None,
         "offset_s": round((recovered - target).total_seconds(), 3) if recovered else None,
         "restore_s": restore_s, "files_s": round(files_s, 2), **horizon,
         "data_dir": str(paths.data),
-    }
+    } | ({} if recovered else {"note": "no transaction committed between the backup and the "
+                                       "target: the copy is the backup as it ended"})
 
 
 def listing(ctx: Context) -> dict[str, Any]:
