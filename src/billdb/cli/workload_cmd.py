@@ -106,7 +106,59 @@ def pooler_status(as_json: JsonOpt = False) -> None:
     _exit(report["ok"])
 
 
+def bench(
+    users: Annotated[int, typer.Option("--users", min=1, help="Simulated users.")] = 50,
+    duration: Annotated[float, typer.Option("--duration", min=1,
+                                            help="Measured seconds (after a warm-up).")] = 10,
+    think_ms: Annotated[float, typer.Option("--think-ms", min=0, help="Pause between a user's "
+                                            "operations (1000: N users ~ N operations/s).")] = 1000,
+    workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Client processes "
+                                         "(each one service pod with its own pools).")] = 1,
+    through_pooler: Annotated[bool, typer.Option("--through-pooler",
+                                                 help="Connect through PgBouncer.")] = False,
+    compare_pgbench: Annotated[bool, typer.Option(
+        "--compare-pgbench", help="Then run the same statements under pgbench with as many "
+        "clients, for as long, and report bench_sps, pgbench_sps and their ratio.")] = False,
+    encryption_overhead: Annotated[bool, typer.Option(
+        "--encryption-overhead", help="Run twice, with and without column encryption, and "
+        "report what AES-GCM adds to the flow's p50.")] = False,
+    keep_data: Annotated[bool, typer.Option("--keep-data", help="Keep the rows written.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """The Bill-Inquiry workload: each user repeats the service flow (customer, create, KOS
+    call, complete, poll, history page, cache) on the real repository; prints latencies."""
+    from billdb.ops.bench import compare
+
+    report = compare.bench(local_context(), users=users, duration_s=duration, think_ms=think_ms,
+                           workers=workers, through_pooler=through_pooler,
+                           compare_pgbench=compare_pgbench,
+                           encryption_overhead=encryption_overhead, keep_data=keep_data,
+                           progress=output.note)
+    output.report(report, as_json)
+    _exit(report["errors"] == 0)
+
+
+def pgbench(
+    duration: Annotated[int | None, typer.Option("--duration", min=1, help="Seconds per run "
+                                                 "(default: the plan's tests.pgbench).")] = None,
+    only: Annotated[str, typer.Option("--only", help="both, builtin or service.")] = "both",
+    as_json: JsonOpt = False,
+) -> None:
+    """The plan's §13.2 pgbench test (scale, clients, threads from tests.pgbench) and the
+    service's statements under pgbench, in a scratch database (never the service's)."""
+    from billdb.errors import BilldbError
+    from billdb.ops.bench import pgbench as op
+
+    if only not in ("both", "builtin", "service"):
+        raise BilldbError("--only must be both, builtin or service")
+    report = op.run(local_context(), duration, only, progress=output.note)
+    output.report(report, as_json)
+    _exit(report["ok"])
+
+
 def register(app: typer.Typer) -> None:
+    app.command("bench")(bench)
+    app.command("pgbench")(pgbench)
     app.add_typer(pooler_app, name="pooler")
     app.add_typer(keys_app, name="keys")
     app.add_typer(partitions_app, name="partitions")

@@ -10,6 +10,8 @@ by themselves; an interrupted write raises TransactionInterrupted, reads are ret
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import select
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -40,6 +42,31 @@ class _FailoverBackoff(AttemptWithBackoff):
     def update_delay(self, now: float) -> None:
         super().update_delay(now)
         self.delay = min(self.delay, self.MAX_DELAY)
+
+
+async def _check_alive(conn: psycopg.AsyncConnection) -> None:
+    """The pool's check on every checkout, without a round trip. An idle connection has
+    nothing to read unless the server spoke first: the FATAL of a shutdown or the EOF of a
+    socket it closed (what a switchover or failover leaves behind). Such a connection is
+    failed here, so the pool replaces it before anyone uses it."""
+    if conn.closed or conn.broken:
+        raise psycopg.OperationalError("the connection is closed")
+    readable, _, _ = select.select([conn.pgconn.socket], [], [], 0)
+    if readable:
+        await conn.close()  # closed, so the pool discards it rather than keep and recheck it
+        raise psycopg.OperationalError("the server sent unsolicited data (a shutdown?)")
+
+
+@asynccontextmanager
+async def _single_statement(conn: psycopg.AsyncConnection) -> AsyncIterator[None]:
+    """Autocommit while one statement runs: no BEGIN/COMMIT or ROLLBACK round trips (at READ
+    COMMITTED a one-statement transaction sees and commits exactly the same)."""
+    await conn.set_autocommit(True)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(psycopg.Error):  # a broken connection: the pool discards it
+            await conn.set_autocommit(False)
 
 
 class _Pool(AsyncConnectionPool):
@@ -128,7 +155,7 @@ class BillDB:
             kwargs={"prepare_threshold": None} if c.pooler_port else None,
             min_size=min(c.min_size, c.pool_size), max_size=c.pool_size,
             timeout=c.connection_timeout_s, max_idle=c.idle_timeout_s,
-            max_lifetime=c.max_lifetime_s, check=AsyncConnectionPool.check_connection,
+            max_lifetime=c.max_lifetime_s, check=_check_alive,
             reconnect_timeout=max(60.0, c.connection_timeout_s * 2),
         )
 
@@ -149,6 +176,11 @@ class BillDB:
         for pool in self._pools.values():
             await pool.open(wait=False)
         return self
+
+    async def wait_ready(self, timeout: float = 30.0) -> None:
+        """Wait until every pool holds its min_size connections (e.g. before a benchmark)."""
+        for pool in self._pools.values():
+            await pool.wait(timeout)
 
     async def close(self) -> None:
         for pool in self._pools.values():
@@ -242,10 +274,12 @@ class BillDB:
 
     async def _lag_within_bound(self) -> bool:
         try:
-            async with self._pools["replica"].connection(timeout=2) as rconn:
+            async with self._pools["replica"].connection(timeout=2) as rconn, \
+                    _single_statement(rconn):
                 cur = await rconn.execute("SELECT pg_last_wal_replay_lsn()::text")
                 replayed = (await cur.fetchone())[0]
-            async with self._pools["primary_read"].connection(timeout=2) as pconn:
+            async with self._pools["primary_read"].connection(timeout=2) as pconn, \
+                    _single_statement(pconn):
                 cur = await pconn.execute("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s)",
                                           [replayed])
                 lag = (await cur.fetchone())[0]
@@ -256,7 +290,8 @@ class BillDB:
 
     async def _replica_has(self, lsn: str, user_id: str) -> bool:
         try:
-            async with self._pools["replica"].connection(timeout=2) as conn:
+            async with self._pools["replica"].connection(timeout=2) as conn, \
+                    _single_statement(conn):
                 cur = await conn.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", [lsn])
                 caught_up = bool((await cur.fetchone())[0])
         except (psycopg.OperationalError, PoolTimeout):
@@ -298,10 +333,42 @@ class BillDB:
         """Rows of a read-only query on `route` (retried transparently)."""
 
         async def run(conn: psycopg.AsyncConnection) -> list[tuple]:
-            cur = await conn.execute(query, params)
-            return await cur.fetchall()
+            async with _single_statement(conn):
+                cur = await conn.execute(query, params)
+                return await cur.fetchall()
 
         return await self.run_read(run, route=route, user_id=user_id)
+
+    async def execute(self, query: str, params: Any = None, *, user_id: str | None = None,
+                      fetch: bool = False) -> tuple[int, list[tuple]]:
+        """One statement on the primary as its own transaction: (rowcount, rows if `fetch`).
+
+        The cheap path for the service's single-statement writes: autocommit, and with
+        `user_id` the commit's LSN (read-your-writes) pipelined behind it, so the connection is
+        held for one round trip. A lost connection raises TransactionInterrupted with the
+        outcome unknown: the statement may have committed, so a retry must be idempotent.
+        """
+        pool, conn = await self._primary_connection()
+        try:
+            async with _single_statement(conn):
+                try:
+                    if user_id is None:
+                        cur = await conn.execute(query, params)
+                    else:  # the commit, then its LSN: two implicit transactions, one flight
+                        async with conn.pipeline() as pipeline:
+                            cur = await conn.execute(query, params)
+                            await pipeline.sync()
+                            lsn = await conn.execute("SELECT pg_current_wal_lsn()::text")
+                        self._written[user_id] = (await lsn.fetchone())[0]
+                    rows = await cur.fetchall() if fetch else []
+                    count = cur.rowcount
+                except psycopg.OperationalError as exc:
+                    if user_id is not None:
+                        self._written[user_id] = "FFFFFFFF/FFFFFFFF"  # unknown: use the primary
+                    raise TransactionInterrupted(True, exc) from exc
+            return count, rows
+        finally:
+            await pool.putconn(conn)
 
     async def served_by(self, route: str = "read", user_id: str | None = None) -> int:
         """The port of the server that would serve `route` now (for tests and status)."""

@@ -1,0 +1,1 @@
+DELETE FROM customer_info WHERE line_number = ANY(%(lines)s::varchar[]);
