@@ -22,6 +22,7 @@ from billdb.client.crypto import (
     ACTIVE_NAME,
     ENCRYPTED_COLUMNS,
     KEY_PREFIX,
+    DecryptionError,
     FieldCipher,
     Keyring,
     KeyringFile,
@@ -80,8 +81,10 @@ def key_counts(ctx: Context) -> dict[str, dict[str, int]]:
 
 
 def _reencrypt_column(conn: psycopg.Connection, column: str, cipher: FieldCipher, active: str,
-                      batch: int, progress: Callable[[str], None]) -> tuple[int, int]:
-    """One sweep over a column: (values re-encrypted, batches)."""
+                      batch: int, progress: Callable[[str], None],
+                      unreadable: list[str]) -> tuple[int, int]:
+    """One sweep over a column: (values re-encrypted, batches). A value that does not open
+    (damaged, or moved from another row) is left as it is and its row key reported."""
     select, update = _composed("rotate_batch", column), _composed("rotate_update", column)
     after, done, batches = "", 0, 0
     while True:
@@ -92,12 +95,17 @@ def _reencrypt_column(conn: psycopg.Connection, column: str, cipher: FieldCipher
         params = []
         for row_key, old in rows:
             aad = context(column, row_key)
-            params.append({"row_key": row_key, "old": old,
-                           "new": cipher.seal(cipher.open(old, aad), aad)})
-        with conn.cursor() as cur:
-            cur.executemany(update, params)
-        conn.commit()
-        done += len(rows)
+            try:
+                params.append({"row_key": row_key, "old": old,
+                               "new": cipher.seal(cipher.open(old, aad), aad)})
+            except DecryptionError:
+                if f"{column}:{row_key}" not in unreadable:
+                    unreadable.append(f"{column}:{row_key}")
+        if params:
+            with conn.cursor() as cur:
+                cur.executemany(update, params)
+            conn.commit()
+        done += len(params)
         batches += 1
         after = rows[-1][0]
         if batches % 20 == 0:
@@ -119,11 +127,13 @@ def rotate(ctx: Context, batch: int = 500, progress: Callable[[str], None] = lam
     cipher = FieldCipher(Keyring.from_secrets(_secrets(store)))
     counts = {c: 0 for c in ENCRYPTED_COLUMNS}
     batches = sweeps = 0
+    unreadable: list[str] = []
     with _app_connect(ctx) as conn:
         for sweeps in range(1, MAX_SWEEPS + 1):  # noqa: B007 - reported below
             found = 0
             for column in ENCRYPTED_COLUMNS:
-                n, b = _reencrypt_column(conn, column, cipher, new_id, batch, progress)
+                n, b = _reencrypt_column(conn, column, cipher, new_id, batch, progress,
+                                         unreadable)
                 counts[column] += n
                 batches += b
                 found += n
@@ -138,6 +148,7 @@ def rotate(ctx: Context, batch: int = 500, progress: Callable[[str], None] = lam
         "new_key": new_id,
         "previous_keys": sorted(old.keys, key=lambda k: int(k[1:])),
         "reencrypted": counts,
+        "unreadable": unreadable[:20],
         "remaining_under_old_keys": remaining,
         "values_by_key": after,
         "batch_size": batch,

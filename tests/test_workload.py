@@ -1,0 +1,232 @@
+"""The Bill-Inquiry workload against the real environment: repository with column encryption
+and key rotation, monthly partitions and retention, PgBouncer, the connection budget, and the
+benchmark's smoke test."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import time
+import uuid
+
+import psycopg
+import pytest
+
+from billdb.client import BillDB, ClientConfig
+from billdb.client.crypto import DecryptionError, FieldCipher
+from billdb.client.repository import BillRepository, KosCall
+from conftest import PORT_BASE, Env, write_plan
+
+BILL = {"total": 45000, "items": [{"name": "기본료", "amount": 33000}], "currency": "KRW"}
+
+
+def _repo_run(env: Env, fn, through_pooler: bool = False):
+    async def main():
+        cfg = ClientConfig.from_plan(env.plan, through_pooler=through_pooler)
+        async with BillDB(cfg) as db:
+            repo = BillRepository(db, FieldCipher.from_secrets_file(
+                env.state_dir / "secrets" / "secrets.json"))
+            return await fn(repo, db)
+    return asyncio.run(main())
+
+
+def _admin(env: Env) -> psycopg.Connection:
+    dsn = env.dsn("admin").replace("/postgres?", "/bill_inquiry_db?")
+    return psycopg.connect(dsn, autocommit=True)
+
+
+def _json(env: Env, *args: str, check: bool = True) -> tuple[int, dict]:
+    res = env.run(*args, "--json", check=check)
+    return res.returncode, json.loads(res.stdout)
+
+
+def test_encrypted_columns_round_trip_and_rotation(env: Env):
+    rid, line, cid = str(uuid.uuid4()), f"0109{uuid.uuid4().int % 10**7:07d}", f"t-{uuid.uuid4()}"
+
+    async def write(repo: BillRepository, db: BillDB):
+        await repo.put_customer(cid, line, "홍길동", "KT")
+        t = await repo.create_request(rid, "t-user", line, "2026-10")
+        await repo.record_kos_call(KosCall(rid, line, "2026-10", t, t, "0000", "OK", {"ms": 5}))
+        assert await repo.complete_request(rid, "t-user", BILL, "45000 KRW")
+        await repo.put_cached_bill(line, "2026-10", BILL)
+        got = await repo.get_request(rid, "t-user")  # read-your-writes
+        assert got.status == "COMPLETED" and got.bill_info == BILL
+        assert (await repo.get_customer(line)).name == "홍길동"
+        assert (await repo.get_cached_bill(line, "2026-10")).bill_info == BILL
+
+    _repo_run(env, write)
+    with _admin(env) as conn:  # what an administrator sees with psql: ciphertext only
+        name = conn.execute("SELECT customer_name FROM customer_info WHERE customer_id = %s",
+                            [cid]).fetchone()[0]
+        bill = conn.execute("SELECT bill_info_json FROM bill_inquiry_history "
+                            "WHERE request_id = %s", [rid]).fetchone()[0]
+        cached = conn.execute("SELECT bill_info_json FROM bill_info_cache WHERE line_number = %s",
+                              [line]).fetchone()[0]
+        for value in (name, bill, cached):
+            assert value.startswith("v1:k") and "홍길동" not in value and "45000" not in value
+        with pytest.raises(psycopg.errors.CheckViolation):  # the server refuses clear text
+            conn.execute("UPDATE customer_info SET customer_name = '홍길동' "
+                         "WHERE customer_id = %s", [cid])
+        # A ciphertext moved to another row does not open there.
+        conn.execute("UPDATE bill_info_cache SET bill_info_json = %s WHERE line_number = %s",
+                     [bill, line])
+    with pytest.raises(DecryptionError):
+        _repo_run(env, lambda repo, db: repo.get_cached_bill(line, "2026-10"))
+    with _admin(env) as conn:
+        conn.execute("DELETE FROM bill_info_cache WHERE line_number = %s", [line])
+    old_key = _json(env, "keys", "status")[1]["active_key"]
+
+    code, rotated = _json(env, "keys", "rotate", "--batch", "2")
+    assert code == 0 and rotated["ok"] and rotated["new_key"] != old_key
+    assert rotated["reencrypted"]["customer_info.customer_name"] >= 1
+    assert all(n == 0 for n in rotated["remaining_under_old_keys"].values())
+    assert old_key not in json.dumps(rotated["values_by_key"])
+
+    async def read_back(repo: BillRepository, db: BillDB):
+        assert (await repo.get_customer(line)).name == "홍길동"
+        assert (await repo.get_request(rid)).bill_info == BILL
+        rid2 = str(uuid.uuid4())  # a row written after the rotation
+        await repo.create_request(rid2, "t-user", line, None)
+        await repo.complete_request(rid2, "t-user", {"n": 2}, None)
+        assert (await repo.get_request(rid2, "t-user")).bill_info == {"n": 2}
+        page = await repo.history([line], page_size=1)
+        assert page.rows[0].request_id == rid2 and page.cursor is not None
+        older = await repo.history([line], page_size=1, cursor=page.cursor)
+        assert older.rows[0].request_id == rid
+        assert (await repo.history([line, "no-such-line"], status="COMPLETED")).rows
+        await db.execute("DELETE FROM bill_inquiry_history WHERE user_id = 't-user'")
+        await db.execute("DELETE FROM bill_info_cache WHERE line_number = %s", [line])
+        await db.execute("DELETE FROM customer_info WHERE customer_id = %s", [cid])
+
+    _repo_run(env, read_back)
+    code, status = _json(env, "keys", "status")
+    assert code == 0 and all(n == 0 for n in status["under_old_keys"].values())
+
+
+def test_request_id_unique_across_months_and_kos_foreign_key(env: Env):
+    with _admin(env) as conn:
+        conn.execute("SET ROLE bill_owner")
+        conn.execute("SELECT ensure_monthly_partitions('bill_inquiry_history', "
+                     "now() - interval '40 days', 3)")
+        conn.execute("INSERT INTO bill_inquiry_history (request_id, user_id, line_number) "
+                     "VALUES ('t-dup', 't-u', '1')")
+        try:
+            with pytest.raises(psycopg.errors.UniqueViolation):
+                conn.execute("INSERT INTO bill_inquiry_history (request_id, user_id, "
+                             "line_number, request_time) VALUES ('t-dup', 't-u', '1', "
+                             "now() - interval '40 days')")
+            with pytest.raises(psycopg.errors.ForeignKeyViolation):
+                conn.execute("INSERT INTO kos_inquiry_history (bill_request_id, line_number) "
+                             "VALUES ('t-none', '1')")
+            conn.execute("INSERT INTO kos_inquiry_history (bill_request_id, line_number) "
+                         "VALUES ('t-dup', '1')")
+            with pytest.raises(psycopg.errors.IntegrityConstraintViolation):
+                conn.execute("UPDATE bill_inquiry_history SET request_time = now() - "
+                             "interval '40 days' WHERE request_id = 't-dup'")
+        finally:
+            conn.execute("DELETE FROM bill_inquiry_history WHERE request_id = 't-dup'")
+        assert conn.execute("SELECT count(*) FROM kos_inquiry_history "
+                            "WHERE bill_request_id = 't-dup'").fetchone()[0] == 0  # cascaded
+
+
+def test_partitions_exist_for_this_month_and_next(env: Env):
+    rows = _json(env, "partitions", "list")[1]["partitions"]
+    today = dt.date.today()
+    nxt = (today.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+    for table in ("bill_inquiry_history", "kos_inquiry_history"):
+        names = {r["partition"] for r in rows if r["table"] == table}
+        assert f"{table}_{today:%Y_%m}" in names and f"{table}_{nxt:%Y_%m}" in names
+        assert {r["owner"] for r in rows if r["table"] == table} == {"bill_owner"}
+
+
+def test_retention_job_drops_rows_older_than_the_retention(env: Env):
+    with _admin(env) as conn:
+        conn.execute("SET ROLE bill_owner")
+        for table in ("bill_inquiry_history", "kos_inquiry_history"):
+            conn.execute("SELECT ensure_monthly_partitions(%s, now() - interval '800 days', 3)",
+                         [table])
+        conn.execute("INSERT INTO bill_inquiry_history (request_id, user_id, line_number, "
+                     "request_time) VALUES ('t-old', 't-ret', '1', now() - interval '800 days'), "
+                     "('t-edge', 't-ret', '1', now() - interval '731 days'), "
+                     "('t-keep', 't-ret', '1', now() - interval '700 days')")
+        conn.execute("INSERT INTO kos_inquiry_history (bill_request_id, line_number, "
+                     "request_time) VALUES ('t-keep', '1', now() - interval '400 days'), "
+                     "('t-keep', '1', now() - interval '300 days')")
+    code, report = _json(env, "partitions", "retention")
+    assert code == 0
+    assert report["bill_inquiry_history"]["retention_days"] == 730
+    assert report["bill_inquiry_history"]["dropped_partitions"]
+    with _admin(env) as conn:
+        left = {r[0] for r in conn.execute(
+            "SELECT request_id FROM bill_inquiry_history WHERE user_id = 't-ret'")}
+        kos = conn.execute("SELECT count(*) FROM kos_inquiry_history "
+                           "WHERE bill_request_id = 't-keep'").fetchone()[0]
+        registry = conn.execute("SELECT count(*) FROM bill_request_ids "
+                                "WHERE request_id IN ('t-old', 't-edge')").fetchone()[0]
+        conn.execute("DELETE FROM bill_inquiry_history WHERE user_id = 't-ret'")
+    assert left == {"t-keep"} and kos == 1 and registry == 0
+    _, checks = _json(env, "verify", check=False)
+    part = {c["id"]: c for c in checks["checks"]
+            if c["id"].startswith(("partitions.", "budget.", "encryption.", "pooler."))}
+    assert len(part) > 15 and all(c["ok"] for c in part.values()), part
+
+
+def test_pooler_tls_and_routing(env: Env):
+    code, report = _json(env, "pooler", "status")
+    assert code == 0 and report["ok"]
+    assert report["bill_inquiry_db"]["server_tls"] and not report["bill_inquiry_db"]["in_recovery"]
+    assert report["bill_inquiry_db_read"]["in_recovery"]
+
+    async def through(repo: BillRepository, db: BillDB):
+        rid = str(uuid.uuid4())
+        await repo.create_request(rid, "t-pool", "01000000000", None)
+        got = await repo.get_request(rid, "t-pool")
+        await db.execute("DELETE FROM bill_inquiry_history WHERE user_id = 't-pool'")
+        return got, await db.served_by("write")
+
+    got, port = _repo_run(env, through, through_pooler=True)
+    assert got is not None and port == report["primary_port"]
+    plain = env.dsn("bill_app_user").split("@")[0] + f"@127.0.0.1:{PORT_BASE + 2}/bill_inquiry_db"
+    with pytest.raises(psycopg.OperationalError, match="SSL required"):
+        psycopg.connect(plain + "?sslmode=disable", connect_timeout=5)
+
+
+def test_pooler_follows_the_primary_after_a_switchover(env: Env):
+    before = _json(env, "pooler", "status")[1]["primary_port"]
+    env.run("switchover", "--json")
+    after = None
+    for _ in range(40):
+        code, report = _json(env, "pooler", "status", check=False)
+        after = report.get("bill_inquiry_db", {}).get("server_port")
+        if code == 0 and after != before:
+            break
+        time.sleep(0.5)
+    assert after is not None and after != before and report["primary_port"] == after
+
+
+def test_verify_fails_the_connection_budget_when_pods_grow(env: Env, tmp_path):
+    crowded = write_plan(tmp_path / "crowded.yaml", env.state_dir, PORT_BASE,
+                         mutate=lambda d: d["service"].update(max_pods=150))
+    res = Env(crowded, env.state_dir).run("verify", "--json", check=False)
+    report = json.loads(res.stdout)
+    failed = [c["id"] for c in report["checks"] if not c["ok"]]
+    assert res.returncode == 1 and failed == ["budget.pooler_clients"], failed
+    actual = next(c["actual"] for c in report["checks"] if c["id"] == "budget.pooler_clients")
+    assert "150 pods x 15 x 3 pools" in actual and "> pooler.max_client_conn 2000" in actual
+
+
+def test_bench_smoke_50_users_10_seconds(env: Env):
+    res = env.run("bench", "--users", "50", "--duration", "10", "--json", timeout=300)
+    report = json.loads(res.stdout)
+    assert set(report) >= {"users", "duration_s", "flows", "tps", "p50_ms", "p95_ms", "p99_ms",
+                           "errors", "operations", "machine"}
+    assert report["users"] == 50 and report["errors"] == 0 and report["flows"] > 0
+    assert report["p50_ms"] <= report["p95_ms"] <= report["p99_ms"]
+    for op in ("customer_info", "create_request", "record_kos", "complete_request",
+               "poll_request", "history_page", "cache_get"):
+        assert report["operations"][op]["count"] > 0, op
+    assert report["machine"]["cpus"] and "bench" in res.stderr  # the progress lines
+    with _admin(env) as conn:  # the benchmark removed its rows
+        assert conn.execute("SELECT count(*) FROM bill_inquiry_history "
+                            "WHERE user_id LIKE 'bench-u%'").fetchone()[0] == 0

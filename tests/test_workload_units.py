@@ -1,0 +1,121 @@
+"""The workload's pure parts, without servers: field encryption, the connection budget, the
+PgBouncer configuration, partition coverage and the pgbench script."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+
+import pytest
+
+from billdb.client.crypto import (
+    ENCRYPTED_COLUMNS,
+    DecryptionError,
+    FieldCipher,
+    Keyring,
+    context,
+    key_id_of,
+)
+from billdb.ops.bench.pgbench import FLOW_STATEMENTS, flow_script
+from billdb.ops.bench.stats import percentile
+from billdb.ops.partitions import uncovered
+from billdb.plan.load import load_plan
+from billdb.render.budget import budgets
+from billdb.render.pgbouncer import PoolerFiles, auth_file, pgbouncer_ini
+from conftest import PLAN
+
+ENVELOPE = re.compile(r"^v1:k[0-9]+:[A-Za-z0-9_-]{38,}$")  # the CHECK of migration V004
+
+
+def _ring(*ids: str, active: str) -> Keyring:
+    data = {f"column_key:{i}": Keyring.new_key() for i in ids}
+    data["column_key:active"] = active
+    return Keyring.from_secrets(data)
+
+
+def test_seal_open_round_trip_binds_row_and_key_id():
+    ring = _ring("k1", active="k1")
+    cipher = FieldCipher(ring)
+    aad = context("customer_info.customer_name", "c-1")
+    token = cipher.seal_text("홍길동", aad)
+    assert ENVELOPE.match(token) and key_id_of(token) == "k1" and "홍길동" not in token
+    assert cipher.open_text(token, aad) == "홍길동"
+    assert cipher.seal_text("홍길동", aad) != token  # a fresh nonce each time
+    with pytest.raises(DecryptionError, match="moved from another row"):
+        cipher.open_text(token, context("customer_info.customer_name", "c-2"))
+    tampered = token[:-2] + ("A" if token[-2] != "A" else "B") + token[-1]
+    with pytest.raises(DecryptionError):
+        cipher.open_text(tampered, aad)
+
+
+def test_rotation_opens_old_values_and_seals_with_the_new_key():
+    old = _ring("k1", active="k1")
+    old_token = FieldCipher(old).seal_json({"total": 45000}, b"ctx")
+    new = Keyring({**old.keys, "k2": bytes(range(32))}, "k2")
+    cipher = FieldCipher(new)
+    assert cipher.open_json(old_token, b"ctx") == {"total": 45000}
+    assert key_id_of(cipher.seal_json({"total": 1}, b"ctx")) == "k2"
+    assert new.next_id() == "k3"
+    with pytest.raises(DecryptionError, match="k9"):
+        FieldCipher(old).open(old_token.replace("v1:k1:", "v1:k9:"), b"ctx")
+
+
+def test_keyring_refuses_missing_active_key_and_short_keys():
+    with pytest.raises(Exception, match="no active column key"):
+        Keyring.from_secrets({"column_key:k1": Keyring.new_key()})
+    with pytest.raises(Exception, match="256-bit"):
+        Keyring.from_secrets({"column_key:k1": "QUJD", "column_key:active": "k1"})
+
+
+def test_plan_columns_are_the_encrypted_ones():
+    plan = load_plan(PLAN)
+    assert sorted(plan.security.column_encryption.columns) == sorted(ENCRYPTED_COLUMNS)
+
+
+def test_budget_needs_the_pooler_for_the_plans_pods():
+    plan = load_plan(PLAN)
+    by_name = {b.name: b for b in budgets(plan, standbys=2)}
+    assert all(b.ok for b in by_name.values()), [b.describe() for b in by_name.values()]
+    assert by_name["primary"].total <= plan.parameters.max_connections
+    direct = plan.model_copy(update={"pooler": plan.pooler.model_copy(update={"enabled": False})})
+    primary = {b.name: b for b in budgets(direct, standbys=2)}["primary"]
+    assert not primary.ok and "direct (15 pods x 15 x 2 pools)" in primary.describe()
+    crowded = plan.model_copy(update={"service": plan.service.model_copy(update={"max_pods": 50})})
+    clients = {b.name: b for b in budgets(crowded, standbys=2)}["pooler_clients"]
+    assert not clients.ok and clients.total == 50 * 15 * 3
+
+
+def test_pgbouncer_ini_is_tls_on_both_sides_and_follows_given_ports():
+    plan = load_plan(PLAN)
+    files = PoolerFiles(*(Path(f"/x/{n}")
+                          for n in ("userlist.txt", "ca.crt", "server.crt", "server.key")))
+    ini = pgbouncer_ini(plan, files, 16432, 15433, 15434)
+    assert "bill_inquiry_db = host=127.0.0.1 port=15433 " in ini
+    assert "bill_inquiry_db_read = host=127.0.0.1 port=15434 " in ini
+    for line in ("pool_mode = transaction", "client_tls_sslmode = require",
+                 "server_tls_sslmode = verify-full", "auth_type = scram-sha-256",
+                 "max_client_conn = 2000", "max_db_connections = 70"):
+        assert line in ini.splitlines()
+    assert auth_file({"a": 'SCRAM-SHA-256$4096:x"y'}) == '"a" "SCRAM-SHA-256$4096:x""y"\n'
+
+
+def test_partition_gaps():
+    t = [dt.datetime(2026, m, 1, tzinfo=dt.UTC) for m in range(1, 6)]
+    assert uncovered([(t[0], t[1]), (t[1], t[2])], t[0], t[2]) == []
+    assert uncovered([(t[0], t[1])], t[0], t[2]) == [f"{t[1].isoformat()} .. {t[2].isoformat()}"]
+    assert len(uncovered([(t[0], t[1]), (t[2], t[3])], t[0], t[4])) == 2
+
+
+def test_pgbench_script_runs_the_repository_statements():
+    script = flow_script()
+    assert "%(" not in script and ":request_id" in script and ":line_number" in script
+    sql = [s for s in script.split(";") if s.strip() and "\\set" not in s.split("\n")[-1]]
+    assert len([s for s in sql if re.search(r"\b(SELECT|INSERT|UPDATE)\b", s)]) \
+        >= len(FLOW_STATEMENTS)
+
+
+def test_percentile_nearest_rank():
+    values = [float(v) for v in range(1, 101)]
+    assert percentile(values, 50) == 50 and percentile(values, 99) == 99
+    assert percentile([], 50) is None
