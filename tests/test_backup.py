@@ -157,7 +157,13 @@ def test_drill_restore_meets_the_goals(env: Env):
 # --- logical dumps ------------------------------------------------------------------------
 
 def test_dump_and_restore_give_the_same_row_counts(env: Env):
+    dumps_dir = env.state_dir / "dumps"
+    old = dumps_dir / "bill_inquiry_db-20000101T000000Z.dump"  # past the 90-day retention
+    old.write_bytes(b"PGDMP")
+    old.with_suffix(".json").write_text(json.dumps(
+        {"file": str(old), "created_at": "2000-01-01T00:00:00+00:00", "row_counts": {}}))
     dump = _json(env.run("dump", "--json"))
+    assert dump["pruned"] == [str(old)] and not old.exists()
     assert Path(dump["file"]).exists() and dump["row_counts"]["system_config"] >= 13
     assert oct(Path(dump["file"]).stat().st_mode & 0o777) == "0o600"
     listed = _json(env.run("dump", "list", "--json"))
