@@ -3,7 +3,10 @@ PgBouncer configuration, partition coverage and the pgbench script."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import json
+import os
 import re
 from pathlib import Path
 
@@ -11,6 +14,7 @@ import pytest
 
 from billdb.client.crypto import (
     ENCRYPTED_COLUMNS,
+    SECRET_NAME,
     DecryptionError,
     FieldCipher,
     Keyring,
@@ -29,9 +33,8 @@ ENVELOPE = re.compile(r"^v1:k[0-9]+:[A-Za-z0-9_-]{38,}$")  # the CHECK of migrat
 
 
 def _ring(*ids: str, active: str) -> Keyring:
-    data = {f"column_key:{i}": Keyring.new_key() for i in ids}
-    data["column_key:active"] = active
-    return Keyring.from_secrets(data)
+    keys = {i: base64.b64encode(os.urandom(32)).decode() for i in ids}
+    return Keyring.from_secrets({SECRET_NAME: json.dumps({"active": active, "keys": keys})})
 
 
 def test_seal_open_round_trip_binds_row_and_key_id():
@@ -52,7 +55,9 @@ def test_seal_open_round_trip_binds_row_and_key_id():
 def test_rotation_opens_old_values_and_seals_with_the_new_key():
     old = _ring("k1", active="k1")
     old_token = FieldCipher(old).seal_json({"total": 45000}, b"ctx")
-    new = Keyring({**old.keys, "k2": bytes(range(32))}, "k2")
+    new = old.rotated()
+    assert new.active == "k2" and set(new.keys) == {"k1", "k2"}
+    assert Keyring.from_secrets({SECRET_NAME: new.to_secret()}) == new
     cipher = FieldCipher(new)
     assert cipher.open_json(old_token, b"ctx") == {"total": 45000}
     assert key_id_of(cipher.seal_json({"total": 1}, b"ctx")) == "k2"
@@ -63,9 +68,11 @@ def test_rotation_opens_old_values_and_seals_with_the_new_key():
 
 def test_keyring_refuses_missing_active_key_and_short_keys():
     with pytest.raises(Exception, match="no active column key"):
-        Keyring.from_secrets({"column_key:k1": Keyring.new_key()})
+        Keyring.from_secrets({SECRET_NAME: json.dumps({"active": "k2", "keys": {}})})
     with pytest.raises(Exception, match="256-bit"):
-        Keyring.from_secrets({"column_key:k1": "QUJD", "column_key:active": "k1"})
+        Keyring.from_secrets({SECRET_NAME: json.dumps({"active": "k1", "keys": {"k1": "QUJD"}})})
+    with pytest.raises(Exception, match="run `billdb up`"):
+        Keyring.from_secrets({})
 
 
 def test_plan_columns_are_the_encrypted_ones():

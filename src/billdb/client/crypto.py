@@ -9,9 +9,10 @@ Each value is bound to its place: the associated data is ``<table>.<column>:<row
 ciphertext copied into another row or column does not open (a database writer cannot swap
 two customers' bills without the key).
 
-The keys live in the environment's SecretStore (``column_key:<id>`` and ``column_key:active``),
-never in the database, a URI or a log. A running client rereads the keyring when the file
-changes (checked at most once a second), so a rotation reaches every process without a restart.
+The keys live in the environment's SecretStore (one secret, ``column_keyring``: the key ids, the
+256-bit keys and the active id), never in the database, a URI or a log. A running client
+rereads the keyring when the file changes (checked at most once a second), so a rotation
+reaches every process without a restart.
 """
 
 from __future__ import annotations
@@ -32,8 +33,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from billdb.client.errors import ClientError
 
 VERSION = "v1"
-KEY_PREFIX = "column_key:"
-ACTIVE_NAME = KEY_PREFIX + "active"
+SECRET_NAME = "column_keyring"
 KEY_ID_RE = re.compile(r"^k[0-9]+$")
 ENVELOPE_RE = re.compile(r"^v1:(k[0-9]+):([A-Za-z0-9_-]{38,})$")
 NONCE_BYTES = 12
@@ -78,25 +78,40 @@ class Keyring:
 
     @classmethod
     def from_secrets(cls, data: dict[str, str]) -> Keyring:
+        """The keyring held in the secrets (the `column_keyring` entry)."""
+        try:
+            doc = json.loads(data[SECRET_NAME])
+            active, encoded = doc["active"], doc["keys"]
+        except (KeyError, TypeError, ValueError):
+            raise ClientError("no column keyring in the secrets store: run `billdb up`") from None
         keys = {}
-        for name, value in data.items():
-            if name.startswith(KEY_PREFIX) and name != ACTIVE_NAME:
-                kid = name[len(KEY_PREFIX):]
-                try:
-                    raw = base64.b64decode(value, validate=True)
-                except (binascii.Error, ValueError):
-                    raise ClientError(f"column key {kid} is not base64") from None
-                if len(raw) != 32 or not KEY_ID_RE.match(kid):
-                    raise ClientError(f"column key {kid} is not a 256-bit key with an id k<N>")
-                keys[kid] = raw
-        active = data.get(ACTIVE_NAME)
-        if not active or active not in keys:
+        for kid, value in encoded.items():
+            try:
+                raw = base64.b64decode(value, validate=True)
+            except (binascii.Error, ValueError, TypeError):
+                raise ClientError(f"column key {kid} is not base64") from None
+            if len(raw) != 32 or not KEY_ID_RE.match(kid):
+                raise ClientError(f"column key {kid} is not a 256-bit key with an id k<N>")
+            keys[kid] = raw
+        if active not in keys:
             raise ClientError("no active column key in the secrets store: run `billdb up`")
         return cls(keys, active)
 
-    @staticmethod
-    def new_key() -> str:
-        return base64.b64encode(AESGCM.generate_key(bit_length=256)).decode("ascii")
+    @classmethod
+    def first(cls) -> Keyring:
+        return cls({"k1": AESGCM.generate_key(bit_length=256)}, "k1")
+
+    def rotated(self) -> Keyring:
+        """This keyring plus a new random key, which becomes the active one."""
+        kid = self.next_id()
+        return Keyring({**self.keys, kid: AESGCM.generate_key(bit_length=256)}, kid)
+
+    def to_secret(self) -> str:
+        return json.dumps({"active": self.active, "keys": {
+            k: base64.b64encode(v).decode("ascii") for k, v in sorted(self.keys.items())}})
+
+    def ids(self) -> list[str]:
+        return sorted(self.keys, key=lambda k: int(k[1:]))
 
     def next_id(self) -> str:
         return f"k{max(int(k[1:]) for k in self.keys) + 1}"

@@ -19,9 +19,8 @@ from psycopg import sql
 
 from billdb import sql as sqlfiles
 from billdb.client.crypto import (
-    ACTIVE_NAME,
     ENCRYPTED_COLUMNS,
-    KEY_PREFIX,
+    SECRET_NAME,
     DecryptionError,
     FieldCipher,
     Keyring,
@@ -39,7 +38,7 @@ MAX_SWEEPS = 5
 
 
 def _secrets(store: SecretStore) -> dict[str, str]:
-    return {n: store.get(n) for n in store.names() if n.startswith(KEY_PREFIX)}
+    return {SECRET_NAME: store.get(SECRET_NAME)} if store.has(SECRET_NAME) else {}
 
 
 def keyring(ctx: Context) -> Keyring:
@@ -49,11 +48,10 @@ def keyring(ctx: Context) -> Keyring:
 def ensure_keyring(ctx: Context) -> tuple[bool, str]:
     """The `column keys` step of `up`: a first key when there is none."""
     store = SecretStore(ctx.layout.secrets_file)
-    if store.has(ACTIVE_NAME):
+    if store.has(SECRET_NAME):
         ring = Keyring.from_secrets(_secrets(store))
         return False, f"active key {ring.active} ({len(ring.keys)} in the keyring)"
-    store.put(KEY_PREFIX + "k1", Keyring.new_key())
-    store.put(ACTIVE_NAME, "k1")
+    store.put(SECRET_NAME, Keyring.first().to_secret())
     return True, "generated column key k1 (AES-256) in the secrets store"
 
 
@@ -119,9 +117,9 @@ def rotate(ctx: Context, batch: int = 500, progress: Callable[[str], None] = lam
     t0 = time.monotonic()
     store = SecretStore(ctx.layout.secrets_file)
     old = Keyring.from_secrets(_secrets(store))
-    new_id = old.next_id()
-    store.put(KEY_PREFIX + new_id, Keyring.new_key())
-    store.put(ACTIVE_NAME, new_id)
+    new_ring = old.rotated()
+    new_id = new_ring.active
+    store.put(SECRET_NAME, new_ring.to_secret())
     progress(f"key {new_id} is active; waiting for running clients to pick it up")
     time.sleep(KeyringFile.CHECK_EVERY_S + 1.0 if settle_s is None else settle_s)
     cipher = FieldCipher(Keyring.from_secrets(_secrets(store)))
@@ -146,7 +144,7 @@ def rotate(ctx: Context, batch: int = 500, progress: Callable[[str], None] = lam
     return {
         "ok": not any(remaining.values()),
         "new_key": new_id,
-        "previous_keys": sorted(old.keys, key=lambda k: int(k[1:])),
+        "previous_keys": old.ids(),
         "reencrypted": counts,
         "unreadable": unreadable[:20],
         "remaining_under_old_keys": remaining,
@@ -165,5 +163,5 @@ def status(ctx: Context) -> dict[str, Any]:
     stale = {c: sum(n for k, n in by.items() if k != ring.active) for c, by in counts.items()}
     unknown = sorted({k for by in counts.values() for k in by if k not in ring.keys})
     return {"ok": not unknown, "active_key": ring.active,
-            "keys": sorted(ring.keys, key=lambda k: int(k[1:]) if k[1:].isdigit() else 0),
+            "keys": ring.ids(),
             "values_by_key": counts, "under_old_keys": stale, "unknown_keys": unknown}
