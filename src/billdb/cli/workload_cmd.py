@@ -123,12 +123,25 @@ def bench(
         "--encryption-overhead", help="Run twice, with and without column encryption, and "
         "report what AES-GCM adds to the flow's p50.")] = False,
     keep_data: Annotated[bool, typer.Option("--keep-data", help="Keep the rows written.")] = False,
+    capacity: Annotated[bool, typer.Option(
+        "--capacity", help="Search the largest user count with p99 under the plan's "
+        "monitoring.response_time_ms: --users, then +--step, up to --max-users.")] = False,
+    step: Annotated[int, typer.Option("--step", min=1, help="Users added per capacity "
+                                      "run.")] = 250,
+    max_users: Annotated[int, typer.Option("--max-users", min=1, help="Where the capacity "
+                                           "search stops.")] = 5000,
     as_json: JsonOpt = False,
 ) -> None:
     """The Bill-Inquiry workload: each user repeats the service flow (customer, create, KOS
     call, complete, poll, history page, cache) on the real repository; prints latencies."""
     from billdb.ops.bench import compare
 
+    if capacity:
+        report = compare.capacity(local_context(), start=users, step=step, max_users=max_users,
+                                  duration_s=duration, think_ms=think_ms, workers=workers,
+                                  through_pooler=through_pooler, progress=output.note)
+        output.report(report, as_json)
+        _exit(report["capacity_users"] is not None)
     report = compare.bench(local_context(), users=users, duration_s=duration, think_ms=think_ms,
                            workers=workers, through_pooler=through_pooler,
                            compare_pgbench=compare_pgbench,

@@ -40,3 +40,33 @@ def bench(ctx: Context, *, users: int, duration_s: float, think_ms: float, worke
         report["ratio"] = round(bench_sps / pg["sps"], 3) if pg["sps"] else None
         report["machine"]["pgbench_client_cpu_s"] = pg["client_cpu_s"]
     return report
+
+
+def capacity(ctx: Context, *, start: int, step: int, max_users: int, duration_s: float,
+             think_ms: float, workers: int, through_pooler: bool,
+             progress: Callable[[str], None]) -> dict[str, Any]:
+    """The largest user count whose p99 stays under the plan's response-time alert
+    (monitoring.response_time_ms) with no errors: runs start, start+step, … until one fails."""
+    limit = ctx.plan.monitoring.response_time_ms
+    runs: list[dict[str, Any]] = []
+    best = None
+    users = start
+    report: dict[str, Any] = {}
+    while users <= max_users:
+        progress(f"capacity: {users} users")
+        report = runner.run(ctx, users=users, duration_s=duration_s, think_ms=think_ms,
+                            workers=workers, through_pooler=through_pooler, encrypt=True,
+                            keep_data=False, progress=lambda m: None)
+        holds = report["errors"] == 0 and report["p99_ms"] is not None \
+            and report["p99_ms"] < limit
+        runs.append({"users": users, "tps": report["tps"], "p50_ms": report["p50_ms"],
+                     "p99_ms": report["p99_ms"], "errors": report["errors"],
+                     "holds": holds})
+        progress(f"capacity: {users} users -> p99 {report['p99_ms']} ms, "
+                 f"{report['errors']} errors: {'holds' if holds else 'over the limit'}")
+        if not holds:
+            break
+        best = users
+        users += step
+    return {"capacity_users": best, "p99_limit_ms": limit, "duration_s": duration_s,
+            "think_ms": think_ms, "runs": runs, "errors": 0, "machine": report.get("machine")}
