@@ -78,8 +78,11 @@ def _server_version(ctx: Context) -> str:
 
 def _merge(results: list[dict[str, Any]]) -> dict[str, Any]:
     lat: dict[str, list[float]] = {o: [] for o in OPERATIONS}
-    merged: dict[str, Any] = {"flows": [], "statements": 0, "errors": 0, "error_samples": []}
+    merged: dict[str, Any] = {"flows": [], "statements": 0, "errors": 0, "error_samples": [],
+                              "flows_total": 0, "cipher_s": 0.0}
     for r in results:
+        merged["flows_total"] += r["flows_total"]
+        merged["cipher_s"] += r["cipher_s"]
         for o in OPERATIONS:
             lat[o] += r["latencies"][o]
         merged["flows"] += r["flows"]
@@ -198,6 +201,8 @@ def report(merged: dict[str, Any], users: int, duration_s: float, workers: int,
                             "cpu_s": round(merged["client_cpu_s"], 2),
                             "flow_p50_ms": ms(percentile(flows, 50)),
                             "flow_p99_ms": ms(percentile(flows, 99)),
+                            "cipher_ms_per_flow": round(1000 * merged["cipher_s"]
+                                                        / max(1, merged["flows_total"]), 3),
                             "error_samples": merged["error_samples"][:5]}})
     return {
         "users": users,

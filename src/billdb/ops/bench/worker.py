@@ -15,7 +15,7 @@ from typing import Any
 from billdb.client import BillDB, ClientConfig
 from billdb.client.crypto import FieldCipher
 from billdb.client.repository import BillRepository
-from billdb.ops.bench.flow import PassThroughCipher, Recorder, user_loop
+from billdb.ops.bench.flow import PassThroughCipher, Recorder, TimedCipher, user_loop
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ def make_repo(args: WorkerArgs) -> tuple[BillDB, BillRepository]:
     db = BillDB(cfg)
     cipher = FieldCipher.from_secrets_file(args.secrets_file) if args.encrypt \
         else PassThroughCipher()
-    return db, BillRepository(db, cipher)
+    return db, BillRepository(db, TimedCipher(cipher))  # type: ignore[arg-type]
 
 
 async def _run(args: WorkerArgs, queue: Any, start_event: Any, start_epoch: Any) -> None:
@@ -75,6 +75,7 @@ async def _run(args: WorkerArgs, queue: Any, start_event: Any, start_epoch: Any)
             queue.put(("progress", args.worker, {"ops": rec.ops_total,
                                                  "errors": rec.errors_total}))
         await gather
+        rec.cipher_s = repo.cipher.seconds
         queue.put(("result", args.worker, asdict(rec)))
     finally:
         await db.close()
