@@ -27,7 +27,10 @@ def _repo_run(env: Env, fn, through_pooler: bool = False):
         async with BillDB(cfg) as db:
             repo = BillRepository(db, FieldCipher.from_secrets_file(
                 env.state_dir / "secrets" / "secrets.json"))
-            return await fn(repo, db)
+            try:
+                return await fn(repo, db)
+            finally:
+                await repo.close()
     return asyncio.run(main())
 
 
@@ -49,11 +52,12 @@ def test_encrypted_columns_round_trip_and_rotation(env: Env):
         t = await repo.create_request(rid, "t-user", line, "2026-10")
         await repo.record_kos_call(KosCall(rid, line, "2026-10", t, t, "0000", "OK", {"ms": 5}))
         assert await repo.complete_request(rid, "t-user", BILL, "45000 KRW")
-        await repo.put_cached_bill(line, "2026-10", BILL)
+        await repo.put_cached_bill(line, "2026-10", BILL, "t-user")
         got = await repo.get_request(rid, "t-user")  # read-your-writes
         assert got.status == "COMPLETED" and got.bill_info == BILL
         assert (await repo.get_customer(line)).name == "홍길동"
-        assert (await repo.get_cached_bill(line, "2026-10")).bill_info == BILL
+        assert (await repo.get_cached_bill(line, "2026-10", "t-user")).bill_info == BILL
+        assert await repo.flush_cache_hits() == 1  # the hit, counted in a batch
 
     _repo_run(env, write)
     with _admin(env) as conn:  # what an administrator sees with psql: ciphertext only
@@ -61,8 +65,9 @@ def test_encrypted_columns_round_trip_and_rotation(env: Env):
                             [cid]).fetchone()[0]
         bill = conn.execute("SELECT bill_info_json FROM bill_inquiry_history "
                             "WHERE request_id = %s", [rid]).fetchone()[0]
-        cached = conn.execute("SELECT bill_info_json FROM bill_info_cache WHERE line_number = %s",
-                              [line]).fetchone()[0]
+        cached, hits = conn.execute("SELECT bill_info_json, access_count FROM bill_info_cache "
+                                    "WHERE line_number = %s", [line]).fetchone()
+        assert hits == 2  # filled once, hit once
         for value in (name, bill, cached):
             assert value.startswith("v1:k") and "홍길동" not in value and "45000" not in value
         with pytest.raises(psycopg.errors.CheckViolation):  # the server refuses clear text
@@ -71,8 +76,13 @@ def test_encrypted_columns_round_trip_and_rotation(env: Env):
         # A ciphertext moved to another row does not open there.
         conn.execute("UPDATE bill_info_cache SET bill_info_json = %s WHERE line_number = %s",
                      [bill, line])
+    async def moved(repo: BillRepository, db: BillDB):
+        for _ in range(50):  # the cache is read on the replica: wait for it to replay
+            await repo.get_cached_bill(line, "2026-10")
+            await asyncio.sleep(0.1)
+
     with pytest.raises(DecryptionError):
-        _repo_run(env, lambda repo, db: repo.get_cached_bill(line, "2026-10"))
+        _repo_run(env, moved)
     with _admin(env) as conn:
         conn.execute("DELETE FROM bill_info_cache WHERE line_number = %s", [line])
     old_key = _json(env, "keys", "status")[1]["active_key"]

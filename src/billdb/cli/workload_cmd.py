@@ -114,6 +114,10 @@ def bench(
                                             "operations (1000: N users ~ N operations/s).")] = 1000,
     workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Client processes "
                                          "(each one service pod with its own pools).")] = 1,
+    pods: Annotated[int | None, typer.Option("--pods", min=1, help="Service pods simulated "
+                                             "(each its own pools of the plan's pool.size), "
+                                             "spread over the workers (default: one per "
+                                             "worker).")] = None,
     through_pooler: Annotated[bool, typer.Option("--through-pooler",
                                                  help="Connect through PgBouncer.")] = False,
     compare_pgbench: Annotated[bool, typer.Option(
@@ -139,14 +143,15 @@ def bench(
     if capacity:
         report = compare.capacity(local_context(), start=users, step=step, max_users=max_users,
                                   duration_s=duration, think_ms=think_ms, workers=workers,
-                                  through_pooler=through_pooler, progress=output.note)
+                                  through_pooler=through_pooler, progress=output.note,
+                                  pods=pods)
         output.report(report, as_json)
         _exit(report["capacity_users"] is not None)
     report = compare.bench(local_context(), users=users, duration_s=duration, think_ms=think_ms,
                            workers=workers, through_pooler=through_pooler,
                            compare_pgbench=compare_pgbench,
                            encryption_overhead=encryption_overhead, keep_data=keep_data,
-                           progress=output.note)
+                           progress=output.note, pods=pods)
     output.report(report, as_json)
     _exit(report["errors"] == 0)
 

@@ -14,16 +14,19 @@ and drive the history queries. kos_data_json holds call metadata, never the bill
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 from psycopg.types.json import Jsonb
 
 from billdb import sql as sqlfiles
 from billdb.client.crypto import FieldCipher, context
 from billdb.client.db import BillDB
+from billdb.client.errors import ClientError
 
 NAME_COLUMN = "customer_info.customer_name"
 HISTORY_BILL_COLUMN = "bill_inquiry_history.bill_info_json"
@@ -114,10 +117,14 @@ _CONFIG_TYPES = {"INTEGER": int, "BOOLEAN": lambda v: v.strip().lower() in ("tru
 class BillRepository:
     """The service's data access. `statements` counts the SQL statements it has run."""
 
+    HIT_FLUSH_S = 1.0
+
     def __init__(self, db: BillDB, cipher: FieldCipher) -> None:
         self.db = db
         self.cipher = cipher
         self.statements = 0
+        self._hits: dict[str, tuple[int, dt.datetime]] = {}
+        self._flusher: asyncio.Task | None = None
 
     async def _write(self, name: str, params: dict[str, Any], user_id: str | None = None,
                      fetch: bool = False) -> tuple[int, tuple | None]:
@@ -220,23 +227,61 @@ class BillRepository:
 
     # --- bill cache ------------------------------------------------------------------------
 
-    async def get_cached_bill(self, line_number: str, inquiry_month: str) -> CachedBill | None:
-        """The unexpired cached bill (the hit is counted, so this runs on the primary)."""
+    async def get_cached_bill(self, line_number: str, inquiry_month: str,
+                              user_id: str | None = None) -> CachedBill | None:
+        """The unexpired cached bill, read like any read (replica, read-your-writes). The hit
+        is counted in memory and added to access_count by a flush at most a second later:
+        one write per second per client instead of a replicated commit per hit."""
         key = cache_key(line_number, inquiry_month)
-        _, row = await self._write("cache_get", {"cache_key": key}, fetch=True)
-        if row is None:
+        rows = await self._read("cache_get", {"cache_key": key}, user_id=user_id)
+        if not rows:
             return None
+        row = rows[0]
         bill = self.cipher.open_json(row[0], context(CACHE_BILL_COLUMN, key))
+        self._count_hit(key)
         return CachedBill(bill, row[1], row[2], row[3])
 
+    def _count_hit(self, key: str) -> None:
+        n, _ = self._hits.get(key, (0, None))
+        self._hits[key] = (n + 1, dt.datetime.now(dt.UTC))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.get_running_loop().create_task(self._flush_later())
+
+    async def _flush_later(self) -> None:
+        await asyncio.sleep(self.HIT_FLUSH_S)
+        await self.flush_cache_hits()
+
+    async def flush_cache_hits(self) -> int:
+        """Write the counted cache hits (one statement); the number of entries updated. On a
+        failure the counts are kept for the next flush."""
+        hits, self._hits = self._hits, {}
+        if not hits:
+            return 0
+        keys = sorted(hits)
+        try:
+            await self._write("cache_hits", {"keys": keys, "hits": [hits[k][0] for k in keys],
+                                             "last_hits": [hits[k][1] for k in keys]})
+        except (ClientError, psycopg.Error):
+            for k, (n, t) in hits.items():
+                m, _ = self._hits.get(k, (0, t))
+                self._hits[k] = (n + m, t)
+            return 0
+        return len(keys)
+
+    async def close(self) -> None:
+        """Flush what is still counted (call before closing the BillDB)."""
+        if self._flusher is not None and not self._flusher.done():
+            self._flusher.cancel()
+        await self.flush_cache_hits()
+
     async def put_cached_bill(self, line_number: str, inquiry_month: str,
-                              bill_info: Any) -> dt.datetime:
+                              bill_info: Any, user_id: str | None = None) -> dt.datetime:
         """Fill the cache; returns when the entry expires (bill.cache.ttl.hours)."""
         key = cache_key(line_number, inquiry_month)
         _, row = await self._write("cache_put", {
             "cache_key": key, "line_number": line_number, "inquiry_month": inquiry_month,
             "bill_info_json": self.cipher.seal_json(bill_info, context(CACHE_BILL_COLUMN, key))},
-            fetch=True)
+            user_id=user_id, fetch=True)
         assert row is not None
         return row[0]
 

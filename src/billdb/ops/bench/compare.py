@@ -12,10 +12,11 @@ from billdb.ops.bench import pgbench, runner
 
 def bench(ctx: Context, *, users: int, duration_s: float, think_ms: float, workers: int,
           through_pooler: bool, compare_pgbench: bool, encryption_overhead: bool,
-          keep_data: bool, progress: Callable[[str], None]) -> dict[str, Any]:
+          keep_data: bool, progress: Callable[[str], None],
+          pods: int | None = None) -> dict[str, Any]:
     common = {"users": users, "duration_s": duration_s, "think_ms": think_ms,
               "workers": workers, "through_pooler": through_pooler, "keep_data": keep_data,
-              "progress": progress}
+              "progress": progress, "pods": pods}
     report = runner.run(ctx, encrypt=True, **common)
     if encryption_overhead:
         # Two measures: the A/B of the flow's p50 (with and without encryption, run after
@@ -51,7 +52,7 @@ def bench(ctx: Context, *, users: int, duration_s: float, think_ms: float, worke
 
 def capacity(ctx: Context, *, start: int, step: int, max_users: int, duration_s: float,
              think_ms: float, workers: int, through_pooler: bool,
-             progress: Callable[[str], None]) -> dict[str, Any]:
+             progress: Callable[[str], None], pods: int | None = None) -> dict[str, Any]:
     """The largest user count whose p99 stays under the plan's response-time alert
     (monitoring.response_time_ms) with no errors: runs start, start+step, … until one fails."""
     limit = ctx.plan.monitoring.response_time_ms
@@ -63,7 +64,7 @@ def capacity(ctx: Context, *, start: int, step: int, max_users: int, duration_s:
         progress(f"capacity: {users} users")
         report = runner.run(ctx, users=users, duration_s=duration_s, think_ms=think_ms,
                             workers=workers, through_pooler=through_pooler, encrypt=True,
-                            keep_data=False, progress=lambda m: None)
+                            keep_data=False, progress=lambda m: None, pods=pods)
         holds = report["errors"] == 0 and report["p99_ms"] is not None \
             and report["p99_ms"] < limit
         runs.append({"users": users, "tps": report["tps"], "p50_ms": report["p50_ms"],

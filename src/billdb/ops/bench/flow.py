@@ -182,9 +182,9 @@ async def user_loop(repo: BillRepository, rec: Recorder, index: int, n_lines: in
                 rec.error(time.monotonic(), "poll_request", exc)
                 continue
             await timed("history_page", repo.history([line], page_size=20, user_id=uid), spent)
-            hit = await timed("cache_get", repo.get_cached_bill(line, month), spent)
+            hit = await timed("cache_get", repo.get_cached_bill(line, month, uid), spent)
             if hit is None:
-                await timed("cache_put", repo.put_cached_bill(line, month, bill), spent)
+                await timed("cache_put", repo.put_cached_bill(line, month, bill, uid), spent)
         except Exception:  # counted by timed(); the user starts a new flow
             if think_s:
                 await asyncio.sleep(think_s)

@@ -95,11 +95,15 @@ def _merge(results: list[dict[str, Any]]) -> dict[str, Any]:
 
 def run(ctx: Context, users: int, duration_s: float, think_ms: float, workers: int = 1,
         through_pooler: bool = False, encrypt: bool = True, keep_data: bool = False,
+        pods: int | None = None,
         warmup_s: float | None = None, progress: Callable[[str], None] = lambda m: None
         ) -> dict[str, Any]:
     if users < 1 or duration_s <= 0 or think_ms < 0 or workers < 1:
         raise BilldbError("--users and --workers must be >= 1, --duration > 0, --think-ms >= 0")
     workers = min(workers, users)
+    pods = max(pods or workers, workers)
+    if pods > users:
+        raise BilldbError("--pods cannot exceed --users")
     warmup = warmup_s if warmup_s is not None else min(5.0, max(2.0, think_ms / 1000 * 2))
     n_lines = users
     version = _server_version(ctx)
@@ -116,7 +120,8 @@ def run(ctx: Context, users: int, duration_s: float, think_ms: float, workers: i
                           secrets_file=str(ctx.layout.secrets_file),
                           users=list(range(w, users, workers)), n_lines=n_lines,
                           think_s=think_ms / 1000, warmup_s=warmup, duration_s=duration_s,
-                          through_pooler=through_pooler, encrypt=encrypt, seed=w + 1)
+                          through_pooler=through_pooler, encrypt=encrypt, seed=w + 1,
+                          pods=len(range(w, pods, workers)))
         p = spawn.Process(target=worker_main, args=(args, q, start_event, start_epoch),
                           daemon=True)
         p.start()
@@ -133,8 +138,8 @@ def run(ctx: Context, users: int, duration_s: float, think_ms: float, workers: i
             ready += kind == "ready"
         start_epoch.value = time.time() + 0.2
         start_event.set()
-        progress(f"{users} users in {workers} process(es), think {think_ms:g} ms, warm-up "
-                 f"{warmup:g} s, measuring {duration_s:g} s"
+        progress(f"{users} users, {pods} pods in {workers} process(es), think {think_ms:g} ms, "
+                 f"warm-up {warmup:g} s, measuring {duration_s:g} s"
                  f"{' through PgBouncer' if through_pooler else ''}"
                  f"{'' if encrypt else ', encryption OFF'}")
         cpu_before = cpu_after = None
@@ -182,11 +187,11 @@ def run(ctx: Context, users: int, duration_s: float, think_ms: float, workers: i
     if not keep_data:
         progress("removing the benchmark's rows")
         asyncio.run(_cleanup(ctx, users, n_lines, through_pooler))
-    return report(merged, users, duration_s, workers, through_pooler, encrypt, think_ms,
+    return report(merged, users, duration_s, workers, pods, through_pooler, encrypt, think_ms,
                   version, machine.busy_pct(cpu_before, cpu_after) if cpu_before else None)
 
 
-def report(merged: dict[str, Any], users: int, duration_s: float, workers: int,
+def report(merged: dict[str, Any], users: int, duration_s: float, workers: int, pods: int,
            through_pooler: bool, encrypt: bool, think_ms: float, version: str,
            cpu_busy: float | None) -> dict[str, Any]:
     lat = merged["latencies"]
@@ -194,7 +199,7 @@ def report(merged: dict[str, Any], users: int, duration_s: float, workers: int,
     flows = sorted(merged["flows"])
     desc = machine.describe(version)
     desc.update({"cpu_busy_pct_during_run": cpu_busy,
-                 "client": {"workers": workers, "think_ms": think_ms,
+                 "client": {"workers": workers, "pods": pods, "think_ms": think_ms,
                             "through_pooler": through_pooler,
                             "encryption": "aes-256-gcm" if encrypt else "off",
                             "statements": merged["statements"],

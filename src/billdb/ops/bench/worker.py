@@ -1,4 +1,5 @@
-"""A benchmark worker process: one service pod (its own BillDB pools) running its users.
+"""A benchmark worker process: one or more service pods (each its own BillDB and pools)
+running their share of the users.
 
 Workers talk to the runner through a queue: "ready" after the pools are open, "progress"
 every second, and "result" with the raw latencies of the measured window at the end.
@@ -31,24 +32,28 @@ class WorkerArgs:
     through_pooler: bool
     encrypt: bool
     seed: int
+    pods: int = 1  # BillDB instances in this process (the service's pods)
 
 
-def make_repo(args: WorkerArgs) -> tuple[BillDB, BillRepository]:
+def make_repo(args: WorkerArgs, pod: int, cipher: Any) -> tuple[BillDB, BillRepository]:
     cfg = ClientConfig.from_plan(args.plan_path, through_pooler=args.through_pooler,
-                                 application_name=f"billdb-bench-{args.worker}")
+                                 application_name=f"billdb-bench-{args.worker}-{pod}")
     cfg = replace(cfg, min_size=cfg.pool_size)  # a pod's pools are full before the clock
     db = BillDB(cfg)
-    cipher = FieldCipher.from_secrets_file(args.secrets_file) if args.encrypt \
-        else PassThroughCipher()
-    return db, BillRepository(db, TimedCipher(cipher))  # type: ignore[arg-type]
+    return db, BillRepository(db, cipher)
 
 
 async def _run(args: WorkerArgs, queue: Any, start_event: Any, start_epoch: Any) -> None:
-    db, repo = make_repo(args)
-    await db.open()
+    inner = FieldCipher.from_secrets_file(args.secrets_file) if args.encrypt \
+        else PassThroughCipher()
+    cipher = TimedCipher(inner)
+    pods = [make_repo(args, p, cipher) for p in range(args.pods)]
     try:
-        await db.wait_ready(60)  # every connection is open before the clock starts
-        await repo.active_config()
+        for db, _ in pods:
+            await db.open()
+        for db, repo in pods:
+            await db.wait_ready(60)  # every connection is open before the clock starts
+            await repo.active_config()
         queue.put(("ready", args.worker, None))
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, start_event.wait)
@@ -62,8 +67,10 @@ async def _run(args: WorkerArgs, queue: Any, start_event: Any, start_epoch: Any)
         tasks = []
         for n, index in enumerate(args.users):
             delay = spread * n / max(1, len(args.users))  # staggered starts
+            pod_repo = pods[n % len(pods)][1]
 
-            async def one(index: int = index, delay: float = delay) -> None:
+            async def one(index: int = index, delay: float = delay,
+                          repo: BillRepository = pod_repo) -> None:
                 await asyncio.sleep(max(0.0, t_start + delay - time.monotonic()))
                 await user_loop(repo, rec, index, args.n_lines, args.think_s, stop_at,
                                 args.seed * 100003 + index)
@@ -75,10 +82,13 @@ async def _run(args: WorkerArgs, queue: Any, start_event: Any, start_epoch: Any)
             queue.put(("progress", args.worker, {"ops": rec.ops_total,
                                                  "errors": rec.errors_total}))
         await gather
-        rec.cipher_s = repo.cipher.seconds
+        for _, repo in pods:
+            await repo.close()
+        rec.cipher_s = cipher.seconds
         queue.put(("result", args.worker, asdict(rec)))
     finally:
-        await db.close()
+        for db, _ in pods:
+            await db.close()
 
 
 def main(args: WorkerArgs, queue: Any, start_event: Any, start_epoch: Any) -> None:
