@@ -142,6 +142,8 @@ class ClientConfig:
 class BillDB:
     """The service's database handle. Use `async with BillDB(cfg) as db:`."""
 
+    REPLAY_TTL_S = 0.01  # how stale the replica's known replay position may be
+
     def __init__(self, config: ClientConfig) -> None:
         self.config = config
         self.routes = Routes.load(Path(config.routes_file))
@@ -150,7 +152,9 @@ class BillDB:
         self._replica_down_until = 0.0
         self._lag_checked_at = 0.0
         self._replica_lag_ok = True
-        self._replayed_lsn = 0  # the replica's replay LSN at the last lag check
+        self._replayed_lsn = 0  # the replica's replay LSN when last asked
+        self._replay_checked_at = 0.0
+        self._replay_query: asyncio.Future[int] | None = None
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -276,12 +280,34 @@ class BillDB:
         if not self._replica_lag_ok:
             return False
         if user_id is not None and user_id in self._written:
-            # No query per read: the replica's replay position is the one the lag check saw
-            # (at most a second old). Until it covers the user's last commit, the primary.
-            if _lsn(self._written[user_id]) > self._replayed_lsn:
-                return False
+            lsn = _lsn(self._written[user_id])
+            if lsn > self._replayed_lsn and lsn > await self._replay_position():
+                return False  # the replica has not replayed the user's last commit yet
             self._written.pop(user_id, None)
         return True
+
+    async def _replay_position(self) -> int:
+        """The replica's replay LSN, asked at most every REPLAY_TTL_S; readers arriving while
+        a question is out share its answer (one query serves them all, not one per read)."""
+        if time.monotonic() - self._replay_checked_at < self.REPLAY_TTL_S:
+            return self._replayed_lsn
+        if self._replay_query is None or self._replay_query.done():
+            self._replay_query = asyncio.ensure_future(self._ask_replay())
+        return await asyncio.shield(self._replay_query)
+
+    async def _ask_replay(self) -> int:
+        try:
+            async with self._pools["replica"].connection(timeout=2) as conn, \
+                    _single_statement(conn):
+                cur = await conn.execute("SELECT pg_last_wal_replay_lsn()::text")
+                replayed = (await cur.fetchone())[0]
+        except (psycopg.OperationalError, PoolTimeout):
+            self._replica_down_until = time.monotonic() + 2.0
+            return 0
+        self._replay_checked_at = time.monotonic()
+        if replayed is not None:
+            self._replayed_lsn = _lsn(replayed)
+        return self._replayed_lsn
 
     async def _lag_within_bound(self) -> bool:
         try:
