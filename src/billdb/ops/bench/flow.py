@@ -9,6 +9,7 @@ two operations, so N users with a 1 s think time send about N operations a secon
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime as dt
 import random
 import time
@@ -65,14 +66,10 @@ class PassThroughCipher(FieldCipher):
         super().__init__(Keyring({"k0": bytes(32)}, "k0"))
 
     def seal(self, plaintext: bytes, aad: bytes) -> str:
-        import base64
-
         body = base64.urlsafe_b64encode(bytes(28) + plaintext).rstrip(b"=").decode()
         return f"v1:k0:{body}"
 
     def open(self, token: str, aad: bytes) -> bytes:
-        import base64
-
         body = token.split(":", 2)[2]
         return base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))[28:]
 

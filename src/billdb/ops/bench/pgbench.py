@@ -9,6 +9,7 @@ the two benchmarks run the same SQL and their statement rates can be compared.
 from __future__ import annotations
 
 import datetime as dt
+import random
 import re
 import resource
 import tempfile
@@ -146,7 +147,7 @@ def service(ctx: Context, clients: int, jobs: int, duration_s: int,
     create_scratch(ctx, with_schema=True, lines=lines)
     cipher = FieldCipher.from_secrets_file(ctx.layout.secrets_file)
     month = months(dt.date.today())[0]
-    bill = bill_for(str(BENCH_LINE_BASE), month, __import__("random").Random(1))
+    bill = bill_for(str(BENCH_LINE_BASE), month, random.Random(1))
     now = dt.datetime.now(dt.UTC).isoformat()
     variables = {
         "lines": str(lines), "users": str(clients), "inquiry_month": month,
