@@ -117,16 +117,16 @@ def rotate(ctx: Context, batch: int = 500, progress: Callable[[str], None] = lam
     t0 = time.monotonic()
     store = SecretStore(ctx.layout.secrets_file)
     old = Keyring.from_secrets(_secrets(store))
-    new_ring = old.rotated()
-    new_id = new_ring.active
-    store.put(SECRET_NAME, new_ring.to_secret())
-    progress(f"key {new_id} is active; waiting for running clients to pick it up")
-    time.sleep(KeyringFile.CHECK_EVERY_S + 1.0 if settle_s is None else settle_s)
-    cipher = FieldCipher(Keyring.from_secrets(_secrets(store)))
     counts = {c: 0 for c in ENCRYPTED_COLUMNS}
     batches = sweeps = 0
     unreadable: list[str] = []
-    with _app_connect(ctx) as conn:
+    with _app_connect(ctx) as conn:  # reach the primary before changing anything
+        new_ring = old.rotated()
+        new_id = new_ring.active
+        store.put(SECRET_NAME, new_ring.to_secret())
+        progress(f"key {new_id} is active; waiting for running clients to pick it up")
+        time.sleep(KeyringFile.CHECK_EVERY_S + 1.0 if settle_s is None else settle_s)
+        cipher = FieldCipher(new_ring)
         for sweeps in range(1, MAX_SWEEPS + 1):  # noqa: B007 - reported below
             found = 0
             for column in ENCRYPTED_COLUMNS:
