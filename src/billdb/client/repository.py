@@ -125,6 +125,7 @@ class BillRepository:
         self.statements = 0
         self._hits: dict[str, tuple[int, dt.datetime]] = {}
         self._flusher: asyncio.Task | None = None
+        self._flushing = False
 
     async def _write(self, name: str, params: dict[str, Any], user_id: str | None = None,
                      fetch: bool = False) -> tuple[int, tuple | None]:
@@ -249,7 +250,11 @@ class BillRepository:
 
     async def _flush_later(self) -> None:
         await asyncio.sleep(self.HIT_FLUSH_S)
-        await self.flush_cache_hits()
+        self._flushing = True
+        try:
+            await self.flush_cache_hits()
+        finally:
+            self._flushing = False
 
     async def flush_cache_hits(self) -> int:
         """Write the counted cache hits (one statement); the number of entries updated. On a
@@ -271,7 +276,10 @@ class BillRepository:
     async def close(self) -> None:
         """Flush what is still counted (call before closing the BillDB)."""
         if self._flusher is not None and not self._flusher.done():
-            self._flusher.cancel()
+            if self._flushing:  # let a running flush finish rather than cancel its query
+                await asyncio.gather(self._flusher, return_exceptions=True)
+            else:
+                self._flusher.cancel()
         await self.flush_cache_hits()
 
     async def put_cached_bill(self, line_number: str, inquiry_month: str,
