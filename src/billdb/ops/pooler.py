@@ -11,6 +11,7 @@ seconds of a failover) the configuration is left as it is.
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
 import time
@@ -21,7 +22,7 @@ import psycopg
 
 from billdb import sql as sqlfiles
 from billdb.client.routes import Routes
-from billdb.context import Context
+from billdb.context import Context, load_context
 from billdb.engines import etcd, pgbouncer, process
 from billdb.engines.http import HttpError
 from billdb.engines.pgbouncer import PoolerPaths
@@ -140,8 +141,11 @@ def ensure_step(ctx: Context) -> tuple[bool, str]:
         lead = cluster.leader(ctx)
         found = (lead.port, lead.port)
     primary, read = found
+    before = paths.ini.read_text(encoding="utf-8") if paths.ini.exists() else ""
     changed_ini = write_config(ctx, primary, read)
     svc = pgbouncer.service(ctx.local, ctx.layout)
+    if changed_ini and _listen_lines(before) != _listen_lines(paths.ini.read_text("utf-8")):
+        process.stop(svc)  # a new address or port needs a restart; a reload keeps the old one
     pid, started = process.start(svc)
     if not started and (changed_auth or changed_ini):
         pgbouncer.reload(svc)
@@ -151,6 +155,10 @@ def ensure_step(ctx: Context) -> tuple[bool, str]:
             f"PgBouncer {what} (pid {pid}) on port {ctx.local.pooler_port}, "
             f"{ctx.plan.pooler.mode} mode: {ctx.plan.database.name} -> {port} "
             f"(TLS {version if ssl else 'off'}), {render.read_alias(ctx.plan)} -> {read}")
+
+
+def _listen_lines(ini: str) -> list[str]:
+    return [ln for ln in ini.splitlines() if ln.startswith(("listen_", "unix_socket_dir"))]
 
 
 def _log(message: str) -> None:
@@ -175,6 +183,8 @@ def follow(ctx: Context, interval_s: float = FOLLOW_INTERVAL_S) -> None:
     while not stop["flag"]:
         found = targets(ctx)
         if found is not None and found != last:
+            with contextlib.suppress(BilldbError):  # render from the plan as it is now
+                ctx = load_context(ctx.plan_path, ctx.env_name)
             if write_config(ctx, *found):
                 sent = pgbouncer.reload(svc)
                 _log(f"primary -> port {found[0]}, read -> port {found[1]}: configuration "
