@@ -63,6 +63,8 @@ async def _one(ctx: Context, n: int, postmaster_only: bool, progress: Progress) 
     rto = await w.wait_new_instance(t_crash, timeout=120)
     await asyncio.sleep(0.5)  # a few more commits on the new primary
     await w.stop()
+    # Writes can resume a moment before Patroni reports the restarted primary as running.
+    await _wait(lambda: cluster.leader_name(ctx) is not None, 30)
     new = cluster.leader_name(ctx)
     progress(f"run {n + 1}: writes resumed on {new} after "
              f"{'-' if rto is None else round(rto, 2)} s")
