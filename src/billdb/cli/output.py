@@ -31,24 +31,16 @@ def progress_steps() -> Steps:
         status["live"] = err_console.status(f"{name} …")
         status["live"].start()
 
-    def done(result: StepResult) -> None:
+    def end() -> None:
         if status["live"]:
             status["live"].stop()
+            status["live"] = None
+
+    def done(result: StepResult) -> None:
         mark = "[yellow]changed[/]" if result.changed else "[green]ok[/]     "
         err_console.print(f"  {mark} {result.name:<22} {result.detail}", highlight=False)
 
-    steps = Steps(on_start=start, on_done=done)
-    original_run = steps.run
-
-    def run(name, fn):
-        try:
-            return original_run(name, fn)
-        finally:
-            if status["live"]:
-                status["live"].stop()
-
-    steps.run = run  # type: ignore[method-assign]
-    return steps
+    return Steps(on_start=start, on_done=done, on_end=end)
 
 
 def summary(steps: Steps, what: str) -> None:

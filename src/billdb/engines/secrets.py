@@ -65,9 +65,6 @@ class SecretStore:
         self._data[name] = value
         self.save()
 
-    def names(self) -> list[str]:
-        return sorted(self._data)
-
     def save(self) -> None:
         _write_private(self.path, json.dumps(self._data, indent=2, sort_keys=True) + "\n")
 

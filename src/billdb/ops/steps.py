@@ -19,11 +19,15 @@ class Steps:
 
     on_start: Callable[[str], None] = lambda name: None
     on_done: Callable[[StepResult], None] = lambda result: None
+    on_end: Callable[[], None] = lambda: None  # after each step, also when it failed
     results: list[StepResult] = field(default_factory=list)
 
     def run(self, name: str, fn: Callable[[], tuple[bool, str]]) -> StepResult:
         self.on_start(name)
-        changed, detail = fn()
+        try:
+            changed, detail = fn()
+        finally:
+            self.on_end()
         result = StepResult(name, changed, detail)
         self.results.append(result)
         self.on_done(result)
