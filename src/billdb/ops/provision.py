@@ -183,12 +183,11 @@ def ensure_member(ctx: Context, m) -> tuple[bool, str]:
     log = str(svc.logfile)
 
     def ready() -> bool:
+        # PostgreSQL is up, whatever its role: after a full stop the former leader may be
+        # started later, and only it may lead (synchronous mode); the replication step
+        # waits for the whole cluster.
         st = _member_state(m)
-        if not st or st.get("state") != "running":
-            return False
-        if st.get("role") == "primary":
-            return True
-        return bool(cluster.leader_name(ctx))
+        return bool(st) and st.get("state") == "running"
 
     if not wait_for(ready, 120 if started else 30):
         if not process.running_pid(svc):
