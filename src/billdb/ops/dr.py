@@ -4,7 +4,6 @@ replica, then fail back to a zone so the topology is the plan's again."""
 from __future__ import annotations
 
 from billdb.context import Context
-from billdb.engines import patroni, process
 from billdb.engines.http import HttpError
 from billdb.engines.patroni import PatroniAPI, wait_for
 from billdb.errors import BilldbError, StepError
@@ -13,12 +12,10 @@ from billdb.ops.steps import Steps
 
 
 def _start_zones(ctx: Context) -> tuple[bool, str]:
-    started = []
-    for m in ctx.members:
-        if m.kind == "zone":
-            _, now = process.start(patroni.service(ctx.local, ctx.layout, m))
-            if now:
-                started.append(m.name)
+    """Start the zone members and wait until each one's PostgreSQL accepts connections
+    (rebuilt from the promoted replica, or rewound), as `up` does."""
+    started = [m.name for m in ctx.members
+               if m.kind == "zone" and provision.ensure_member(ctx, m)[0]]
     return bool(started), f"started {', '.join(started)}" if started else "zone members running"
 
 

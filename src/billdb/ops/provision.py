@@ -177,19 +177,20 @@ def _member_state(m) -> dict | None:
     return PatroniAPI(m).status()
 
 
+def _running(m) -> bool:
+    """PostgreSQL accepts connections: Patroni answers during a rebuild or restart too."""
+    return (_member_state(m) or {}).get("state") == "running"
+
+
 def ensure_member(ctx: Context, m) -> tuple[bool, str]:
     svc = patroni.service(ctx.local, ctx.layout, m)
     pid, started = process.start(svc)
     log = str(svc.logfile)
 
-    def ready() -> bool:
-        # PostgreSQL is up, whatever its role: after a full stop the former leader may be
-        # started later, and only it may lead (synchronous mode); the replication step
-        # waits for the whole cluster.
-        st = _member_state(m)
-        return bool(st) and st.get("state") == "running"
-
-    if not wait_for(ready, 120 if started else 30):
+    # PostgreSQL is up, whatever its role: after a full stop the former leader may be
+    # started later, and only it may lead (synchronous mode); the replication step
+    # waits for the whole cluster.
+    if not wait_for(lambda: _running(m), 120 if started else 30):
         if not process.running_pid(svc):
             raise StepError(f"member {m.name}", "Patroni exited", log)
         raise StepError(f"member {m.name}", "PostgreSQL is not running after waiting", log)
@@ -250,20 +251,20 @@ def ensure_parameters(ctx: Context) -> tuple[bool, str]:
         names = sorted((set(patch) - {"postgresql"}) | set(param_patch))
         notes.append(f"patched {', '.join(names)}")
         for m in ctx.members:
-            if _member_state(m) and not wait_for(lambda m=m: _applied(ctx, m), 30, 1.0):
+            if _running(m) and not wait_for(lambda m=m: _applied(ctx, m), 30, 1.0):
                 raise StepError("cluster parameters", f"{m.name} did not apply the new settings",
                                 str(ctx.layout.member(m.name).log))
     restarted = []
     order = sorted(ctx.members, key=lambda m: m.name == lead.name)  # the primary last
     for m in order:
-        if _member_state(m) and _pending_restart(ctx, m):
+        if _running(m) and _pending_restart(ctx, m):
             try:
                 PatroniAPI(m).restart()
             except HttpError as exc:
                 raise StepError("cluster parameters", f"restart of {m.name} failed: {exc}",
                                 str(ctx.layout.member(m.name).log)) from None
             restarted.append(m.name)
-            wait_for(lambda m=m: (_member_state(m) or {}).get("state") == "running", 60)
+            wait_for(lambda m=m: _running(m), 60)
     if restarted:
         notes.append(f"restarted {', '.join(restarted)} for pending parameters")
     return bool(notes), "; ".join(notes) if notes else "as planned"
