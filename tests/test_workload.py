@@ -140,6 +140,40 @@ def test_request_id_unique_across_months_and_kos_foreign_key(env: Env):
                             "WHERE bill_request_id = 't-dup'").fetchone()[0] == 0  # cascaded
 
 
+def test_multiplexed_writes_share_commits_but_fail_alone(env: Env):
+    """Concurrent single statements ride shared batches (one round trip and one commit each);
+    a duplicate among them fails alone with its own error, every other statement commits, and
+    each writer's read-your-writes still holds."""
+    tag = f"t-mux-{uuid.uuid4().hex[:8]}"
+    ids = [f"{tag}-{i}" for i in range(120)]
+
+    async def burst(repo: BillRepository, db: BillDB):
+        calls = [repo.create_request(rid, f"{tag}-u{i}", "01000000000", "2026-10")
+                 for i, rid in enumerate(ids)]
+        calls.insert(60, repo.create_request(ids[0], f"{tag}-dup", "01000000000", "2026-10"))
+        results = await asyncio.gather(*calls, return_exceptions=True)
+        failed = [r for r in results if isinstance(r, BaseException)]
+        assert len(failed) == 1 and isinstance(failed[0], psycopg.errors.UniqueViolation)
+        write = db.multiplexing()["write"]
+        assert write["statements"] == len(calls) and write["largest"] > 1
+        assert write["batches"] < write["statements"]  # commits were shared
+        for i in (5, 77, 119):  # read-your-writes after a shared commit
+            got = await repo.get_request(ids[i], f"{tag}-u{i}")
+            assert got is not None and got.status == "PROCESSING"
+
+    try:
+        _repo_run(env, burst)
+        with _admin(env) as conn:
+            rows = conn.execute("SELECT count(*), count(DISTINCT request_id) FROM "
+                                "bill_inquiry_history WHERE request_id LIKE %s",
+                                [f"{tag}-%"]).fetchone()
+            assert rows == (len(ids), len(ids))
+    finally:
+        with _admin(env) as conn:
+            conn.execute("DELETE FROM bill_inquiry_history WHERE request_id LIKE %s",
+                         [f"{tag}-%"])
+
+
 def test_partitions_exist_for_this_month_and_next(env: Env):
     rows = _json(env, "partitions", "list")[1]["partitions"]
     today = dt.date.today()

@@ -10,7 +10,6 @@ by themselves; an interrupted write raises TransactionInterrupted, reads are ret
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import select
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -24,10 +23,13 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from psycopg_pool.base import AttemptWithBackoff
 
 from billdb.client.errors import RouteUnavailable, TransactionInterrupted
+from billdb.client.multiplex import Multiplexer, single_statement
 from billdb.client.routes import Routes
 
 T = TypeVar("T")
 READ_ROUTES = ("read", "analytics")
+POOLS = ("write", "primary_read", "replica")
+UNKNOWN_LSN = "FFFFFFFF/FFFFFFFF"  # a write whose position is unknown: read from the primary
 
 
 class _FailoverBackoff(AttemptWithBackoff):
@@ -55,18 +57,6 @@ async def _check_alive(conn: psycopg.AsyncConnection) -> None:
     if readable:
         await conn.close()  # closed, so the pool discards it rather than keep and recheck it
         raise psycopg.OperationalError("the server sent unsolicited data (a shutdown?)")
-
-
-@asynccontextmanager
-async def _single_statement(conn: psycopg.AsyncConnection) -> AsyncIterator[None]:
-    """Autocommit while one statement runs: no BEGIN/COMMIT or ROLLBACK round trips (at READ
-    COMMITTED a one-statement transaction sees and commits exactly the same)."""
-    await conn.set_autocommit(True)
-    try:
-        yield
-    finally:
-        with contextlib.suppress(psycopg.Error):  # a broken connection: the pool discards it
-            await conn.set_autocommit(False)
 
 
 def _lsn(text: str) -> int:
@@ -155,6 +145,9 @@ class BillDB:
         self._replayed_lsn = 0  # the replica's replay LSN when last asked
         self._replay_checked_at = 0.0
         self._replay_query: asyncio.Future[int] | None = None
+        self._mux = {name: Multiplexer(lambda name=name: self._checkout(name),
+                                       senders=config.pool_size)
+                     for name in POOLS}
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -194,6 +187,8 @@ class BillDB:
             await pool.wait(timeout)
 
     async def close(self) -> None:
+        for mux in self._mux.values():
+            await mux.close()
         for pool in self._pools.values():
             await pool.close()
         self._pools = {}
@@ -260,13 +255,27 @@ class BillDB:
                     raise RouteUnavailable(
                         f"no primary within {self.config.connection_timeout_s} s") from exc
 
+    @asynccontextmanager
+    async def _checkout(self, name: str) -> AsyncIterator[psycopg.AsyncConnection]:
+        """A connection of pool `name` for the statement multiplexer (write: the primary,
+        following a repointed route)."""
+        if name == "write":
+            pool, conn = await self._primary_connection()
+            try:
+                yield conn
+            finally:
+                await pool.putconn(conn)
+        else:
+            async with self._pools[name].connection() as conn:
+                yield conn
+
     async def _remember_write(self, conn: psycopg.AsyncConnection, user_id: str) -> None:
         try:
             cur = await conn.execute("SELECT pg_current_wal_lsn()::text")
             self._written[user_id] = (await cur.fetchone())[0]
             await conn.commit()
         except psycopg.OperationalError:
-            self._written[user_id] = "FFFFFFFF/FFFFFFFF"  # unknown: read from the primary
+            self._written[user_id] = UNKNOWN_LSN  # read from the primary
 
     # --- reads -----------------------------------------------------------------------------
 
@@ -298,7 +307,7 @@ class BillDB:
     async def _ask_replay(self) -> int:
         try:
             async with self._pools["replica"].connection(timeout=2) as conn, \
-                    _single_statement(conn):
+                    single_statement(conn):
                 cur = await conn.execute("SELECT pg_last_wal_replay_lsn()::text")
                 replayed = (await cur.fetchone())[0]
         except (psycopg.OperationalError, PoolTimeout):
@@ -312,11 +321,11 @@ class BillDB:
     async def _lag_within_bound(self) -> bool:
         try:
             async with self._pools["replica"].connection(timeout=2) as rconn, \
-                    _single_statement(rconn):
+                    single_statement(rconn):
                 cur = await rconn.execute("SELECT pg_last_wal_replay_lsn()::text")
                 replayed = (await cur.fetchone())[0]
             async with self._pools["primary_read"].connection(timeout=2) as pconn, \
-                    _single_statement(pconn):
+                    single_statement(pconn):
                 cur = await pconn.execute("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s)",
                                           [replayed])
                 lag = (await cur.fetchone())[0]
@@ -327,6 +336,27 @@ class BillDB:
             self._replayed_lsn = _lsn(replayed)
         return replayed is not None and lag is not None and lag <= self.config.max_lag_bytes
 
+    async def _routed(self, attempt: Callable[[str], Awaitable[T]], route: str,
+                      user_id: str | None) -> T:
+        """Run `attempt(pool name)` on the pool `route` leads to now, retried on a lost
+        connection (the replica is then skipped for a moment and the routes reread)."""
+        if route not in (*READ_ROUTES, "write"):
+            raise ValueError(f"route must be one of read, analytics, write; not {route!r}")
+        last: BaseException | None = None
+        for attempt_no in range(self.config.read_retries + 1):
+            use_replica = route in READ_ROUTES and await self._replica_usable(user_id)
+            name = "replica" if use_replica else (
+                "primary_read" if route in READ_ROUTES else "write")
+            try:
+                return await attempt(name)
+            except (psycopg.OperationalError, PoolTimeout) as exc:
+                last = exc
+                if use_replica:
+                    self._replica_down_until = time.monotonic() + 2.0
+                await self.reload_routes()
+                await asyncio.sleep(min(0.2 * (attempt_no + 1), 1.0))
+        raise RouteUnavailable(f"{route} route failed after retries: {last}") from last
+
     async def run_read(self, fn: Callable[[psycopg.AsyncConnection], Awaitable[T]], *,
                        route: str = "read", user_id: str | None = None) -> T:
         """Run read-only work, retried transparently on a lost connection.
@@ -334,67 +364,49 @@ class BillDB:
         `route` is read or analytics (the replica, falling back to the primary) or write
         (the primary, e.g. a read that must see the caller's own uncommitted-elsewhere data).
         """
-        if route not in (*READ_ROUTES, "write"):
-            raise ValueError(f"route must be one of read, analytics, write; not {route!r}")
-        last: BaseException | None = None
-        for attempt in range(self.config.read_retries + 1):
-            use_replica = route in READ_ROUTES and await self._replica_usable(user_id)
-            pool = self._pools["replica" if use_replica else
-                               ("primary_read" if route in READ_ROUTES else "write")]
-            try:
-                async with pool.connection() as conn:
-                    result = await fn(conn)
-                    await conn.rollback()
-                    return result
-            except (psycopg.OperationalError, PoolTimeout) as exc:
-                last = exc
-                if use_replica:
-                    self._replica_down_until = time.monotonic() + 2.0
-                await self.reload_routes()
-                await asyncio.sleep(min(0.2 * (attempt + 1), 1.0))
-        raise RouteUnavailable(f"{route} route failed after retries: {last}") from last
+
+        async def on(name: str) -> T:
+            async with self._pools[name].connection() as conn:
+                result = await fn(conn)
+                await conn.rollback()
+                return result
+
+        return await self._routed(on, route, user_id)
 
     async def fetch(self, query: str, params: Any = None, *, route: str = "read",
                     user_id: str | None = None) -> list[tuple]:
-        """Rows of a read-only query on `route` (retried transparently)."""
+        """Rows of a read-only statement on `route` (retried transparently; multiplexed)."""
 
-        async def run(conn: psycopg.AsyncConnection) -> list[tuple]:
-            async with _single_statement(conn):
-                cur = await conn.execute(query, params)
-                return await cur.fetchall()
+        async def on(name: str) -> list[tuple]:
+            return (await self._mux[name].run(query, params, fetch=True)).rows
 
-        return await self.run_read(run, route=route, user_id=user_id)
+        return await self._routed(on, route, user_id)
 
     async def execute(self, query: str, params: Any = None, *, user_id: str | None = None,
                       fetch: bool = False) -> tuple[int, list[tuple]]:
         """One statement on the primary as its own transaction: (rowcount, rows if `fetch`).
 
-        The cheap path for the service's single-statement writes: autocommit, and with
-        `user_id` the commit's LSN (read-your-writes) pipelined behind it, so the connection is
-        held for one round trip. A lost connection raises TransactionInterrupted with the
-        outcome unknown: the statement may have committed, so a retry must be idempotent.
+        The cheap path for the service's single-statement writes: multiplexed (it may share a
+        round trip with other callers' statements, still committing alone), and with
+        `user_id` the commit's WAL position is taken in the same flight (read-your-writes).
+        A lost connection raises TransactionInterrupted with the outcome unknown: the
+        statement may have committed, so a retry must be idempotent.
         """
-        pool, conn = await self._primary_connection()
         try:
-            async with _single_statement(conn):
-                try:
-                    if user_id is None:
-                        cur = await conn.execute(query, params)
-                    else:  # the commit, then its LSN: two implicit transactions, one flight
-                        async with conn.pipeline() as pipeline:
-                            cur = await conn.execute(query, params)
-                            await pipeline.sync()
-                            lsn = await conn.execute("SELECT pg_current_wal_lsn()::text")
-                        self._written[user_id] = (await lsn.fetchone())[0]
-                    rows = await cur.fetchall() if fetch else []
-                    count = cur.rowcount
-                except psycopg.OperationalError as exc:
-                    if user_id is not None:
-                        self._written[user_id] = "FFFFFFFF/FFFFFFFF"  # unknown: use the primary
-                    raise TransactionInterrupted(True, exc) from exc
-            return count, rows
-        finally:
-            await pool.putconn(conn)
+            out = await self._mux["write"].run(query, params, fetch=fetch,
+                                               lsn=user_id is not None)
+        except psycopg.OperationalError as exc:
+            if user_id is not None:
+                self._written[user_id] = UNKNOWN_LSN  # read from the primary
+            raise TransactionInterrupted(True, exc) from exc
+        if user_id is not None:
+            self._written[user_id] = out.lsn or UNKNOWN_LSN
+        return out.rowcount, out.rows
+
+    def multiplexing(self) -> dict[str, dict[str, int]]:
+        """Per pool: batches sent, statements in them, the largest batch."""
+        return {name: {"batches": m.batches, "statements": m.statements, "largest": m.largest}
+                for name, m in self._mux.items() if m.batches}
 
     async def served_by(self, route: str = "read", user_id: str | None = None) -> int:
         """The port of the server that would serve `route` now (for tests and status)."""

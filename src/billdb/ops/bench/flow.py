@@ -116,6 +116,8 @@ class Recorder:
     errors_total: int = 0
     flows_total: int = 0
     cipher_s: float = 0.0  # time in the cipher over all flows (TimedCipher)
+    batches: dict[str, int] = field(default_factory=dict)  # pool -> multiplexed batches sent
+    batched: dict[str, int] = field(default_factory=dict)  # pool -> statements in them
 
     def inside(self, t: float) -> bool:
         return self.window[0] <= t < self.window[1]

@@ -79,10 +79,13 @@ def _server_version(ctx: Context) -> str:
 def _merge(results: list[dict[str, Any]]) -> dict[str, Any]:
     lat: dict[str, list[float]] = {o: [] for o in OPERATIONS}
     merged: dict[str, Any] = {"flows": [], "statements": 0, "errors": 0, "error_samples": [],
-                              "flows_total": 0, "cipher_s": 0.0}
+                              "flows_total": 0, "cipher_s": 0.0, "batches": {}, "batched": {}}
     for r in results:
         merged["flows_total"] += r["flows_total"]
         merged["cipher_s"] += r["cipher_s"]
+        for key in ("batches", "batched"):
+            for name, n in r[key].items():
+                merged[key][name] = merged[key].get(name, 0) + n
         for o in OPERATIONS:
             lat[o] += r["latencies"][o]
         merged["flows"] += r["flows"]
@@ -208,6 +211,11 @@ def report(merged: dict[str, Any], users: int, duration_s: float, workers: int, 
                             "flow_p99_ms": ms(percentile(flows, 99)),
                             "cipher_ms_per_flow": round(1000 * merged["cipher_s"]
                                                         / max(1, merged["flows_total"]), 3),
+                            # multiplexing: statements per batch (one round trip, and on the
+                            # write pool one commit), over the whole run, warm-up included
+                            "statements_per_batch": {
+                                name: round(merged["batched"][name] / n, 2)
+                                for name, n in sorted(merged["batches"].items()) if n},
                             "error_samples": merged["error_samples"][:5]}})
     return {
         "users": users,

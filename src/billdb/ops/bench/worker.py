@@ -85,6 +85,10 @@ async def _run(args: WorkerArgs, queue: Any, start_event: Any, start_epoch: Any)
         for _, repo in pods:
             await repo.close()
         rec.cipher_s = cipher.seconds
+        for db, _ in pods:
+            for name, m in db.multiplexing().items():
+                rec.batches[name] = rec.batches.get(name, 0) + m["batches"]
+                rec.batched[name] = rec.batched.get(name, 0) + m["statements"]
         queue.put(("result", args.worker, asdict(rec)))
     finally:
         for db, _ in pods:
