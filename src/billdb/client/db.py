@@ -5,6 +5,7 @@ go to the read replica and fall back to the primary when the replica is down or 
 than the plan allows. A user who just wrote reads from the primary until the replica has
 replayed that write (read-your-writes, checked by LSN). After a failover the pools reconnect
 by themselves; an interrupted write raises TransactionInterrupted, reads are retried.
+Single statements (`execute`, `fetch`) are multiplexed: see billdb.client.multiplex.
 """
 
 from __future__ import annotations
