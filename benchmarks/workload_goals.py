@@ -12,7 +12,7 @@ tests/conftest.write_plan on your port base), through the `billdb` command line:
 Each run waits until the machine's 1-minute load is under --max-load (the machine is shared),
 and records the load next to its figures.
 
-Usage: .venv/bin/python benchmarks/workload_goals.py --plan PLAN [--workers 2] [--quick]
+Usage: .venv/bin/python benchmarks/workload_goals.py --plan PLAN [--workers 1] [--quick]
 Prints one JSON document on stdout; progress on stderr.
 """
 
@@ -62,7 +62,7 @@ def run(plan: str, max_load: float, *args: str) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--plan", required=True)
-    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--max-load", type=float, default=1.5)
     ap.add_argument("--quick", action="store_true", help="shorter runs (a rough look)")
     a = ap.parse_args()
@@ -80,7 +80,7 @@ def main() -> None:
                  "--workers", w, "--through-pooler")
     report["users_1000_through_pooler"] = {k: pooled[k] for k in (
         "tps", "p50_ms", "p95_ms", "p99_ms", "errors", "load_1m_before", "load_1m_after")}
-    for workers in ("1", w):
+    for workers in sorted({"1", w}):
         sat = run(a.plan, a.max_load, "bench", "--users", "50", "--think-ms", "0",
                   "--duration", str(d // 2), "--workers", workers, "--compare-pgbench")
         report[f"saturated_workers_{workers}"] = {k: sat[k] for k in (
@@ -109,7 +109,7 @@ def main() -> None:
     report["goals"] = {
         "users_1000_p99_under_500ms_no_errors": peak["p99_ms"] < 500 and peak["errors"] == 0,
         "saturated_ratio_at_least_0.7": max(report[f"saturated_workers_{x}"]["ratio"] or 0
-                                            for x in ("1", w)) >= 0.7,
+                                            for x in sorted({"1", w})) >= 0.7,
         "capacity_users": cap["capacity_users"],
         "encryption_under_10pct_of_flow_p50": (enc["aes_pct_of_flow_p50"] or 0) < 10,
     }
