@@ -14,7 +14,7 @@ import time
 import psycopg
 import pytest
 
-from billdb.client import BillDB, ClientConfig, TransactionInterrupted
+from billdb.client import BillDB, ClientConfig, RouteUnavailable, TransactionInterrupted
 from conftest import Env
 
 
@@ -31,8 +31,30 @@ def _verify_ok(env: Env) -> None:
     assert report["ok"], [c for c in report["checks"] if not c["ok"]]
 
 
+MUX_WRITERS = 20
+INSERT_ROW = ("INSERT INTO bill_inquiry_history (request_id, user_id, line_number) "
+              "VALUES (%s, %s, '010') RETURNING inet_server_port()")
+
+
+async def _multiplexed_writer(db: BillDB, rid_prefix: str, user: str, stop: asyncio.Event,
+                              acked: list[str], interrupted: list[Exception]) -> None:
+    """Single-statement writes (multiplexed, sharing commits with the other writers) until
+    `stop`; a failover may interrupt them, never lose an acknowledged one."""
+    n = 0
+    while not stop.is_set():
+        n += 1
+        rid = f"{rid_prefix}-{n}"
+        try:
+            await db.execute(INSERT_ROW, [rid, user], user_id=rid_prefix, fetch=True)
+            acked.append(rid)
+        except (TransactionInterrupted, RouteUnavailable) as exc:
+            interrupted.append(exc)
+        await asyncio.sleep(0.01)
+
+
 def test_client_survives_kill_9_of_the_primary(env: Env):
-    """Acknowledged rows all exist on the new primary; the client resumes by itself."""
+    """Acknowledged rows all exist on the new primary; the client resumes by itself. One
+    writer runs explicit transactions while twenty others write multiplexed statements."""
     old = _member(env, "primary")
     config = ClientConfig.from_plan(env.plan)
     user = f"ha-test-{int(time.time())}"
@@ -42,7 +64,13 @@ def test_client_survives_kill_9_of_the_primary(env: Env):
         interrupted: list[TransactionInterrupted] = []
         ports_after_kill: list[int] = []
         async with BillDB(config) as db:
-            killed = False
+            stop = asyncio.Event()
+            mux_acked: list[str] = []
+            mux_interrupted: list[Exception] = []
+            writers = [asyncio.create_task(_multiplexed_writer(
+                db, f"{user}-m{k}", user, stop, mux_acked, mux_interrupted))
+                for k in range(MUX_WRITERS)]
+            killed, acked_before_kill = False, 0
             n = 0
             deadline = time.monotonic() + 90
             while time.monotonic() < deadline and sum(
@@ -50,10 +78,7 @@ def test_client_survives_kill_9_of_the_primary(env: Env):
                 n += 1
                 try:
                     async with db.write() as conn:
-                        cur = await conn.execute(
-                            "INSERT INTO bill_inquiry_history (request_id, user_id, line_number) "
-                            "VALUES (%s, %s, '010') RETURNING inet_server_port()",
-                            [f"{user}-{n}", user])
+                        cur = await conn.execute(INSERT_ROW, [f"{user}-{n}", user])
                         port = (await cur.fetchone())[0]
                     acked.append(f"{user}-{n}")
                     if killed:
@@ -61,15 +86,20 @@ def test_client_survives_kill_9_of_the_primary(env: Env):
                 except TransactionInterrupted as exc:
                     interrupted.append(exc)
                 if not killed and len(acked) == 20:
+                    acked_before_kill = len(mux_acked)
                     os.kill(old["patroni_pid"], signal.SIGKILL)
                     os.kill(old["pid"], signal.SIGKILL)
                     killed = True
-            ports = set(ports_after_kill) - {old["port"]}
+            stop.set()
+            await asyncio.gather(*writers)
+            assert acked_before_kill > 0 and len(mux_acked) > acked_before_kill  # resumed
+            assert len(mux_interrupted) <= 3 * MUX_WRITERS
+            acked += mux_acked
             rows = await db.fetch("SELECT request_id FROM bill_inquiry_history "
                                   "WHERE user_id = %s", [user], route="write")
             async with db.write() as conn:
                 await conn.execute("DELETE FROM bill_inquiry_history WHERE user_id = %s", [user])
-        return acked, interrupted, ports, [r[0] for r in rows]
+        return acked, interrupted, set(ports_after_kill) - {old["port"]}, [r[0] for r in rows]
 
     acked, interrupted, ports, present = asyncio.run(scenario())
     assert ports and old["port"] not in ports, "writes never moved to a new primary"
