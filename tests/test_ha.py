@@ -93,7 +93,7 @@ def test_client_survives_kill_9_of_the_primary(env: Env):
             stop.set()
             await asyncio.gather(*writers)
             assert acked_before_kill > 0 and len(mux_acked) > acked_before_kill  # resumed
-            assert len(mux_interrupted) <= 3 * MUX_WRITERS
+            assert len(mux_interrupted) <= config.pool_size * MUX_WRITERS
             acked += mux_acked
             rows = await db.fetch("SELECT request_id FROM bill_inquiry_history "
                                   "WHERE user_id = %s", [user], route="write")
@@ -104,7 +104,9 @@ def test_client_survives_kill_9_of_the_primary(env: Env):
     acked, interrupted, ports, present = asyncio.run(scenario())
     assert ports and old["port"] not in ports, "writes never moved to a new primary"
     assert set(acked) <= set(present), f"lost: {sorted(set(acked) - set(present))}"
-    assert len(interrupted) <= 2
+    # Each interruption is a pooled connection to the dead server, discarded after it failed
+    # (the FATAL of a dying backend may arrive after the pool's check): at most a pool's worth.
+    assert len(interrupted) <= config.pool_size
     for exc in interrupted:
         assert "may be retried" in str(exc) or "outcome is unknown" in str(exc)
     env.run("up")  # the crashed node's Patroni comes back and rejoins (pg_rewind)
