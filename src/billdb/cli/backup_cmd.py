@@ -32,9 +32,6 @@ def _backup_table(backups: list[dict]) -> None:
     output.console.print(table)
 
 
-def _exit(ok: bool) -> None:
-    raise typer.Exit(0 if ok else 1)
-
 
 @backup_app.callback(invoke_without_command=True)
 def backup(
@@ -49,8 +46,7 @@ def backup(
 
     report = physical.take_backup(local_context(), kind,
                                   on_repo=lambda r: output.note(f"{kind} backup to repo{r} …"))
-    output.report(report, as_json)
-    _exit(report["ok"])
+    output.conclude(report, as_json)
 
 
 @backup_app.command("list")
@@ -63,7 +59,7 @@ def backup_list(as_json: JsonOpt = False) -> None:
         output.emit_json(report)
     else:
         _backup_table(report["backups"])
-    _exit(report["ok"])
+    output.exit_status(report["ok"])
 
 
 @backup_app.command("verify")
@@ -72,8 +68,7 @@ def backup_verify(as_json: JsonOpt = False) -> None:
     from billdb.ops.backup import physical
 
     report = physical.verify(local_context())
-    output.report(report, as_json)
-    _exit(report["ok"])
+    output.conclude(report, as_json)
 
 
 @backup_app.command("schedule")
@@ -150,8 +145,7 @@ def restore_promote(
     from billdb.ops.backup import promote as op
 
     report = op.promote(local_context(), name, progress=output.note)
-    output.report(report, as_json)
-    _exit(report["ok"])
+    output.conclude(report, as_json)
 
 
 @dump_app.callback(invoke_without_command=True)
@@ -188,7 +182,7 @@ def dump_restore(
 
     report = dumps.restore(local_context(), file, into)
     output.report(report, as_json)
-    _exit(report["rows_match"])
+    output.exit_status(report["rows_match"])
 
 
 @scheduler_app.command("run")
@@ -204,7 +198,7 @@ def scheduler_run(
     from billdb.ops.scheduler import runner
 
     failures = runner.run(local_context(), state, exit_after)
-    _exit(failures == 0)
+    output.exit_status(failures == 0)
 
 
 @drill_app.command("restore")
@@ -218,8 +212,7 @@ def drill_restore(
     from billdb.ops.backup import drill
 
     report = drill.run(local_context(), writes_s=writes_s, progress=output.note)
-    output.report(report, as_json)
-    _exit(report["ok"])
+    output.conclude(report, as_json)
 
 
 def register(app: typer.Typer) -> None:

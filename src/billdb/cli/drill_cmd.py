@@ -28,8 +28,7 @@ def failover(
 
     report = drill.run(local_context(), repeat=repeat, postmaster_only=postmaster_only,
                        progress=output.note)
-    output.report(report, as_json)
-    raise typer.Exit(0 if report["ok"] else 1)
+    output.conclude(report, as_json)
 
 
 @drill_app.command("dr")
@@ -39,8 +38,7 @@ def dr(as_json: JsonOpt = False) -> None:
     from billdb.ops.drills import dr as drill
 
     report = drill.run(local_context(), progress=output.note)
-    output.report(report, as_json)
-    raise typer.Exit(0 if report["ok"] else 1)
+    output.conclude(report, as_json)
 
 
 dr_app = typer.Typer(help="Disaster recovery operations.", no_args_is_help=True)

@@ -100,7 +100,7 @@ def verify(as_json: JsonOpt = False) -> None:
 
     report = verify_op.verify(local_context())
     output.checks(report, as_json)
-    raise typer.Exit(0 if report["ok"] else 1)
+    output.exit_status(report["ok"])
 
 
 @app.command()
@@ -110,7 +110,7 @@ def status(as_json: JsonOpt = False) -> None:
 
     report = status_op.status(local_context())
     output.status(report, as_json)
-    raise typer.Exit(0 if report["ok"] else 1)
+    output.exit_status(report["ok"])
 
 
 @app.command()
@@ -135,8 +135,7 @@ def switchover(
     from billdb.ops import switchover as op
 
     report = op.switchover(local_context(), to, progress=output.note)
-    output.report(report, as_json)
-    raise typer.Exit(0 if report["ok"] else 1)
+    output.conclude(report, as_json)
 
 
 def _register_subcommands() -> None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
+import typer
 from rich.console import Console
 from rich.table import Table
 
@@ -112,3 +113,14 @@ def report(doc: dict[str, Any], as_json: bool) -> None:
         table.add_row(key, json.dumps(value, default=str) if isinstance(value, dict | list)
                       else str(value))
     console.print(table)
+
+
+def exit_status(ok: bool) -> NoReturn:
+    """Exit 0 when the check or operation succeeded, 1 when it failed."""
+    raise typer.Exit(0 if ok else 1)
+
+
+def conclude(doc: dict[str, Any], as_json: bool) -> NoReturn:
+    """Print a report with an `ok` field, then exit on it."""
+    report(doc, as_json)
+    exit_status(doc["ok"])

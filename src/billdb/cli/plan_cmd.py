@@ -44,7 +44,7 @@ def lint(
         output.emit_json(report)
     else:
         _table(report)
-    raise typer.Exit(0 if report["ok"] else 1)
+    output.exit_status(report["ok"])
 
 
 def _table(report: dict[str, Any]) -> None:

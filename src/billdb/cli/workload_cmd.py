@@ -16,9 +16,6 @@ partitions_app = typer.Typer(help="Monthly partitions of the history tables.",
                              no_args_is_help=True)
 
 
-def _exit(ok: bool) -> None:
-    raise typer.Exit(0 if ok else 1)
-
 
 @keys_app.command("rotate")
 def keys_rotate(
@@ -31,8 +28,7 @@ def keys_rotate(
     from billdb.ops import keys
 
     report = keys.rotate(local_context(), batch=batch, progress=output.note)
-    output.report(report, as_json)
-    _exit(report["ok"])
+    output.conclude(report, as_json)
 
 
 @keys_app.command("status")
@@ -41,8 +37,7 @@ def keys_status(as_json: JsonOpt = False) -> None:
     from billdb.ops import keys
 
     report = keys.status(local_context())
-    output.report(report, as_json)
-    _exit(report["ok"])
+    output.conclude(report, as_json)
 
 
 @partitions_app.command("list")
@@ -102,8 +97,7 @@ def pooler_status(as_json: JsonOpt = False) -> None:
     from billdb.ops import pooler
 
     report = pooler.status(local_context())
-    output.report(report, as_json)
-    _exit(report["ok"])
+    output.conclude(report, as_json)
 
 
 def bench(
@@ -146,14 +140,14 @@ def bench(
                                   through_pooler=through_pooler, progress=output.note,
                                   pods=pods)
         output.report(report, as_json)
-        _exit(report["capacity_users"] is not None)
+        output.exit_status(report["capacity_users"] is not None)
     report = compare.bench(local_context(), users=users, duration_s=duration, think_ms=think_ms,
                            workers=workers, through_pooler=through_pooler,
                            compare_pgbench=compare_pgbench,
                            encryption_overhead=encryption_overhead, keep_data=keep_data,
                            progress=output.note, pods=pods)
     output.report(report, as_json)
-    _exit(report["errors"] == 0)
+    output.exit_status(report["errors"] == 0)
 
 
 def pgbench(
@@ -170,8 +164,7 @@ def pgbench(
     if only not in ("both", "builtin", "service"):
         raise BilldbError("--only must be both, builtin or service")
     report = op.run(local_context(), duration, only, progress=output.note)
-    output.report(report, as_json)
-    _exit(report["ok"])
+    output.conclude(report, as_json)
 
 
 def register(app: typer.Typer) -> None:
