@@ -90,14 +90,13 @@ async def _outcome(cur: AsyncCursor, call: _Call, lsn: str | None) -> Outcome:
 
 class Multiplexer:
     """One route's statement queue. `connection` yields a pooled connection (it decides the
-    pool, so a repointed route is followed); at most `senders` connections are used at once.
-    `batch` 1 turns multiplexing off."""
+    pool, so a repointed route is followed); at most `senders` connections are used at once,
+    each carrying up to MAX_BATCH statements per round trip."""
 
     def __init__(self, connection: Callable[[], AbstractAsyncContextManager[AsyncConnection]],
-                 senders: int, batch: int = MAX_BATCH) -> None:
+                 senders: int) -> None:
         self._connection = connection
         self._max_senders = max(1, senders)
-        self._batch = max(1, batch)
         self._queue: deque[_Call] = deque()
         self._senders: set[asyncio.Task[None]] = set()
         self.batches = 0  # batches sent, and the statements in them: their ratio is the sharing
@@ -131,7 +130,7 @@ class Multiplexer:
                     async with self._connection() as conn:
                         # Taken only now, with a connection in hand: what queued while
                         # waiting for it rides along.
-                        n = min(len(self._queue), self._batch)
+                        n = min(len(self._queue), MAX_BATCH)
                         batch = [self._queue.popleft() for _ in range(n)]
                         if batch:
                             await self._run_batch(conn, batch)
