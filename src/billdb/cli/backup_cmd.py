@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 
 from billdb.cli import output
+from billdb.cli.common import JsonOpt, local_context
 from billdb.cli.drill_cmd import drill_app
-from billdb.cli.main import JsonOpt, local_context
 from billdb.errors import BilldbError
 
 backup_app = typer.Typer(help="Physical backups with pgBackRest (repo1 + the geo copy repo2).")

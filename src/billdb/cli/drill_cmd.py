@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from billdb.cli import output
-from billdb.cli.main import JsonOpt, local_context
+from billdb.cli.common import JsonOpt, local_context
 
 drill_app = typer.Typer(help="Measured drills: failover, disaster recovery, restore.",
                         no_args_is_help=True)

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import logging
 import sys
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from billdb import __version__
-from billdb.cli import output
-from billdb.context import Context, load_context
+from billdb.cli import backup_cmd, output, workload_cmd
+from billdb.cli.common import EnvOpt, JsonOpt, PlanOpt, Selection, local_context
+from billdb.cli.drill_cmd import dr_app, drill_app
+from billdb.cli.plan_cmd import plan_app
 from billdb.errors import BilldbError
 
 app = typer.Typer(
@@ -21,23 +22,6 @@ app = typer.Typer(
     add_completion=False,
 )
 
-PlanOpt = Annotated[Path | None, typer.Option(
-    "--plan", help="Plan file (default: plans/bill-inquiry.yaml).", show_default=False)]
-EnvOpt = Annotated[str, typer.Option("--env", help="Environment of the plan: local or prod.")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
-
-
-class State:
-    plan: Path | None = None
-    env: str = "local"
-
-    def context(self) -> Context:
-        return load_context(self.plan, self.env)
-
-
-state = State()
-
-
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"billdb {__version__}")
@@ -46,6 +30,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main_options(
+    ctx: typer.Context,
     plan: PlanOpt = None,
     env: EnvOpt = "local",
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
@@ -56,25 +41,19 @@ def main_options(
     The plan is plans/bill-inquiry.yaml; `--env local` (default) runs it on this machine
     with Patroni, etcd, PostgreSQL 15, pgBackRest and PgBouncer.
     """
-    state.plan = plan
     if env not in ("local", "prod"):
         raise BilldbError(f"--env must be 'local' or 'prod', not {env!r}")
-    state.env = env
-
-
-def local_context() -> Context:
-    ctx = state.context()
-    if state.env != "local":
-        raise BilldbError("this command runs the local environment; use `--env local`")
-    return ctx
+    ctx.obj = Selection(plan, env)
 
 
 @app.command()
 def up() -> None:
     """Converge the local environment to the plan (idempotent: a second run changes nothing)."""
     from billdb.ops import provision
+    from billdb.plan import budget
 
     ctx = local_context()
+    budget.refuse_unless_held(ctx.plan)
     steps = output.progress_steps()
     provision.up(ctx, steps)
     output.summary(steps, "environment")
@@ -138,23 +117,11 @@ def switchover(
     output.conclude(report, as_json)
 
 
-def _register_subcommands() -> None:
-    from billdb.cli.drill_cmd import dr_app, drill_app
-
-    app.add_typer(drill_app, name="drill")
-    from billdb.cli import backup_cmd
-
-    backup_cmd.register(app)
-    app.add_typer(dr_app, name="dr")
-    from billdb.cli.plan_cmd import plan_app
-
-    app.add_typer(plan_app, name="plan")
-    from billdb.cli import workload_cmd
-
-    workload_cmd.register(app)
-
-
-_register_subcommands()
+app.add_typer(drill_app, name="drill")
+backup_cmd.register(app)
+app.add_typer(dr_app, name="dr")
+app.add_typer(plan_app, name="plan")
+workload_cmd.register(app)
 
 
 def main() -> None:

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from billdb.cli import output
-from billdb.cli.main import JsonOpt, state
+from billdb.cli.common import JsonOpt, selection, today
 
 plan_app = typer.Typer(help="Review the plan itself (no environment needed).",
                        no_args_is_help=True)
@@ -26,6 +26,9 @@ def lint(
         "--document", help="Lint this Markdown plan document instead of the plan file: its "
         "SQL runs on a scratch PostgreSQL of the plan's major version and is rolled back.",
         exists=True, dir_okay=False, readable=True, show_default=False)] = None,
+    today_opt: Annotated[str | None, typer.Option(
+        "--today", help="Judge end of life as of this date (YYYY-MM-DD; default: "
+        "$BILLDB_TODAY, else today).", show_default=False)] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Find what in the plan would fail or do harm: end-of-life version, secrets, memory and
@@ -35,11 +38,12 @@ def lint(
     """
     from billdb import lint as lint_op
 
-    plan_file = plan or state.plan
+    plan_file = plan or selection().plan
+    day = today(today_opt)
     if document:
-        report = lint_op.lint_document(document, plan_file, progress=output.note)
+        report = lint_op.lint_document(document, plan_file, day, progress=output.note)
     else:
-        report = lint_op.lint_plan(plan_file, progress=output.note)
+        report = lint_op.lint_plan(plan_file, day, progress=output.note)
     if as_json:
         output.emit_json(report)
     else:

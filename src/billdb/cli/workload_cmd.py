@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from billdb.cli import output
-from billdb.cli.main import JsonOpt, local_context
+from billdb.cli.common import JsonOpt, local_context
 
 keys_app = typer.Typer(help="Column-encryption keys (AES-256-GCM, in the secrets store).",
                        no_args_is_help=True)

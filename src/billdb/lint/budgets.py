@@ -1,13 +1,16 @@
-"""Budget and target rules on plan facts: memory, connections, availability, RPO."""
+"""Budget and target rules on plan facts: memory, connections, availability, RPO.
+
+The budgets themselves are counted by billdb.plan.budget, the model `verify` and `up` use.
+"""
 
 from __future__ import annotations
 
 from billdb.lint.catalog import Catalog
-from billdb.lint.facts import Fact, Facts, gib, size_bytes
+from billdb.lint.facts import Fact, Facts, gib
 from billdb.lint.findings import Finding
+from billdb.plan import budget as model
+from billdb.plan.budget import size_bytes
 
-AZURE_RESERVED = 15  # Azure keeps 15 connections for replication and monitoring
-TIGHT = 0.80  # above this share of RAM, the OS and its page cache are squeezed
 MONTH_MIN = 30 * 24 * 60
 
 
@@ -32,39 +35,70 @@ def memory(facts: Facts, catalog: Catalog) -> list[Finding]:
     workers, _ = _param(facts, catalog, "autovacuum_max_workers")
     if None in (sb, wm, mwm, conns, workers):
         return []
-    per_conn = conns * wm
-    total = sb + per_conn + workers * mwm
-    ram = facts.ram_gb.num * 1024**3
+    m = model.Memory(int(sb), int(wm), int(mwm), int(conns), int(workers),
+                     int(facts.ram_gb.num * 1024**3))
     section = (wm_fact or sb_fact or mc_fact or facts.ram_gb).section
     line = (wm_fact or sb_fact or mc_fact).line if (wm_fact or sb_fact or mc_fact) else None
     detail = (f"shared_buffers {gib(sb)} + max_connections {int(conns)} × work_mem "
-              f"{wm / 1024**2:.0f}MB ({gib(per_conn)}) + autovacuum_max_workers {int(workers)} × "
-              f"maintenance_work_mem {gib(mwm)} = {gib(total)}")
+              f"{wm / 1024**2:.0f}MB ({gib(m.per_connection)}) + autovacuum_max_workers "
+              f"{int(workers)} × maintenance_work_mem {gib(mwm)} = {gib(m.total)}")
     out = []
     ram_src = f"{facts.ram_gb.num:g} GB of RAM ({facts.ram_gb.section})"
-    if total > ram:
-        fit = max(1, int((ram * TIGHT - sb - workers * mwm) / conns / 1024**2))
+    if m.over:
         out.append(Finding(
             "budget.memory", "error", section,
             f"{detail} exceeds the server's {ram_src}: every connection sorting at once "
-            "drives the server out of memory", f"lower work_mem to at most {fit}MB (or "
-            "max_connections, with a pooler in front) so the sum stays under "
-            f"{TIGHT:.0%} of RAM", line))
-    elif total > ram * TIGHT:
+            "drives the server out of memory", f"lower work_mem to at most "
+            f"{m.work_mem_fit_mb()}MB (or max_connections, with a pooler in front) so the sum "
+            f"stays under {model.TIGHT:.0%} of RAM", line))
+    elif m.tight:
         out.append(Finding(
             "budget.memory_tight", "warning", section,
-            f"{detail} is {total / ram:.0%} of the server's {ram_src}, leaving little for the "
-            "OS and its page cache", "keep the worst case under 80% of RAM: lower work_mem "
+            f"{detail} is {m.total / m.ram:.0%} of the server's {ram_src}, leaving little for "
+            "the OS and its page cache", "keep the worst case under 80% of RAM: lower work_mem "
             "or max_connections", line))
-    if facts.replica_ram_gb and total > facts.replica_ram_gb.num * 1024**3:
+    if facts.replica_ram_gb and m.total > facts.replica_ram_gb.num * 1024**3:
         out.append(Finding(
             "budget.replica_memory", "warning", facts.replica_ram_gb.section,
             f"the read replica has {facts.replica_ram_gb.num:g} GB of RAM but runs the "
-            f"primary's parameters ({gib(total)} worst case); promoted in a region failure "
+            f"primary's parameters ({gib(m.total)} worst case); promoted in a region failure "
             "it would carry the whole load", "scale the replica to the primary's size when "
             "promoting it (or size it like the primary), or give it its own memory settings",
             facts.replica_ram_gb.line))
     return out
+
+
+def _document_connections(facts: Facts, catalog: Catalog, max_conn: int) -> model.Connections:
+    """A document's figures: one pool per pod (the seed's HikariCP), no pooler numbers."""
+    if facts.azure:
+        reserved, label = model.AZURE_RESERVED, "Azure reserved (replication, monitoring)"
+    else:
+        s = catalog.settings.get("superuser_reserved_connections")
+        reserved = int(s.boot_val) if s and s.boot_val else model.SUPERUSER_RESERVED
+        label = "superuser reserved"
+    return model.Connections(int(facts.pods.num), int(facts.pool_size.num), max_conn, None,
+                             has_replica=False, reserved=reserved, reserved_label=label,
+                             client_pools=1, primary_pools=1, client_label="pool")
+
+
+def _finding(b: model.Budget, c: model.Connections, where: str, facts: Facts,
+             mc: Fact) -> Finding:
+    pods_src = f"{c.pods} pods ({facts.pods.where or facts.pods.section})"
+    fit = model.max_pods(c)
+    if b.name == "pooler_clients":
+        return Finding(
+            "budget.pooler_clients", "error", facts.pooler_section or facts.pool_size.section,
+            f"{where}{pods_src}: {b.describe()}", f"raise pooler.max_client_conn to at least "
+            f"{b.total} or keep service.max_pods at most {fit}", facts.pods.line)
+    if c.pooler is None:
+        fix = ("put a transaction pooler in front (Azure's built-in PgBouncer, port 6432) or "
+               f"cap the pods at {fit} (service.max_pods)")
+        return Finding("budget.connections", "error", facts.pool_size.section,
+                       f"{where}{b.name}: {b.describe()} ({mc.section}): pods beyond the "
+                       "budget fail to connect", fix, facts.pool_size.line)
+    return Finding("budget.connections", "error", facts.pooler_section or "§5.2",
+                   f"{where}{b.name}: {b.describe()}", "lower pooler.default_pool_size/"
+                   "reserve_pool_size or raise parameters.max_connections")
 
 
 def connections(facts: Facts, catalog: Catalog) -> list[Finding]:
@@ -72,12 +106,6 @@ def connections(facts: Facts, catalog: Catalog) -> list[Finding]:
     if mc is None or facts.pool_size is None:
         return []
     max_conn = int(mc.num)
-    if facts.azure:
-        reserved, why = AZURE_RESERVED, "Azure reserves 15 for replication and monitoring"
-    else:
-        s = catalog.settings.get("superuser_reserved_connections")
-        reserved = int(s.boot_val) if s and s.boot_val else 3
-        why = f"superuser_reserved_connections {reserved}"
     out: list[Finding] = []
     if facts.pods is None:
         return [Finding("budget.connections_unknown", "info", facts.pool_size.section,
@@ -85,40 +113,19 @@ def connections(facts: Facts, catalog: Catalog) -> list[Finding]:
                         "cannot be checked against max_connections",
                         "state the maximum pod count next to the pool size",
                         facts.pool_size.line)]
-    pods, pool = int(facts.pods.num), int(facts.pool_size.num)
-    direct = pods * pool
-    pods_src = f"{pods} pods ({facts.pods.where or facts.pods.section})"
-    if facts.pooler is None:
+    targets_ = facts.connections
+    if not targets_:
         if facts.pooler_mentioned:
-            return out
-        need = direct + reserved
-        if need > max_conn:
-            out.append(Finding(
-                "budget.connections", "error", facts.pool_size.section,
-                f"{pods_src} × pool size {pool} ({facts.pool_size.section}) = {direct} "
-                f"connections + {reserved} reserved ({why}) = {need} > max_connections "
-                f"{max_conn} ({mc.section}): pods beyond the budget fail to connect",
-                f"put a transaction pooler in front (Azure's built-in PgBouncer, port 6432) "
-                f"or cap pods × pool size at {max_conn - reserved}",
-                facts.pool_size.line))
-    else:
-        p = facts.pooler
-        if direct > p.max_client_conn:
-            out.append(Finding(
-                "budget.pooler_clients", "error", p.section,
-                f"{pods_src} × pool size {pool} = {direct} client connections > the pooler's "
-                f"max_client_conn {p.max_client_conn}",
-                f"raise pooler.max_client_conn to at least {direct}"))
-        server = p.pools * (p.default_pool_size + p.reserve_pool_size)
-        need = server + p.admin_reserved + reserved
-        if need > max_conn:
-            out.append(Finding(
-                "budget.connections", "error", p.section,
-                f"pooler: {p.pools} pool(s) × ({p.default_pool_size} + reserve "
-                f"{p.reserve_pool_size}) = {server} server connections + "
-                f"{p.admin_reserved} for administrators + {reserved} reserved ({why}) = "
-                f"{need} > max_connections {max_conn}",
-                "lower pooler.default_pool_size/reserve_pool_size or raise max_connections"))
+            targets_ = []
+        else:
+            targets_ = [("", _document_connections(facts, catalog, max_conn))]
+    seen: set[tuple[str, str]] = set()
+    for where, c in targets_:
+        for b in model.connection_budgets(c):
+            fid = "budget.pooler_clients" if b.name == "pooler_clients" else "budget.connections"
+            if not b.ok and (fid, b.name) not in seen:
+                seen.add((fid, b.name))
+                out.append(_finding(b, c, where, facts, mc))
     if facts.connection_alert and facts.connection_alert.num >= max_conn:
         out.append(Finding(
             "targets.connection_alert", "error", facts.connection_alert.section,

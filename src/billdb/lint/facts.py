@@ -6,11 +6,9 @@ same rules judge both and every finding cites the right section.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|kB|KB|MB|GB|TB)?\s*$")
-_UNIT = {"B": 1, "kB": 1024, "KB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}
+from billdb.plan.budget import Connections
 
 
 @dataclass(frozen=True)
@@ -25,16 +23,6 @@ class Fact:
         return float(self.value)
 
 
-@dataclass(frozen=True)
-class PoolerFacts:
-    default_pool_size: int
-    reserve_pool_size: int
-    max_client_conn: int
-    admin_reserved: int
-    pools: int  # (database, user) pairs the application opens on the primary
-    section: str
-
-
 @dataclass
 class Facts:
     azure: bool
@@ -43,7 +31,10 @@ class Facts:
     replica_ram_gb: Fact | None = None
     pool_size: Fact | None = None
     pods: Fact | None = None
-    pooler: PoolerFacts | None = None
+    # A plan file's connection figures per target ("prod: ", "local environment: "); a
+    # document has none and is counted from pool_size and pods.
+    connections: list[tuple[str, Connections]] = field(default_factory=list)
+    pooler_section: str | None = None
     pooler_mentioned: bool = False
     availability_target: Fact | None = None
     sla: Fact | None = None
@@ -54,21 +45,6 @@ class Facts:
     archive_timeout_s: Fact | None = None
     failover_s: Fact | None = None
     connection_alert: Fact | None = None
-
-
-def size_bytes(value: str, unit: str | None) -> float | None:
-    """A memory setting in bytes; a bare number counts in the setting's own unit (8kB...)."""
-    m = _SIZE.match(str(value))
-    if not m:
-        return None
-    amount = float(m.group(1))
-    if m.group(2):
-        return amount * _UNIT[m.group(2)]
-    if unit:
-        um = re.match(r"^(\d*)(B|kB|MB|GB|TB)$", unit)
-        if um:
-            return amount * int(um.group(1) or 1) * _UNIT[um.group(2)]
-    return amount
 
 
 def gib(n: float) -> str:

@@ -12,8 +12,9 @@ from ruamel.yaml.comments import CommentedMap
 
 from billdb.lint import azure_platform, budgets, credentials, eol
 from billdb.lint.catalog import Catalog
-from billdb.lint.facts import Fact, Facts, PoolerFacts
+from billdb.lint.facts import Fact, Facts
 from billdb.lint.findings import Finding
+from billdb.plan import budget
 from billdb.plan.models import Plan
 from billdb.render.parameters import cluster_settings
 
@@ -61,15 +62,6 @@ def plan_facts(plan: Plan, line: Lines) -> Facts:
         name: Fact(str(getattr(p, name)), s51, line("parameters", name), f"parameters.{name}")
         for name in ("shared_buffers", "work_mem", "maintenance_work_mem", "max_connections")
     }
-    pooler = None
-    if plan.pooler.enabled:
-        # The application's writing role, and the read role too: reads fall back to the
-        # primary when the replica lags or is down, so both open pools there.
-        routed = [r for r, g in plan.roles.login.items() if {"insert", "update"} & set(g.tables)]
-        routed.append(plan.read_replica.read_user)
-        pooler = PoolerFacts(plan.pooler.default_pool_size, plan.pooler.reserve_pool_size,
-                             plan.pooler.max_client_conn, plan.pooler.admin_reserved_connections,
-                             len(set(routed)), "§5.2")
     return Facts(
         azure=True,
         params=params,
@@ -79,7 +71,9 @@ def plan_facts(plan: Plan, line: Lines) -> Facts:
                             line("read_replica", "memory_gb"), "read_replica.memory_gb"),
         pool_size=Fact(plan.pool.size, "§5.2", line("pool", "size"), "pool.size"),
         pods=Fact(plan.service.max_pods, "§1.2", line("service", "max_pods"), "service.max_pods"),
-        pooler=pooler,
+        connections=[("prod (Azure): ", budget.plan_connections(plan, "prod")),
+                     ("local environment: ", budget.plan_connections(plan, "local"))],
+        pooler_section="§5.2",
         availability_target=Fact(plan.service.availability_target_pct, "§1.2",
                                  line("service", "availability_target_pct"),
                                  "service.availability_target_pct"),

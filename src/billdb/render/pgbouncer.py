@@ -2,7 +2,7 @@
 
 One PgBouncer in transaction mode serves two logical databases: `<db>` on the primary and
 `<db>_read` on the read replica, so neither server sees more than the pooler's server
-connections however many service pods connect (DESIGN.md §3; seed §5.2: 15 pods x 15 = 225
+connections however many service pods connect (docs/topology.md; seed §5.2: 15 pods x 15 = 225
 direct connections would exceed max_connections 200). TLS on both sides: clients must use TLS
 and get the environment's server certificate; PgBouncer verifies the servers against the CA
 (verify-full). Users come from an auth_file holding the servers' own SCRAM verifiers (never a
@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from billdb.plan.budget import PoolerLimits
 from billdb.plan.models import Plan
 
 _TLS_PROTOCOLS = {"TLSv1.2": "tlsv1.2,tlsv1.3", "TLSv1.3": "tlsv1.3"}
@@ -36,9 +37,10 @@ def read_alias(plan: Plan) -> str:
 
 
 def server_pool(plan: Plan) -> int:
-    """Server connections the pooler may open to one server (pool + reserve, capped by
-    max_db_connections whatever the number of users)."""
-    return plan.pooler.default_pool_size + plan.pooler.reserve_pool_size
+    """Server connections one pooler database may open to its server (pool + reserve, capped
+    by max_db_connections whatever the number of users): the budget model's figure."""
+    p = plan.pooler
+    return PoolerLimits(p.default_pool_size, p.reserve_pool_size, p.max_client_conn).server_pool
 
 
 def pooled_users(plan: Plan) -> list[str]:

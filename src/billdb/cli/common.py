@@ -1,0 +1,68 @@
+"""What every command shares: the option types and the plan/environment the root command
+chose. The choice lives on the click context object (set by main's callback), not in module
+state, and the command modules import this module, never `billdb.cli.main` (no circle)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+try:  # typer 0.2x carries its own click; older ones use click itself
+    from typer._click.globals import get_current_context
+except ImportError:  # pragma: no cover
+    from click import get_current_context
+
+from billdb.context import Context, load_context
+from billdb.errors import BilldbError
+
+PlanOpt = Annotated[Path | None, typer.Option(
+    "--plan", help="Plan file (default: plans/bill-inquiry.yaml).", show_default=False)]
+EnvOpt = Annotated[str, typer.Option("--env", help="Environment of the plan: local or prod.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+TODAY_ENV = "BILLDB_TODAY"
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The root command's --plan and --env."""
+
+    plan: Path | None = None
+    env: str = "local"
+
+
+def selection() -> Selection:
+    """The root command's choice; outside a command run this is an error, never a silent
+    fall-back to the default plan (which is the `make up` environment)."""
+    ctx = get_current_context(silent=True)
+    obj = ctx.find_root().obj if ctx else None
+    if not isinstance(obj, Selection):
+        raise BilldbError("no command line context: --plan/--env were not parsed")
+    return obj
+
+
+def context() -> Context:
+    s = selection()
+    return load_context(s.plan, s.env)
+
+
+def local_context() -> Context:
+    s = selection()
+    if s.env != "local":
+        raise BilldbError("this command runs the local environment; use `--env local`")
+    return load_context(s.plan, s.env)
+
+
+def today(option: str | None) -> date:
+    """--today, else $BILLDB_TODAY, else the calendar's date (end-of-life checks)."""
+    value, source = (option, "--today") if option else (os.environ.get(TODAY_ENV), TODAY_ENV)
+    if not value:
+        return date.today()
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise BilldbError(f"{source} must be a date YYYY-MM-DD, not {value!r}") from None
