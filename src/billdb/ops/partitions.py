@@ -24,10 +24,12 @@ from billdb import sql as sqlfiles
 from billdb.context import Context
 from billdb.errors import BilldbError, StepError
 from billdb.ops import cluster
+from billdb.ops.scheduler.calendar import Slot
+from billdb.ops.scheduler.job import Job
 
 PARTITIONS_AHEAD = 3
 DELETE_BATCH = 5000
-# Partitioned table -> the system_config key of its retention in days (DESIGN.md §2).
+# Partitioned table -> the system_config key of its retention in days (docs/data-model.md).
 RETENTION_KEYS = {
     "kos_inquiry_history": "kos.history.retention.days",
     "bill_inquiry_history": "bill.history.retention.days",
@@ -142,11 +144,8 @@ def uncovered(parts: list[tuple[dt.datetime, dt.datetime]], start: dt.datetime,
 
 # --- scheduled jobs --------------------------------------------------------------------
 
-def jobs(ctx: Context) -> list:
-    """The scheduler's partition jobs (billdb.ops.scheduler.jobs providers)."""
-    from billdb.ops.scheduler.calendar import Slot
-    from billdb.ops.scheduler.jobs import Job
-
+def jobs(ctx: Context) -> list[Job]:
+    """The scheduler's partition jobs (listed in billdb.ops.scheduler.jobs.PROVIDERS)."""
     tz = ctx.plan.database.timezone
 
     def run_ensure(c: Context, slot_time: dt.datetime) -> str:

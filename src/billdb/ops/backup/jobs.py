@@ -15,7 +15,7 @@ from datetime import datetime
 from billdb.context import Context
 from billdb.ops.backup import common, dumps, physical
 from billdb.ops.scheduler.calendar import WEEKDAYS, Slot, zone
-from billdb.ops.scheduler.jobs import Job
+from billdb.ops.scheduler.job import Job
 
 S = "§9.1 backup"
 

@@ -1,41 +1,29 @@
-"""The registry of scheduled jobs. Each feature contributes a provider: plan -> jobs.
+"""The one list of scheduled jobs. Each feature contributes a provider (plan -> jobs) defined
+in its own module, and PROVIDERS below names them all.
 
-To add jobs (e.g. partition creation and retention), write a function
-`def jobs(ctx: Context) -> list[Job]` in the feature's module and add it to `providers()`.
+To add jobs, write `def jobs(ctx: Context) -> list[Job]` in the feature's module (Job comes
+from billdb.ops.scheduler.job) and add it to PROVIDERS.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
-
 from billdb.context import Context
-from billdb.ops.scheduler.calendar import Slot
+from billdb.ops import partitions
+from billdb.ops.backup import jobs as backup_jobs
+from billdb.ops.scheduler.job import Job, Provider
 
+__all__ = ["PROVIDERS", "Job", "Provider", "all_jobs", "providers"]
 
-@dataclass(frozen=True)
-class Job:
-    name: str
-    description: str
-    slot: Slot
-    run: Callable[[Context, datetime], str]  # (ctx, the slot time it runs for) -> detail
-    section: str = ""
-
-
-Provider = Callable[[Context], list[Job]]
+PROVIDERS: tuple[Provider, ...] = (backup_jobs.jobs, partitions.jobs)
 
 
 def providers() -> list[Provider]:
-    from billdb.ops import partitions
-    from billdb.ops.backup import jobs as backup_jobs
-
-    return [backup_jobs.jobs, partitions.jobs]
+    return list(PROVIDERS)
 
 
 def all_jobs(ctx: Context) -> list[Job]:
     out: list[Job] = []
-    for provider in providers():
+    for provider in PROVIDERS:
         out.extend(provider(ctx))
     names = [j.name for j in out]
     dup = {n for n in names if names.count(n) > 1}

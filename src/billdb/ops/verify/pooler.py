@@ -1,6 +1,6 @@
 """The connection budget and PgBouncer (§5.2 pool, docs/topology.md built-in PgBouncer): every
-server can take what the plan sends it (counted by billdb.plan.budget, as lint and up do); PgBouncer runs with the plan's settings, on the
-primary, TLS on both sides."""
+server can take what the plan sends it (counted by billdb.plan.budget, as lint and up count);
+PgBouncer runs with the plan's settings, on the primary, TLS on both sides."""
 
 from __future__ import annotations
 
