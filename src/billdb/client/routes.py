@@ -8,9 +8,10 @@ up a changed DNS record.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from billdb.fsutil import write_atomic
 
 
 @dataclass(frozen=True)
@@ -25,11 +26,4 @@ class Routes:
 
     def save(self, path: Path) -> bool:
         """Write atomically; True when the content changed."""
-        text = json.dumps(asdict(self), indent=2) + "\n"
-        if path.exists() and path.read_text(encoding="utf-8") == text:
-            return False
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-        return True
+        return write_atomic(path, json.dumps(asdict(self), indent=2) + "\n", 0o644)

@@ -7,11 +7,11 @@ password ever appearing in a URI, an argument list or a log.
 from __future__ import annotations
 
 import json
-import os
 import secrets
 from pathlib import Path
 
 from billdb.errors import BilldbError
+from billdb.fsutil import write_atomic
 
 _ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789"
 
@@ -20,14 +20,10 @@ def generate_password(length: int = 32) -> str:
     return "".join(secrets.choice(_ALPHABET) for _ in range(length))
 
 
-def _write_private(path: Path, text: str) -> None:
-    """Write a file that only its owner can read, atomically."""
+def _write_private(path: Path, text: str, owner: int | None = None) -> bool:
+    """Write a file that only its owner can read, atomically (billdb.fsutil)."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
+    return write_atomic(path, text, 0o600, owner)
 
 
 class SecretStore:
@@ -81,9 +77,4 @@ def write_pgpass(path: Path, entries: dict[str, str], owner_uid: int | None = No
         return s.replace("\\", "\\\\").replace(":", "\\:")
 
     text = "".join(f"*:*:*:{esc(role)}:{esc(pw)}\n" for role, pw in sorted(entries.items()))
-    if path.exists() and path.read_text(encoding="utf-8") == text:
-        return False
-    _write_private(path, text)
-    if owner_uid is not None:
-        os.chown(path, owner_uid, -1)
-    return True
+    return _write_private(path, text, owner_uid)

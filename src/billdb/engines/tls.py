@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import os
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from billdb.fsutil import write_atomic
 
 SERVER_NAMES = ["localhost"]
 SERVER_IPS = ["127.0.0.1"]
@@ -30,13 +31,7 @@ def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
 
 
 def _write(path: Path, data: bytes, mode: int, uid: int | None = None) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    os.chmod(path, mode)
-    if uid is not None:
-        os.chown(path, uid, -1)
+    write_atomic(path, data, mode, uid, only_if_changed=False)
 
 
 def _name(cn: str) -> x509.Name:

@@ -10,10 +10,10 @@ import ipaddress
 import re
 from typing import Annotated, Literal
 
+from patroni.utils import parse_int
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 _SIZE_RE = re.compile(r"^(\d+)(kB|MB|GB|TB)$")
-_UNITS = {"kB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}
 
 MemSize = Annotated[
     str,
@@ -29,11 +29,11 @@ Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "satur
 
 
 def size_bytes(size: str) -> int:
-    """Bytes in a PostgreSQL size string ('64MB' -> 67108864)."""
-    m = _SIZE_RE.match(size)
-    if not m:
+    """Bytes in a PostgreSQL size string ('64MB' -> 67108864), read by Patroni's parser."""
+    n = parse_int(size, "B") if _SIZE_RE.match(size) else None
+    if n is None:
         raise ValueError(f"not a size: {size!r}")
-    return int(m.group(1)) * _UNITS[m.group(2)]
+    return n
 
 
 class Strict(BaseModel):

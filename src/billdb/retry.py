@@ -1,0 +1,37 @@
+"""The one waiting primitive: poll until something holds, or retry until a call succeeds.
+
+Both run on Patroni's own loop (patroni.utils.polling_loop), wrapped in two plain signatures
+so call sites read the same everywhere. (Patroni's Retry class was not used: it logs each
+failure through Patroni's logger and replaces the caller's exception with RetryFailedError.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from patroni.utils import polling_loop
+
+T = TypeVar("T")
+
+
+def wait_until(predicate: Callable[[], object], timeout: float, interval: float = 0.2) -> bool:
+    """True as soon as `predicate()` is truthy; False once `timeout` seconds have passed
+    (the predicate is asked once more at the end, so a zero timeout still looks once)."""
+    for _ in polling_loop(timeout, interval):
+        if predicate():
+            return True
+    return bool(predicate())
+
+
+def retry(func: Callable[[], T], timeout: float, interval: float = 0.2,
+          on: type[BaseException] | tuple[type[BaseException], ...] = Exception) -> T:
+    """`func()`'s result, calling it again every `interval` seconds after an exception of
+    type `on`, for up to `timeout` seconds; then one last call whose exception (the real
+    failure, not a generic "retries exhausted") reaches the caller."""
+    for _ in polling_loop(timeout, interval):
+        try:
+            return func()
+        except on:
+            continue
+    return func()
