@@ -78,3 +78,16 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Env:
     e.run("up")
     yield e
     e.run("down", "--purge", check=False)
+
+
+# Fixtures that start or need servers; a test marked `unit` must use none of them.
+SERVER_FIXTURES = {"env", "scratch"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`pytest -m unit` runs with no server: refuse a unit test that asks for one."""
+    bad = [f"{item.nodeid} uses {sorted(SERVER_FIXTURES & set(item.fixturenames))}"
+           for item in items if item.get_closest_marker("unit")
+           and SERVER_FIXTURES & set(getattr(item, "fixturenames", ()))]
+    if bad:
+        raise pytest.UsageError("unit tests must not use server fixtures:\n" + "\n".join(bad))

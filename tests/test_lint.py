@@ -17,7 +17,8 @@ import psycopg
 import pytest
 
 from billdb.engines import process
-from billdb.lint import lint_document, lint_plan
+from billdb.errors import BilldbError
+from billdb.lint import eol, lint_document, lint_plan
 from billdb.lint.scratch import PREFIX, remove_stale, scratch_server
 from conftest import PLAN, ROOT, billdb, write_plan
 
@@ -242,7 +243,7 @@ def test_clean_document_has_no_finding_and_leaves_the_server_as_it_was(scratch, 
 # --- the command line (each run starts and removes its own scratch server) -------------
 
 def test_cli_plan_lint_on_our_plan_exits_0_with_json_only_on_stdout():
-    res = billdb("plan", "lint", "--json", check=False)
+    res = billdb("plan", "lint", "--today", str(TODAY), "--json", check=False)
     assert res.returncode == 0, res.stderr
     report = json.loads(res.stdout)
     assert report["ok"] and report["counts"]["warning"] > 0
@@ -252,7 +253,8 @@ def test_cli_plan_lint_on_our_plan_exits_0_with_json_only_on_stdout():
 @pytest.mark.skipif(not SEED.exists(), reason="shared/seed is not beside this clone")
 def test_cli_document_lint_on_the_seed_exits_1_with_its_defects():
     before = set(Path("/tmp").glob(PREFIX + "*"))  # the module's own scratch server
-    res = billdb("plan", "lint", "--document", str(SEED), "--json", check=False)
+    res = billdb("plan", "lint", "--document", str(SEED), "--today", str(TODAY), "--json",
+                 check=False)
     assert res.returncode == 1, res.stderr
     report = json.loads(res.stdout)
     found = ids(report)
@@ -269,7 +271,7 @@ def test_cli_document_lint_on_the_seed_exits_1_with_its_defects():
 
 
 def test_cli_table_output_and_bad_document_path(tmp_path):
-    res = billdb("plan", "lint", check=False)
+    res = billdb("plan", "lint", "--today", str(TODAY), check=False)
     assert res.returncode == 0 and "version.eol_soon" in res.stdout
     res = billdb("plan", "lint", "--document", str(tmp_path / "missing.md"), check=False)
     assert res.returncode == 2 and "Traceback" not in res.stderr
@@ -288,3 +290,52 @@ def test_a_killed_lint_leaves_nothing_behind_after_the_next_one(tmp_path):
     assert process.alive(server_pid)  # orphaned: nobody stopped it
     assert remove_stale() >= 1
     assert not root.exists() and not process.alive(server_pid)
+
+
+# --- "today" is injected, never the calendar's -----------------------------------------
+
+@pytest.mark.unit
+@pytest.mark.parametrize(("version", "today", "found"), [
+    (14, date(2026, 11, 11), "version.eol_soon"),
+    (14, date(2026, 11, 12), "version.eol"),
+    (15, date(2026, 11, 27), "version.eol_soon"),
+    (15, date(2026, 11, 10), None),  # more than a year before 2027-11-11
+    (15, date(2027, 11, 11), "version.eol"),
+    (9, date(2026, 1, 1), "version.unknown"),
+])
+def test_end_of_life_is_judged_on_the_given_day(version, today, found):
+    got = eol.check(version, "§2.1", today)
+    assert [f.id for f in got] == ([found] if found else [])
+    if found == "version.eol":
+        assert str(today) in got[0].message
+
+
+@pytest.mark.unit
+def test_today_comes_from_the_option_then_the_environment(monkeypatch):
+    from billdb.cli.common import TODAY_ENV, today
+
+    monkeypatch.setenv(TODAY_ENV, "2030-01-02")
+    assert today("2026-11-27") == date(2026, 11, 27)
+    assert today(None) == date(2030, 1, 2)
+    monkeypatch.delenv(TODAY_ENV)
+    assert today(None) == date.today()
+    with pytest.raises(BilldbError, match="--today must be a date YYYY-MM-DD"):
+        today("27/11/2026")
+    monkeypatch.setenv(TODAY_ENV, "soon")
+    with pytest.raises(BilldbError, match="BILLDB_TODAY"):
+        today(None)
+
+
+def test_cli_lint_judges_end_of_life_on_billdb_today(tmp_path):
+    """The same plan: supported in 2025, past end of life once BILLDB_TODAY says 2028."""
+    import os
+
+    base = [str(Path(sys.executable).parent / "billdb"), "plan", "lint", "--json"]
+    for day, ok, fid in (("2025-06-01", True, None), ("2028-01-01", False, "version.eol")):
+        res = subprocess.run(base, capture_output=True, text=True, cwd=ROOT, timeout=120,
+                             env={**os.environ, "BILLDB_TODAY": day})
+        report = json.loads(res.stdout)
+        assert report["today"] == day and report["ok"] is ok, res.stderr
+        assert (fid in ids(report, "error")) if fid else not ids(report, "error")
+    res = billdb("plan", "lint", "--today", "tomorrow", check=False)
+    assert res.returncode == 2 and "--today must be a date" in res.stderr

@@ -10,6 +10,8 @@ from billdb.plan.load import load_plan
 from billdb.render.parameters import cluster_parameters
 from conftest import PLAN, billdb
 
+pytestmark = pytest.mark.unit  # no server: plan, render and pure helpers
+
 
 def _broken(tmp_path: Path, old: str, new: str) -> Path:
     text = PLAN.read_text(encoding="utf-8")

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from billdb.layout import Layout
 from billdb.plan.load import load_plan
 from billdb.render.hba import hba_rules
 from billdb.render.patroni import dcs_config, member_config
 from billdb.render.roles import privilege_statements
 from conftest import PLAN
+
+pytestmark = pytest.mark.unit  # no server: plan, render and pure helpers
 
 plan = load_plan(PLAN)
 

@@ -29,6 +29,8 @@ from billdb.render.budget import budgets
 from billdb.render.pgbouncer import PoolerFiles, auth_file, pgbouncer_ini
 from conftest import PLAN
 
+pytestmark = pytest.mark.unit  # no server: plan, render and pure helpers
+
 ENVELOPE = re.compile(r"^v1:k[0-9]+:[A-Za-z0-9_-]{38,}$")  # the CHECK of migration V004
 
 

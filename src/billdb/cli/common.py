@@ -27,6 +27,12 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document o
 TODAY_ENV = "BILLDB_TODAY"
 
 
+class ArgumentError(BilldbError):
+    """A bad option or environment value: nothing ran; the CLI exits 2."""
+
+    exit_code = 2
+
+
 @dataclass(frozen=True)
 class Selection:
     """The root command's --plan and --env."""
@@ -65,4 +71,4 @@ def today(option: str | None) -> date:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise BilldbError(f"{source} must be a date YYYY-MM-DD, not {value!r}") from None
+        raise ArgumentError(f"{source} must be a date YYYY-MM-DD, not {value!r}") from None
