@@ -1,4 +1,4 @@
-"""The Bill-Inquiry service's queries (DESIGN.md §2), on the routed client.
+"""The Bill-Inquiry service's queries (docs/data-model.md), on the routed client.
 
 Writes go to the primary (`BillDB.write`); a user's reads go to the read replica unless it
 has not yet replayed that user's last write (read-your-writes), then to the primary. The SQL

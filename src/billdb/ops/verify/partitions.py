@@ -1,4 +1,4 @@
-"""Monthly partitions of the history tables (§6 schema, DESIGN.md §2): the current and the
+"""Monthly partitions of the history tables (§6 schema, docs/data-model.md): the current and the
 next month exist, the owner role owns every partition, and none outlived its retention."""
 
 from __future__ import annotations
