@@ -91,3 +91,21 @@ def test_local_memory_parameters_keep_the_plan_ratios():
     assert params["effective_cache_size"] == f"{budget * 3 // 4}MB"  # 12GB of 16GB
     assert cluster_parameters(plan, "prod")["shared_buffers"] == "4GB"
     assert params["max_connections"] == "200"
+
+
+def test_up_refuses_a_plan_whose_connection_budget_cannot_hold(tmp_path):
+    """Exit 2 naming the plan field, before anything is created (and, should the refusal
+    ever go, the bogus postgres_bin stops `up` at its first step instead of starting servers)."""
+    from conftest import write_plan
+
+    state = tmp_path / "state"
+
+    def crowd(doc):
+        doc["service"]["max_pods"] = 60
+        doc["environments"]["local"]["postgres_bin"] = "/nonexistent/bin"
+
+    plan = write_plan(tmp_path / "plan.yaml", state, mutate=crowd)
+    res = billdb("up", plan=plan, check=False)
+    assert res.returncode == 2, res.stderr
+    assert "budget.pooler_clients" in res.stderr and "service.max_pods" in res.stderr
+    assert "Traceback" not in res.stderr and not state.exists()

@@ -29,7 +29,7 @@ def _backup_table(backups: list[dict]) -> None:
         table.add_column(col)
     for b in backups:
         table.add_row(*(str(b.get(c)) for c in cols))
-    output.console.print(table)
+    output.console().print(table)
 
 
 

@@ -12,12 +12,18 @@ from rich.table import Table
 
 from billdb.ops.steps import StepResult, Steps
 
-console = Console(width=None if sys.stdout.isatty() else 160)
-err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+
+def console() -> Console:
+    """stdout, made when printing (no console object lives in the module)."""
+    return Console(width=None if sys.stdout.isatty() else 160)
+
+
+def err_console() -> Console:
+    return Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 
 def error(message: str) -> None:
-    err_console.print(f"[bold red]billdb:[/] {message}", highlight=False, soft_wrap=True)
+    err_console().print(f"[bold red]billdb:[/] {message}", highlight=False, soft_wrap=True)
 
 
 def emit_json(doc: Any) -> None:
@@ -29,7 +35,7 @@ def progress_steps() -> Steps:
     status = {"live": None}
 
     def start(name: str) -> None:
-        status["live"] = err_console.status(f"{name} …")
+        status["live"] = err_console().status(f"{name} …")
         status["live"].start()
 
     def end() -> None:
@@ -39,7 +45,7 @@ def progress_steps() -> Steps:
 
     def done(result: StepResult) -> None:
         mark = "[yellow]changed[/]" if result.changed else "[green]ok[/]     "
-        err_console.print(f"  {mark} {result.name:<22} {result.detail}", highlight=False)
+        err_console().print(f"  {mark} {result.name:<22} {result.detail}", highlight=False)
 
     return Steps(on_start=start, on_done=done, on_end=end)
 
@@ -47,9 +53,9 @@ def progress_steps() -> Steps:
 def summary(steps: Steps, what: str) -> None:
     changed = [r.name for r in steps.results if r.changed]
     if changed:
-        err_console.print(f"[yellow]{what} changed:[/] {', '.join(changed)}")
+        err_console().print(f"[yellow]{what} changed:[/] {', '.join(changed)}")
     else:
-        err_console.print(f"[green]no changes:[/] the {what} already matches the plan")
+        err_console().print(f"[green]no changes:[/] the {what} already matches the plan")
 
 
 def checks(report: dict[str, Any], as_json: bool) -> None:
@@ -62,20 +68,20 @@ def checks(report: dict[str, Any], as_json: bool) -> None:
     for c in report["checks"]:
         mark = "[green]✓[/]" if c["ok"] else "[red]✗[/]"
         table.add_row(mark, c["id"], c["section"], str(c["expected"]), str(c["actual"]))
-    console.print(table)
+    console().print(table)
     failed = [c["id"] for c in report["checks"] if not c["ok"]]
     n = len(report["checks"])
     if failed:
-        console.print(f"[red]{len(failed)} of {n} checks failed:[/] {', '.join(failed)}")
+        console().print(f"[red]{len(failed)} of {n} checks failed:[/] {', '.join(failed)}")
     else:
-        console.print(f"[green]all {n} checks passed[/]")
+        console().print(f"[green]all {n} checks passed[/]")
 
 
 def status(report: dict[str, Any], as_json: bool) -> None:
     if as_json:
         emit_json(report)
         return
-    console.print(f"state_dir: {report['state_dir']}")
+    console().print(f"state_dir: {report['state_dir']}")
     table = Table(title="members")
     cols = ("name", "role", "site", "state", "lag_bytes", "timeline", "port", "pid",
             "patroni_pid")
@@ -83,22 +89,22 @@ def status(report: dict[str, Any], as_json: bool) -> None:
         table.add_column(col)
     for m in report["members"]:
         table.add_row(*(str(m.get(c, "")) for c in cols))
-    console.print(table)
+    console().print(table)
     for svc in report.get("services", []):
-        console.print(f"{svc['name']}: {svc['state']} (pid {svc.get('pid')})")
+        console().print(f"{svc['name']}: {svc['state']} (pid {svc.get('pid')})")
     backup = report.get("backup") or {}
     for repo, last in (backup.get("last_backups") or {}).items():
         if isinstance(last, dict):
-            console.print(f"backup {repo}: {last['label']} ({last['type']}, {last['stop']})")
+            console().print(f"backup {repo}: {last['label']} ({last['type']}, {last['stop']})")
     if isinstance(backup.get("archiver"), dict):
         arch = backup["archiver"]
-        console.print(f"archiving: last {arch['last_archived_wal']} at "
+        console().print(f"archiving: last {arch['last_archived_wal']} at "
                       f"{arch['last_archived_time']}, healthy {arch['healthy']}")
 
 
 def note(message: str) -> None:
     """A progress line on stderr (stdout stays clean for --json)."""
-    err_console.print(f"  {message}", highlight=False)
+    err_console().print(f"  {message}", highlight=False)
 
 
 def report(doc: dict[str, Any], as_json: bool) -> None:
@@ -112,7 +118,7 @@ def report(doc: dict[str, Any], as_json: bool) -> None:
     for key, value in doc.items():
         table.add_row(key, json.dumps(value, default=str) if isinstance(value, dict | list)
                       else str(value))
-    console.print(table)
+    console().print(table)
 
 
 def exit_status(ok: bool) -> NoReturn:

@@ -61,9 +61,9 @@ def _table(report: dict[str, Any]) -> None:
         colour = _COLOURS[f["severity"]]
         table.add_row(f"[{colour}]{f['severity']}[/]", f["id"], f["section"],
                       str(f["line"] or ""), f["message"], f["fix"])
-    output.console.print(table)
+    output.console().print(table)
     c = report["counts"]
     server = report.get("server", {})
-    output.console.print(
+    output.console().print(
         f"{c['error']} errors, {c['warning']} warnings, {c['info']} notes "
         f"(checked on PostgreSQL {server.get('postgres_major')} in {server.get('total_s')} s)")

@@ -52,7 +52,7 @@ def partitions_list(as_json: JsonOpt = False) -> None:
              "owner": r[4]} for r in rows]})
         return
     for r in rows:
-        output.console.print(f"{r[1]:<32} {r[2].isoformat()} .. {r[3].isoformat()}  {r[4]}",
+        output.console().print(f"{r[1]:<32} {r[2].isoformat()} .. {r[3].isoformat()}  {r[4]}",
                              highlight=False)
 
 
