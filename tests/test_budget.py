@@ -104,3 +104,11 @@ def test_lint_and_verify_agree_for_15_60_and_200_pods(env, tmp_path):
         assert bool(lint_bad) == bool(verify_bad), (pods, lint_bad, verify_bad)
         assert ("budget.pooler_clients" in lint_bad) == ("budget.pooler_clients" in verify_bad)
         assert bool(verify_bad) == (pods > 44), pods
+
+
+@pytest.mark.unit
+def test_pools_per_client_is_what_the_client_opens():
+    from billdb.client.db import POOLS
+
+    assert budget.CLIENT_POOLS == len(POOLS)
+    assert budget.PRIMARY_POOLS == len([p for p in POOLS if p != "replica"])
