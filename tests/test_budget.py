@@ -79,6 +79,14 @@ def test_memory_budget_and_sizes_read_like_patroni():
     assert not m.tight
     seed = replace(m, work_mem=64 * 1024**2)
     assert seed.over and seed.work_mem_fit_mb() == 29
+    assert "= 10368MB (63%) <= RAM 16384MB" in m.describe()
+    local = budget.memory({"shared_buffers": "256MB", "work_mem": "1MB",
+                           "maintenance_work_mem": "64MB", "max_connections": "200"}, 1024**3)
+    assert local.total == (256 + 200 + 3 * 64) * 1024**2 and not local.over
+    hungry = plan.model_copy(update={"parameters": plan.parameters.model_copy(
+        update={"work_mem": "64MB"})})
+    with pytest.raises(PlanError, match=r"budget\.memory.*parameters\.work_mem to at most 29MB"):
+        budget.refuse_unless_held(hungry)
 
 
 def _pods(n: int):
@@ -99,7 +107,8 @@ def test_lint_and_verify_agree_for_15_60_and_200_pods(env, tmp_path):
                     and f["id"] in ("budget.pooler_clients", "budget.connections")}
         report = json.loads(billdb("verify", "--json", plan=copy, check=False).stdout)
         checks = [c for c in report["checks"] if c["id"].startswith("budget.")]
-        assert {c["id"] for c in checks} >= {"budget.pooler_clients", "budget.primary"}
+        assert {c["id"] for c in checks} >= {"budget.pooler_clients", "budget.primary",
+                                             "budget.replica", "budget.memory"}
         verify_bad = {c["id"] for c in checks if not c["ok"]}
         assert bool(lint_bad) == bool(verify_bad), (pods, lint_bad, verify_bad)
         assert ("budget.pooler_clients" in lint_bad) == ("budget.pooler_clients" in verify_bad)
@@ -110,5 +119,5 @@ def test_lint_and_verify_agree_for_15_60_and_200_pods(env, tmp_path):
 def test_pools_per_client_is_what_the_client_opens():
     from billdb.client.db import POOLS
 
-    assert budget.CLIENT_POOLS == len(POOLS)
-    assert budget.PRIMARY_POOLS == len([p for p in POOLS if p != "replica"])
+    assert len(POOLS) == budget.CLIENT_POOLS
+    assert len([p for p in POOLS if p != "replica"]) == budget.PRIMARY_POOLS

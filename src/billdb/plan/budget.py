@@ -205,6 +205,15 @@ class Memory:
     def tight(self) -> bool:
         return self.total > self.ram * TIGHT
 
+    def describe(self) -> str:
+        mb = 1024**2
+        return (f"shared_buffers {self.shared_buffers // mb}MB + max_connections "
+                f"{self.max_connections} x work_mem {self.work_mem // mb}MB + "
+                f"{self.autovacuum_workers} autovacuum workers x maintenance_work_mem "
+                f"{self.maintenance_work_mem // mb}MB = {self.total // mb}MB "
+                f"({self.total / self.ram:.0%}) {'>' if self.over else '<='} RAM "
+                f"{self.ram // mb}MB")
+
     def work_mem_fit_mb(self) -> int:
         """The largest work_mem (MB) that keeps the worst case under TIGHT of RAM."""
         room = self.ram * TIGHT - self.shared_buffers - self.autovacuum_workers * \
@@ -212,16 +221,34 @@ class Memory:
         return max(1, int(room / self.max_connections / 1024**2))
 
 
+def memory(settings: dict[str, str], ram_bytes: int, autovacuum_workers: int = 3) -> Memory:
+    """The worst case of these settings ('4GB', '200'...) against `ram_bytes`."""
+    def b(name: str) -> int:
+        return size_bytes(settings[name]) or 0
+
+    return Memory(b("shared_buffers"), b("work_mem"), b("maintenance_work_mem"),
+                  int(settings["max_connections"]), autovacuum_workers, ram_bytes)
+
+
 def plan_memory(plan: Plan, autovacuum_workers: int = 3) -> Memory:
+    """The plan's own figures against server.memory_gb."""
     p = plan.parameters
-    return Memory(size_bytes(p.shared_buffers) or 0, size_bytes(p.work_mem) or 0,
-                  size_bytes(p.maintenance_work_mem) or 0, p.max_connections,
-                  autovacuum_workers, plan.server.memory_gb * 1024**3)
+    return memory({"shared_buffers": p.shared_buffers, "work_mem": p.work_mem,
+                   "maintenance_work_mem": p.maintenance_work_mem,
+                   "max_connections": str(p.max_connections)},
+                  plan.server.memory_gb * 1024**3, autovacuum_workers)
 
 
 def refuse_unless_held(plan: Plan) -> None:
-    """`up` refuses (exit 2, naming the plan field) a plan whose connection budget on the
-    local environment cannot hold: PgBouncer or PostgreSQL would turn clients away."""
+    """`up` refuses (exit 2, naming the plan field) a plan whose budget cannot hold: the
+    worst case of its memory settings exceeds the server's RAM, or PgBouncer or PostgreSQL
+    would turn clients away on the local environment."""
+    mem = plan_memory(plan)
+    if mem.over:
+        raise PlanError(f"plan: the memory budget does not hold (budget.memory): "
+                        f"{mem.describe()}; lower parameters.work_mem to at most "
+                        f"{mem.work_mem_fit_mb()}MB or raise server.memory_gb; "
+                        "`billdb plan lint` explains")
     bad = failing(plan, "local")
     if bad:
         b = bad[0]

@@ -12,10 +12,13 @@ from billdb.context import Context
 from billdb.engines import pgbouncer, process
 from billdb.ops import cluster, pooler
 from billdb.ops.verify.check import Check, equal
+from billdb.plan import budget
 from billdb.render import pgbouncer as render
 from billdb.render.budget import budgets
+from billdb.render.parameters import cluster_parameters
 
 S_POOL = "§5.2 connection pool"
+S_MEM = "§5.1 parameters"
 
 
 def budget_checks(ctx: Context) -> Iterator[Check]:
@@ -24,6 +27,11 @@ def budget_checks(ctx: Context) -> Iterator[Check]:
     for b in budgets(ctx.plan, standbys=len(members) - 1, has_replica=has_replica):
         yield Check(f"budget.{b.name}", S_POOL, f"<= {b.limit_name} {b.limit}", b.describe(),
                     b.ok)
+    # The members run the plan's memory settings scaled to their budget (same ratios).
+    mem = budget.memory(cluster_parameters(ctx.plan, "local"),
+                        ctx.plan.environments.local.memory_budget_mb * 1024**2)
+    yield Check("budget.memory", S_MEM, "<= environments.local.memory_budget_mb",
+                mem.describe(), not mem.over)
 
 
 def _live_config(ctx: Context) -> dict[str, str]:
