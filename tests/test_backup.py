@@ -11,6 +11,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import psycopg
+import pytest
 from ruamel.yaml import YAML
 
 from billdb.ops.scheduler.calendar import WEEKDAYS, Slot
@@ -27,6 +28,7 @@ def _admin(env: Env) -> psycopg.Connection:
 
 # --- pure parts -------------------------------------------------------------------------
 
+@pytest.mark.unit
 def test_slot_is_computed_in_the_plans_zone():
     slot = Slot("02:00", "Asia/Seoul")
     now = datetime(2025, 9, 8, 16, 59, 59, tzinfo=UTC)  # 01:59:59 KST on a Tuesday
@@ -39,6 +41,7 @@ def test_slot_is_computed_in_the_plans_zone():
     assert weekly.previous_before(nxt) == nxt and weekly.previous_before(now) < now
 
 
+@pytest.mark.unit
 def test_promote_strips_the_restore_settings():
     from billdb.ops.backup.promote import clean_auto_conf
     from billdb.ops.backup.restore import COPY_BLOCK
