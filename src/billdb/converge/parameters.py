@@ -20,11 +20,11 @@ from billdb.context import Context
 from billdb.converge.core import Check, Drift, diff, require_converged
 from billdb.engines.http import HttpError
 from billdb.engines.patroni import PatroniAPI, wait_for
-from billdb.errors import StepError
+from billdb.errors import BilldbError, StepError
 from billdb.ops import cluster
 from billdb.ops.pgvalues import display, matches
 from billdb.plan.models import Plan
-from billdb.render.parameters import Setting, cluster_settings
+from billdb.render.parameters import RESTART_REQUIRED, Setting, cluster_settings
 from billdb.render.patroni import dcs_config
 
 S_PARAMS = "§5.1 parameters"
@@ -116,9 +116,40 @@ def patched_names(patch: dict[str, Any]) -> list[str]:
     return sorted((set(patch) - {"postgresql"}) | set(params))
 
 
-def restart_order(members: list[str], leader: str) -> list[str]:
-    """Standbys first, the primary last (stable otherwise)."""
-    return sorted(members, key=lambda name: name == leader)
+# A standby's value must be at least the primary's (PostgreSQL: "Hot Standby"; Patroni keeps
+# pg_controldata's value on a standby otherwise): raised on standbys first, lowered on the
+# primary first.
+AT_LEAST_PRIMARY = frozenset({"max_connections", "max_prepared_transactions",
+                              "max_locks_per_transaction", "max_worker_processes",
+                              "max_wal_senders"})
+
+
+def lowering(settings: list[Setting], leader_rows: dict[str, Row] | str) -> bool:
+    """The plan lowers one of AT_LEAST_PRIMARY below what the primary runs with (pure)."""
+    if isinstance(leader_rows, str):
+        return False
+    for s in settings:
+        row = leader_rows.get(s.name)
+        if s.name in AT_LEAST_PRIMARY and row is not None and int(s.value) < int(row[0]):
+            return True
+    return False
+
+
+def restart_order(members: list[str], leader: str, lower: bool = False) -> list[str]:
+    """Standbys first and the primary last; the other way round when lowering."""
+    return sorted(members, key=lambda name: (name == leader) != lower)
+
+
+def needs_restart(settings: list[Setting], rows: dict[str, Row] | str) -> bool:
+    """A restart-only parameter differs from the plan or waits for a restart (pure)."""
+    if isinstance(rows, str):
+        return False
+    for s in settings:
+        if s.name in RESTART_REQUIRED:
+            _, same, pending = evaluate(s, rows.get(s.name))
+            if pending or not same:
+                return True
+    return False
 
 
 def _running(m) -> bool:
@@ -144,20 +175,34 @@ def apply(ctx: Context, settings: list[Setting], patch: dict[str, Any]) -> list[
             if _running(m) and not wait_for(took, 30, 1.0):
                 raise StepError(STEP, f"{m.name} did not apply the new settings",
                                 str(ctx.layout.member(m.name).log))
-    restarted = []
-    for name in restart_order([m.name for m in ctx.members], lead.name):
-        m = ctx.member(name)
-        if _running(m) and _pending_restart(ctx, m):
-            try:
-                PatroniAPI(m).restart()
-            except HttpError as exc:
-                raise StepError(STEP, f"restart of {m.name} failed: {exc}",
-                                str(ctx.layout.member(m.name).log)) from None
-            restarted.append(m.name)
-            wait_for(lambda m=m: _running(m), 60)
+    lower = lowering(settings, observe_member(ctx, lead, settings))
+    restarted = restart_pass(ctx, settings, restart_order(
+        [m.name for m in ctx.members], lead.name, lower))
     if restarted:
         notes.append(f"restarted {', '.join(restarted)} for pending parameters")
     return notes
+
+
+def restart_pass(ctx: Context, settings: list[Setting], order: list[str]) -> list[str]:
+    """Restart, in `order`, each running member that waits for a restart or whose
+    restart-only parameters differ from the plan (Patroni may have kept a standby's old
+    value from pg_controldata until the primary's change reached it)."""
+    restarted = []
+    for name in order:
+        m = ctx.member(name)
+        if not _running(m):
+            continue
+        if not (_pending_restart(ctx, m) or needs_restart(settings,
+                                                          observe_member(ctx, m, settings))):
+            continue
+        try:
+            PatroniAPI(m).restart()
+        except HttpError as exc:
+            raise StepError(STEP, f"restart of {m.name} failed: {exc}",
+                            str(ctx.layout.member(m.name).log)) from None
+        restarted.append(m.name)
+        wait_for(lambda m=m: _running(m), 60)
+    return restarted
 
 
 def observe_member(ctx: Context, m, settings: list[Setting]) -> dict[str, Row] | str:
@@ -183,9 +228,19 @@ def converge(ctx: Context) -> tuple[bool, str]:
 
     def settled() -> bool:
         nonlocal left
-        left = diff(checks(settings, observe(ctx, settings)))
+        try:  # right after a restart the cluster view may not show a running leader yet
+            left = diff(checks(settings, observe(ctx, settings)))
+        except BilldbError as exc:
+            left = [Drift("param.reachable", S_PARAMS, "a running primary", str(exc))]
         return not left
 
-    wait_for(settled, 30, 1.0)
+    for _ in range(3):  # a standby lowered after its primary may need a second restart
+        if wait_for(settled, 15, 1.0):
+            break
+        lead = cluster.leader(ctx).name
+        again = restart_pass(ctx, settings, [m.name for m in ctx.members if m.name != lead])
+        if again:
+            notes.append(f"restarted {', '.join(again)} again once the primary's value "
+                         "reached them")
     require_converged(STEP, left)
     return bool(notes), "; ".join(notes) if notes else "as planned"
