@@ -283,8 +283,9 @@ def ensure_privileges(ctx: Context) -> tuple[bool, str]:
             return False, "least privilege as planned"
         notes = priv_resource.apply(conn, ctx.plan, found, drifts)
         conn.commit()
-        require_converged("privileges", diff(priv_resource.checks(
-            want, priv_resource.observe(conn, ctx.plan))))
+        after = priv_resource.observe(conn, ctx.plan)
+        require_converged("privileges", priv_resource.repairable(
+            diff(priv_resource.checks(want, after)), after))
         conn.commit()
     return True, f"privileges repaired: {'; '.join(notes)} ({', '.join(ids(drifts)[:5])})"
 
