@@ -298,3 +298,30 @@ def test_restart_parameter_applied_standbys_first(env: Env, tmp_path: Path):
     assert code == 0, [c for c in report["checks"] if not c["ok"]]
     with psycopg.connect(env.dsn("admin")) as conn:
         assert conn.execute("SHOW max_connections").fetchone()[0] == str(original)
+
+
+# --- live: what verify reports is what up repairs ------------------------------------------
+
+def test_planted_drifts_are_reported_then_repaired_by_up(env: Env):
+    """A role attribute, a database setting and a table owner changed by hand: verify names
+    each with its plan section, up's steps repair exactly those, verify passes again."""
+    with psycopg.connect(env.dsn("admin"), autocommit=True) as conn:
+        conn.execute("ALTER ROLE bill_auditor CREATEDB")
+        conn.execute("ALTER DATABASE bill_inquiry_db SET timezone TO 'UTC'")
+        conn.execute("ALTER TABLE system_config OWNER TO postgres")
+    code, report = _verify_with(env, env.plan)
+    failed = {c["id"]: c for c in report["checks"] if not c["ok"]}
+    assert code == 1
+    assert {"role.bill_auditor.attributes", "db.timezone", "owner.system_config"} <= set(failed)
+    assert failed["db.timezone"]["section"] == "§4.1 database"
+    assert failed["db.timezone"]["actual"] == "UTC"
+    assert set(failed) - {"role.bill_auditor.attributes", "db.timezone",
+                          "owner.system_config"} <= {
+        f"priv.{r}.system_config" for r in env.context().plan.roles.all()}
+    res = env.run("up")
+    changed = {line.split()[1] for line in res.stderr.splitlines()
+               if line.strip().startswith("changed")}
+    assert {"roles", "database", "privileges"} <= changed, res.stderr
+    code, report = _verify_with(env, env.plan)
+    assert code == 0, [c for c in report["checks"] if not c["ok"]]
+    assert "no changes" in env.run("up").stderr
