@@ -184,6 +184,20 @@ def test_schema_diff_against_the_migrations_catalog():
         schema.pending(want, edited)
 
 
+@pytest.mark.unit
+def test_expected_schema_copy_is_keyed_by_the_migrations():
+    from billdb.converge import expected_schema as es
+
+    cat = Catalog({("table", "t"): "r", ("index", "i"): "CREATE INDEX i ON t (a)"},
+                  [("k", "1", "INTEGER", True)])
+    migrations = [(1, "one", "CREATE TABLE t (a int)")]
+    key = es.cache_key(migrations, "/usr/lib/postgresql/15/bin")
+    assert es._decode(es._encode(cat, key), key) == cat
+    edited = es.cache_key([(1, "one", "CREATE TABLE t (a bigint)")], "/usr/lib/postgresql/15/bin")
+    assert edited != key and es._decode(es._encode(cat, key), edited) is None
+    assert es._decode("not json", key) is None
+
+
 # --- live: verify writes nothing ----------------------------------------------------------
 
 _AUDIT = re.compile(r"AUDIT: \w+,\d+,\d+,(DDL|WRITE),")
