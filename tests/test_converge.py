@@ -243,6 +243,17 @@ def test_verify_writes_nothing(env: Env):
             aside.rename(cache)
 
 
+def test_verify_keeps_every_check_id(env: Env):
+    """The 220 check ids verify reported before the converge core (tests/data) are all
+    still there, each passing."""
+    golden = set(json.loads((ROOT / "tests" / "data" / "verify_check_ids.json").read_text()))
+    code, report = _verify_with(env, env.plan)
+    got = {c["id"]: c for c in report["checks"]}
+    assert golden <= set(got), sorted(golden - set(got))
+    assert code == 0 and all(got[i]["ok"] for i in golden)
+    assert all(set(c) == {"id", "section", "expected", "actual", "ok"} for c in got.values())
+
+
 # --- live: a restart-needing parameter, applied by up -------------------------------------
 
 def _start_times(env: Env) -> dict[str, float]:
