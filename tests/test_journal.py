@@ -77,7 +77,7 @@ def test_an_unsafe_step_is_reverted_then_run_again(tmp_path: Path):
         _run(tmp_path, _steps(calls, kill_at="b", revert_b=True))
     _, rec = _run(tmp_path, _steps(calls, revert_b=True))
     assert calls == ["a", "b", "revert b", "b", "c"]
-    assert rec["reverted"] == [{"step": "b", "detail": "b undone"}]
+    assert rec["reverted"] == [{"run": 2, "step": "b", "detail": "b undone"}]
     assert {"name": "b", "on_interrupt": "revert"} in rec["steps"]
 
 
@@ -221,7 +221,8 @@ def test_keys_rotate_killed_at_every_step_ends_with_one_new_key(env: Env):
     new = [k for k in status["keys"] if k not in before["keys"]]
     assert new == [report["new_key"]] and status["active_key"] == report["new_key"]
     assert report["ok"] and report["journal"]["runs"] == len(points) + 1
-    assert report["journal"]["resumed_steps"] == ["re-encrypt"]
+    assert report["journal"]["resumed_steps"] == ["activate key", "settle", "re-encrypt"]
+    assert report["journal"]["reverted"] == []
     assert all(n == 0 for n in status["under_old_keys"].values())
     assert _repo(env, read) == {cid: f"이름 {cid}" for cid in names}
     assert not journal.open_journals(journal.directory(env.state_dir))
@@ -259,7 +260,7 @@ def test_restore_promote_killed_at_every_step_ends_promoted_once(env: Env):
     report = _json(env, *args)
     took = time.monotonic() - t0
     assert report["ok"] and report["journal"]["runs"] == len(PROMOTE_POINTS) + 1
-    assert [r["step"] for r in report["journal"]["reverted"]] == ["swap data"]
+    assert [r["step"] for r in report["journal"]["reverted"]] == ["swap data"] * 2
     assert _full_count(env) == {r: n + 1 for r, n in fulls.items()}  # one new full per repo
     with _admin(env) as conn:
         assert conn.execute(probe).fetchone() == marked
