@@ -264,7 +264,7 @@ def test_restore_promote_killed_at_every_step_ends_promoted_once(env: Env):
     assert _full_count(env) == {r: n + 1 for r, n in fulls.items()}  # one new full per repo
     with _admin(env) as conn:
         assert conn.execute(probe).fetchone() == marked
-    members = _json(env, "status")["members"]
+    members = _members(env)
     assert [m["role"] for m in members].count("primary") == 1
     assert all(m["state"] in ("running", "streaming") for m in members), members
     assert not _json(env, "restore", "list")["copies"]
@@ -279,3 +279,49 @@ def _full_count(env: Env) -> dict[int, int]:
     backups = _json(env, "backup", "list")["backups"]
     return {r: sum(1 for b in backups if b["repo"] == r and b["type"] == "full")
             for r in (1, 2)}
+
+
+def _writer_rows(env: Env, drill: str) -> int:
+    with _admin(env) as conn:
+        return conn.execute("SELECT count(*) FROM bill_inquiry_history WHERE user_id LIKE %s",
+                            [f"drill-{drill}-%"]).fetchone()[0]
+
+
+def _members(env: Env) -> list[dict]:
+    return _json(env, "status", check=False)["members"]  # exits 1 while members are down
+
+
+def _primary(env: Env) -> str:
+    return next(m["name"] for m in _members(env) if m["role"] == "primary")
+
+
+def test_switchover_killed_at_every_step_switches_once(env: Env):
+    before = _primary(env)
+    for point in ("switch", "switch:writing", "switch:after", "rejoin"):
+        _kill_at(env, point, "switchover")
+        assert _open_journal(env)["op"] == "switchover"
+    report = _json(env, "switchover")
+    assert report["ok"] and report["from"] == before and report["to"] != before
+    assert _primary(env) == report["to"] and not report["measured"]  # switched once, by run 3
+    reverted = report["journal"]["reverted"]
+    assert [r["run"] for r in reverted] == [2, 3, 4]
+    assert "0 of its writer rows" not in reverted[1]["detail"]  # the killed writer's rows
+    assert _writer_rows(env, "switchover") == 0
+
+
+def test_drill_dr_and_rebuild_killed_at_every_step_end_as_run_once(env: Env):
+    for point in ("region failover", "region failover:writing", "region failover:after",
+                  "repoint route"):
+        _kill_at(env, point, "drill", "dr")
+    report = _json(env, "drill", "dr")
+    assert report["ok"] and report["promoted"] == "replica" and _primary(env) == "replica"
+    assert report["journal"]["runs"] == 5
+    routes = json.loads((env.state_dir / "routes.json").read_text())
+    assert routes["write"][0] == next(m["port"] for m in _members(env) if m["name"] == "replica")
+    for point in ("zone members", "fail back", "fail back:after", "dr state", "up"):
+        _kill_at(env, point, "dr", "rebuild")
+    env.run("dr", "rebuild")
+    assert _primary(env) in ("zone1", "zone2") and not (env.state_dir / "dr.json").exists()
+    assert _writer_rows(env, "dr") == 0
+    assert not journal.open_journals(journal.directory(env.state_dir))
+    assert _json(env, "verify", check=False)["ok"]

@@ -19,8 +19,9 @@ keeps two billdb processes from running journaled operations at once.
 
 Test hook (test-only, never set it in production): BILLDB_JOURNAL_PAUSE_AT=<step>[,<step>...]
 makes the process SIGSTOP itself right after recording <step> as running (before it acts), or,
-written `<step>:after`, right after the step acted but before it is marked done. A test then
-SIGKILLs the stopped process and reruns the command.
+written `<step>:after`, right after the step acted but before it is marked done; a step may add
+points of its own inside it with `checkpoint("<step>:<where>")`. A test then SIGKILLs the
+stopped process and reruns the command.
 """
 
 from __future__ import annotations
@@ -85,8 +86,8 @@ def write_private(path: Path, text: str) -> None:
         os.close(dfd)
 
 
-def _pause(point: str) -> None:
-    """The test hook: stop here when BILLDB_JOURNAL_PAUSE_AT names this point."""
+def checkpoint(point: str) -> None:
+    """The test hook: stop here when BILLDB_JOURNAL_PAUSE_AT names this point (test-only)."""
     wanted = [p.strip() for p in os.environ.get(PAUSE_ENV, "").split(",") if p.strip()]
     if point in wanted:
         os.kill(os.getpid(), signal.SIGSTOP)
@@ -207,7 +208,7 @@ def _run_step(j: Journal, step: Step, outcome: dict[str, Any], progress: Progres
                resumes=step.resumes)
     rec.pop("error", None)
     j.save()
-    _pause(step.name)
+    checkpoint(step.name)
     try:
         detail = step.run(j)
     except Exception as exc:
@@ -215,7 +216,7 @@ def _run_step(j: Journal, step: Step, outcome: dict[str, Any], progress: Progres
         j.event(step.name, "failed", str(exc))
         j.save()
         raise
-    _pause(f"{step.name}:after")
+    checkpoint(f"{step.name}:after")
     rec.update(status="done", done_at=_now(), detail=detail)
     j.save()
 
