@@ -6,6 +6,11 @@ older key is re-encrypted in small batches, each its own short transaction, with
 compare-and-set UPDATE so a concurrent write by the service always wins. Sweeps repeat until
 one finds nothing left under an old key. Old keys stay in the keyring (retired, never used to
 seal) so backups taken before the rotation can still be read.
+
+Journaled (billdb.ops.journal): `activate key`, `settle`, `re-encrypt`, each resumable. The new
+key's id is chosen once, when the journal opens, and `activate key` adds it only while the
+previous key is still active, so a rerun after a kill never adds a second new key; the
+re-encryption carries on with whatever is still sealed with an older key.
 """
 
 from __future__ import annotations
@@ -103,6 +108,7 @@ def _reencrypt_column(conn: psycopg.Connection, column: str, cipher: FieldCipher
             with conn.cursor() as cur:
                 cur.executemany(update, params)
             conn.commit()
+            journal.checkpoint("re-encrypt:batch")  # test hook: a kill between two batches
         done += len(params)
         batches += 1
         after = rows[-1][0]
