@@ -309,7 +309,7 @@ def test_switchover_killed_at_every_step_switches_once(env: Env):
     assert _primary(env) == report["to"] and not report["measured"]  # switched once, by run 3
     reverted = report["journal"]["reverted"]
     assert [r["run"] for r in reverted] == [2, 3, 4]
-    assert "0 of its writer rows" not in reverted[1]["detail"]  # the killed writer's rows
+    assert "; 0 of its writer rows" not in reverted[1]["detail"]  # the killed writer's rows
     assert _writer_rows(env, "switchover") == 0
 
 

@@ -77,8 +77,9 @@ def _switch(ctx: Context, j: journal.Journal, progress: Callable[[str], None]) -
     now = cluster.leader_name(ctx)
     if now == candidate:
         j.record(report={"from": leader, "to": now, "switch_s": None, "write_gap_s": None,
-                         "measured": False, "note": "switched by a run that was killed; "
-                         "its measurement is lost"})
+                         "acked_commits": None, "lost_commits": None, "failed_commits": None,
+                         "failures": {}, "measured": False,
+                         "note": "switched by a run that was killed; its measurement is lost"})
         return f"{candidate} already leads (switched by the interrupted run)"
     if now != leader:
         raise BilldbError(f"the primary is {now}, neither {leader} nor {candidate}: "
