@@ -13,8 +13,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +21,7 @@ from psycopg import sql
 
 from billdb import sql as sqlfiles
 from billdb.context import Context
+from billdb.fsutil import write_atomic
 from billdb.lint.scratch import scratch_server
 
 CACHE_NAME = "schema-expected.json"
@@ -106,16 +105,5 @@ def expected(ctx: Context, migrations: list[tuple[int, str, str]],
             return cat
     cat = replay(ctx, migrations)
     if save:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{CACHE_NAME}.")
-        try:
-            os.fchmod(fd, 0o644)
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(_encode(cat, key))
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        write_atomic(path, _encode(cat, key), 0o644)
     return cat

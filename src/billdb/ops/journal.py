@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from billdb.errors import BilldbError
+from billdb.fsutil import write_atomic
 
 PAUSE_ENV = "BILLDB_JOURNAL_PAUSE_AT"
 KEEP_ARCHIVED = 50
@@ -66,24 +67,6 @@ class Step:
 
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-
-
-def write_private(path: Path, text: str) -> None:
-    """Atomic 0600 write: the mode is set before any byte is written, fsync, rename, fsync
-    of the directory, so a kill leaves either the old file or the new one."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, text.encode("utf-8"))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    dfd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
 
 
 def checkpoint(point: str) -> None:
@@ -118,7 +101,7 @@ class Journal:
 
     def save(self) -> None:
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        write_private(self.path, json.dumps(self.doc, indent=2, default=str) + "\n")
+        write_atomic(self.path, json.dumps(self.doc, indent=2, default=str) + "\n")
 
     def step(self, name: str) -> dict[str, Any]:
         for rec in self.doc["steps"]:
@@ -226,7 +209,7 @@ def _archive(j: Journal) -> Path:
     done = j.directory / "done"
     done.mkdir(mode=0o700, exist_ok=True)
     target = done / f"{j.doc['id']}-{j.path.name}"
-    write_private(target, json.dumps(j.doc, indent=2, default=str) + "\n")
+    write_atomic(target, json.dumps(j.doc, indent=2, default=str) + "\n")
     j.path.unlink()
     for old in sorted(done.glob("*.json"))[:-KEEP_ARCHIVED]:
         old.unlink(missing_ok=True)

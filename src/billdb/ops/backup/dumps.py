@@ -23,6 +23,7 @@ from billdb import sql as sqlfiles
 from billdb.context import Context
 from billdb.engines import postgres, process
 from billdb.errors import BilldbError
+from billdb.fsutil import write_atomic
 from billdb.internal import SUPERUSER
 from billdb.ops import cluster
 from billdb.ops.backup import common
@@ -97,8 +98,7 @@ def dump(ctx: Context) -> dict[str, Any]:
         .isoformat(),
     }
     meta = path.with_suffix(".json")
-    meta.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    os.chmod(meta, 0o600)
+    write_atomic(meta, json.dumps(manifest, indent=2) + "\n", 0o600)
     removed = prune(ctx)
     return {**manifest, "pruned": removed}
 

@@ -27,7 +27,6 @@ is finished by the rerun starting the new primary.
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
 from collections.abc import Callable
@@ -38,6 +37,7 @@ from billdb.context import Context
 from billdb.engines import patroni, process
 from billdb.engines.patroni import PatroniAPI, wait_for
 from billdb.errors import BilldbError, StepError
+from billdb.fsutil import write_atomic
 from billdb.ops import cluster, journal, provision
 from billdb.ops.backup import common, physical, services
 from billdb.ops.backup import restore as restore_op
@@ -122,8 +122,8 @@ def _stop_all(ctx: Context, name: str, lead: str) -> str:
 def _clean_settings(copy_data: Path) -> str:
     auto = copy_data / "postgresql.auto.conf"
     text = clean_auto_conf(auto.read_text(encoding="utf-8"))
-    journal.write_private(auto, text)  # atomic: a kill leaves the old file or the new one
-    os.chown(auto, copy_data.stat().st_uid, copy_data.stat().st_gid)
+    st = copy_data.stat()  # atomic: a kill leaves the old file or the new one
+    write_atomic(auto, text, 0o600, st.st_uid, st.st_gid, only_if_changed=False)
     return "restore settings stripped from postgresql.auto.conf"
 
 

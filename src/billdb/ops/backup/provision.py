@@ -13,6 +13,7 @@ from pathlib import Path
 from billdb.context import Context
 from billdb.engines import azurite, process
 from billdb.errors import StepError
+from billdb.fsutil import write_atomic
 from billdb.ops import cluster
 from billdb.ops.backup import common, physical
 from billdb.render.pgbackrest import azure_container, pgbackrest_conf
@@ -37,18 +38,7 @@ def write_config(ctx: Context) -> bool:
     path = common.paths(ctx).config
     text = pgbackrest_conf(ctx.plan, ctx.layout, common.repo_secrets(ctx))
     pw = process.os_user(ctx.local.os_user)
-    if path.exists() and path.read_text(encoding="utf-8") == text:
-        changed = False
-    else:
-        tmp = path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-        changed = True
-    os.chown(path, pw.pw_uid, pw.pw_gid)
-    os.chmod(path, 0o640)
-    return changed
+    return write_atomic(path, text, 0o640, pw.pw_uid, pw.pw_gid)
 
 
 def ensure_storage(ctx: Context) -> tuple[bool, str]:

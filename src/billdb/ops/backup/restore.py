@@ -26,6 +26,7 @@ from billdb.backup_layout import RestorePaths
 from billdb.context import Context
 from billdb.engines import postgres, process
 from billdb.errors import BilldbError
+from billdb.fsutil import write_atomic
 from billdb.internal import SUPERUSER
 from billdb.ops import cluster
 from billdb.ops.backup import common, services
@@ -73,7 +74,7 @@ def _meta(paths: RestorePaths) -> dict[str, Any]:
 
 
 def _write_meta(paths: RestorePaths, meta: dict[str, Any]) -> None:
-    paths.meta.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    write_atomic(paths.meta, json.dumps(meta, indent=2) + "\n", 0o644)
 
 
 def _pick_port(ctx: Context) -> int:

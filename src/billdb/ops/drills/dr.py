@@ -26,6 +26,7 @@ from billdb.context import Context
 from billdb.engines import patroni, process
 from billdb.engines.patroni import PatroniAPI
 from billdb.errors import BilldbError
+from billdb.fsutil import write_atomic
 from billdb.ops import cluster, journal, provision
 from billdb.ops.drills import writer
 from billdb.ops.status import postmaster_pid
@@ -37,10 +38,10 @@ def promote_replica(ctx: Context, replica_name: str, old_primary: str) -> None:
     """Let the read replica lead: no synchronous mode, no nofailover tag."""
     replica = ctx.member(replica_name)
     PatroniAPI(replica).patch_config({"synchronous_mode": False})
-    ctx.layout.dr_file.write_text(json.dumps({
+    write_atomic(ctx.layout.dr_file, json.dumps({
         "promoted": replica_name, "old_primary": old_primary,
         "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-    }) + "\n", encoding="utf-8")
+    }) + "\n", 0o644)
     provision.write_member_configs(ctx)  # rewrites the replica's tags and reloads it
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from billdb.context import Context
+from billdb.fsutil import write_atomic
 from billdb.ops.backup import common
 from billdb.ops.scheduler.jobs import Job, all_jobs
 
@@ -35,10 +36,7 @@ def read_state(path: Path) -> dict[str, Any]:
 
 
 def _write_state(path: Path, state: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(state, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(state, indent=2, sort_keys=True) + "\n", 0o644)
 
 
 def _log(message: str) -> None:
