@@ -114,6 +114,19 @@ def test_other_arguments_or_another_operation_while_open_exit_2(tmp_path: Path):
 
 
 @pytest.mark.unit
+def test_up_is_refused_while_an_operation_is_half_done(tmp_path: Path):
+    calls: list[str] = []
+    journal.refuse_if_open(tmp_path, "billdb up")  # nothing open: allowed
+    with pytest.raises(Killed):
+        _run(tmp_path, _steps(calls, kill_at="b"))
+    with pytest.raises(journal.JournalConflict) as exc:
+        journal.refuse_if_open(tmp_path, "billdb up")
+    assert exc.value.exit_code == 2 and "'b'" in str(exc.value) and "billdb demo" in str(exc.value)
+    _run(tmp_path, _steps(calls))  # the rerun finishes it
+    journal.refuse_if_open(tmp_path, "billdb up")
+
+
+@pytest.mark.unit
 def test_two_processes_never_run_at_once(tmp_path: Path):
     def inner(j: journal.Journal) -> str:
         with pytest.raises(journal.JournalConflict, match="running"):

@@ -49,11 +49,12 @@ def main_options(
 @app.command()
 def up() -> None:
     """Converge the local environment to the plan (idempotent: a second run changes nothing)."""
-    from billdb.ops import provision
+    from billdb.ops import journal, provision
     from billdb.plan import budget
 
     ctx = local_context()
     budget.refuse_unless_held(ctx.plan)
+    journal.refuse_if_open(journal.directory(ctx.layout.state_dir), "billdb up")
     steps = output.progress_steps()
     provision.up(ctx, steps)
     output.summary(steps, "environment")

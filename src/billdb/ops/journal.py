@@ -242,6 +242,17 @@ def run(directory: Path, op: str, args: dict[str, Any], steps: list[Step], *,
         return j, outcome
 
 
+def refuse_if_open(directory: Path, command: str) -> None:
+    """`up` by hand while a shape-changing operation is half done could undo its work (for
+    example re-clone members around a half-swapped data directory): finish that one first."""
+    for doc in open_journals(directory):
+        pending = next((s["name"] for s in doc["steps"] if s["status"] != "done"), "?")
+        raise JournalConflict(
+            f"`{doc['op']}` is half done (started {doc['started_at']}, at step '{pending}'): "
+            f"finish it with `{doc['command']}` before running `{command}`; journal: "
+            f"{doc['file']}")
+
+
 def directory(state_dir: Path) -> Path:
     """Where an environment keeps its journals (beside its other state)."""
     return state_dir / "journal"
