@@ -1,8 +1,11 @@
-"""Supervised server processes: pidfiles, logs, start as the unprivileged OS user, stop.
+"""Server processes: start as the unprivileged OS user, find, stop.
 
-No systemd here: billdb starts each server in its own session, records its PID, and
-later finds it by that PID (checking the command line, so a recycled PID is not taken
-for ours). `setpriv` replaces itself with the server, so the PID is the server's own.
+A Service with a `supervisor` directory is a program of the environment's supervisord
+(engines/supervisor.py): supervisord starts it, restarts it when it dies, rotates its log, and
+billdb asks it for the PID. A Service without one (a short-lived throwaway such as the lint
+scratch server or a restored copy) stays a plain child: billdb starts it in its own session,
+records its PID, and later finds it by that PID (checking the command line, so a recycled PID
+is not taken for ours). `setpriv` replaces itself with the server, so the PID is its own.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from billdb.engines import supervisor as sv
 from billdb.errors import StepError
 
 # Children started by this process: polling them reaps them when they die.
@@ -33,6 +37,34 @@ class Service:
     user: str | None = None
     env: dict[str, str] = field(default_factory=dict)
     cwd: Path | None = None
+    supervisor: Path | None = None  # the environment's supervisord directory; None: a child
+    priority: int = 500  # supervisord starts low numbers first and stops them last
+    stop_timeout: int = 30
+    startsecs: int = 1  # must stay up this long to count as started (else: backoff, retry)
+
+    @property
+    def program(self) -> str:
+        return sv.program_name(self.name)
+
+
+def _base_env(user: str | None, extra: dict[str, str]) -> dict[str, str]:
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", **extra}
+    if user:
+        env.setdefault("HOME", os_user(user).pw_dir)
+    return env
+
+
+def supervised(svc: Service) -> sv.Program | None:
+    if svc.supervisor is None:
+        return None
+    user = svc.user if os.geteuid() == 0 else None
+    return sv.Program(name=svc.program, argv=list(svc.argv), logfile=svc.logfile, user=user,
+                      env=_base_env(svc.user, svc.env), cwd=svc.cwd, priority=svc.priority,
+                      stop_timeout=svc.stop_timeout, startsecs=svc.startsecs)
+
+
+def supervisor_of(svc: Service) -> sv.Supervisor | None:
+    return sv.Supervisor(svc.supervisor) if svc.supervisor else None
 
 
 def os_user(name: str) -> pwd.struct_passwd:
@@ -72,6 +104,11 @@ def _cmdline(pid: int) -> list[str]:
 
 def running_pid(svc: Service) -> int | None:
     """The PID of the running service, or None (a stale pidfile is ignored)."""
+    sup = supervisor_of(svc)
+    if sup is not None:
+        info = sup.info(svc.program)
+        ok = info and info["statename"] in ("STARTING", "RUNNING") and info["pid"]
+        return int(info["pid"]) if ok else None
     try:
         pid = int(svc.pidfile.read_text().strip())
     except (OSError, ValueError):
@@ -87,6 +124,10 @@ def running_pid(svc: Service) -> int | None:
 
 def start(svc: Service) -> tuple[int, bool]:
     """Start the service unless it runs; returns (pid, started_now)."""
+    prog = supervised(svc)
+    if prog is not None:
+        svc.logfile.parent.mkdir(parents=True, exist_ok=True)
+        return sv.Supervisor(svc.supervisor).start(prog)
     pid = running_pid(svc)
     if pid:
         return pid, False
@@ -119,6 +160,9 @@ def start(svc: Service) -> tuple[int, bool]:
 
 def stop(svc: Service, timeout: float = 30.0) -> bool:
     """SIGTERM, then SIGKILL after `timeout`; True when something was stopped."""
+    sup = supervisor_of(svc)
+    if sup is not None:
+        return sup.stop(svc.program)
     pid = running_pid(svc)
     if not pid:
         svc.pidfile.unlink(missing_ok=True)
@@ -165,3 +209,25 @@ def run(argv: list[str], *, user: str | None = None, check: bool = True, step: s
         detail = (res.stderr or res.stdout).strip().splitlines()[-3:]
         raise StepError(step or argv[0], f"exit {res.returncode}: {' | '.join(detail)}")
     return res
+
+
+def hold(svc: Service) -> None:
+    """Keep a supervised program stopped after it was killed (no restart until `start`)."""
+    sup = supervisor_of(svc)
+    if sup is None:
+        raise StepError(svc.name, "is not supervised: nothing restarts it")
+    sup.hold(svc.program)
+
+
+def info(svc: Service) -> dict:
+    """supervisord's view of the program: state, pid, uptime_s, restarts ({} when unknown)."""
+    sup = supervisor_of(svc)
+    if sup is None:
+        return {}
+    got = sup.info(svc.program)
+    if not got:
+        return {"supervisor": "not running" if not sup.running() else "unknown program"}
+    uptime = got["now"] - got["start"] if got["statename"] == "RUNNING" else None
+    return {"supervisor_state": got["statename"], "uptime_s": uptime,
+            "restarts": sup.restarts().get(svc.program, 0),
+            "spawnerr": got.get("spawnerr") or None}

@@ -31,6 +31,7 @@ from billdb.ops.steps import Steps
 from billdb.render import roles as role_sql
 from billdb.render.parameters import cluster_settings
 from billdb.render.patroni import dcs_config, member_config
+from billdb.render.pgbackrest import member_parameters
 
 INTERNAL_ROLES = (SUPERUSER, REPLICATION_USER, REWIND_USER)
 
@@ -212,12 +213,14 @@ def _applied(ctx: Context, m) -> bool:
         rows = conn.execute(sqlfiles.load("verify/parameters"),
                             {"names": [s.name for s in settings]}).fetchall()
     found = {r[0]: r for r in rows}
+    local = member_parameters(ctx.plan, ctx.layout, m.name)  # archive_command names its dir
     for s in settings:
         row = found.get(s.name)
         if row is None:
             return False
         _, setting, unit, vartype, _, pending = row
-        if not pending and not matches(s.name, s.value, setting, unit, vartype):
+        if not pending and not matches(s.name, local.get(s.name, s.value), setting, unit,
+                                       vartype):
             return False
     return True
 

@@ -55,6 +55,7 @@ async def _drill(ctx: Context, progress: Progress) -> dict[str, Any]:
         for pid in (process.running_pid(svc), postmaster_pid(ctx.layout.member(z.name).data)):
             if pid:
                 process.kill(pid)
+        process.hold(svc)  # the region is gone: supervision must not bring it back
     progress(f"region lost: killed Patroni and PostgreSQL of {', '.join(z.name for z in zones)}")
 
     promote_replica(ctx, replica.name, old.name)

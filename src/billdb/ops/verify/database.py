@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 
 from billdb import sql as sqlfiles
@@ -10,6 +11,7 @@ from billdb.ops import cluster
 from billdb.ops.pgvalues import display, matches
 from billdb.ops.verify.check import Check, equal
 from billdb.render.parameters import cluster_settings
+from billdb.render.pgbackrest import member_parameters
 
 S_DB = "§4.1 database"
 
@@ -52,7 +54,10 @@ def parameter_checks(ctx: Context) -> Iterator[Check]:
             continue
         found = {r[0]: r for r in rows}
         wrong = []
+        local = member_parameters(ctx.plan, ctx.layout, member.name)  # e.g. archive_command
         for s in settings:
+            if s.name in local:
+                s = dataclasses.replace(s, value=local[s.name])
             row = found.get(s.name)
             if row is None:
                 actual, ok = "unknown parameter", False
