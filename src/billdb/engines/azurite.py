@@ -43,7 +43,7 @@ def service(env: LocalEnvironment, layout: Layout, account_key: str) -> process.
         user=env.os_user,
         env={"AZURITE_ACCOUNTS": f"{AZURE_ACCOUNT}:{account_key}"},
         supervisor=layout.supervisor_dir,  # the key sits in its 0600 program file
-        priority=300,
+        priority=150,  # the archive's repo2: up before Patroni, down after it
     )
 
 

@@ -109,6 +109,10 @@ def running_pid(svc: Service) -> int | None:
         info = sup.info(svc.program)
         ok = info and info["statename"] in ("STARTING", "RUNNING") and info["pid"]
         return int(info["pid"]) if ok else None
+    return _pidfile_pid(svc)
+
+
+def _pidfile_pid(svc: Service) -> int | None:
     try:
         pid = int(svc.pidfile.read_text().strip())
     except (OSError, ValueError):
@@ -127,6 +131,7 @@ def start(svc: Service) -> tuple[int, bool]:
     prog = supervised(svc)
     if prog is not None:
         svc.logfile.parent.mkdir(parents=True, exist_ok=True)
+        _stop_unsupervised(svc)
         return sv.Supervisor(svc.supervisor).start(prog)
     pid = running_pid(svc)
     if pid:
@@ -162,7 +167,7 @@ def stop(svc: Service, timeout: float = 30.0) -> bool:
     """SIGTERM, then SIGKILL after `timeout`; True when something was stopped."""
     sup = supervisor_of(svc)
     if sup is not None:
-        return sup.stop(svc.program)
+        return _stop_unsupervised(svc, timeout) | sup.stop(svc.program)
     pid = running_pid(svc)
     if not pid:
         svc.pidfile.unlink(missing_ok=True)
@@ -173,6 +178,21 @@ def stop(svc: Service, timeout: float = 30.0) -> bool:
         wait_dead(pid, 5)
     svc.pidfile.unlink(missing_ok=True)
     return True
+
+
+def _stop_unsupervised(svc: Service, timeout: float = 30.0) -> bool:
+    """A server that an older billdb started by pidfile: stopped, so its program can own the
+    port (an environment made before supervision moves under supervisord on its next `up`)."""
+    if not svc.pidfile.exists():
+        return False
+    plain = Service(svc.name, svc.argv, svc.pidfile, svc.logfile, svc.user, svc.env, svc.cwd)
+    pid = _pidfile_pid(plain)
+    sup = supervisor_of(svc)
+    got = sup.info(svc.program) if sup else None
+    if not pid or (got and got["pid"] == pid):
+        svc.pidfile.unlink(missing_ok=True)
+        return False
+    return stop(plain, timeout)
 
 
 def kill(pid: int, sig: int = signal.SIGKILL) -> None:

@@ -19,11 +19,17 @@ def down(ctx: Context, steps: Steps, purge: bool = False) -> Steps:
     ) else None
     # Standbys first, the primary last: nobody fails over while we stop.
     order = sorted(ctx.members, key=lambda m: (m.name == lead, m.kind == "zone"))
-    for extra in _satellites(ctx):  # satellites before the cluster
+    # Satellites before the cluster, except what the cluster needs to stop cleanly (Azurite
+    # holds repo2, which the primary archives its last WAL to): after it, like etcd.
+    cluster_prio = patroni.service(ctx.local, ctx.layout, ctx.members[0]).priority
+    extras = _satellites(ctx)
+    for extra in [s for s in extras if s.priority >= cluster_prio]:
         steps.run(extra.name, lambda svc=extra: _stop(svc))
     for m in order:
         svc = patroni.service(ctx.local, ctx.layout, m)
         steps.run(f"member {m.name}", lambda svc=svc: _stop(svc))
+    for extra in [s for s in extras if s.priority < cluster_prio]:
+        steps.run(extra.name, lambda svc=extra: _stop(svc))
     steps.run("etcd", lambda: _stop(etcd.service(ctx.local, ctx.layout)))
     steps.run("supervisord", lambda: _shutdown(ctx))
     if purge:
