@@ -227,3 +227,55 @@ def test_five_failovers_in_a_row_heal_without_a_command(env: Env, writer: Writer
             cmd = conn.execute("SELECT current_setting('restore_command')").fetchone()[0]
         assert "archive-get" in cmd and f"--pg1-path={ctx.layout.member(m.name).data}" in cmd
     _verify_ok(env)
+
+
+@pytest.mark.unit
+def test_program_file_restarts_on_unexpected_exit_and_rotates_its_log(tmp_path):
+    from billdb.engines.supervisor import Program, program_name
+
+    prog = Program(name=program_name("patroni zone1"), argv=["/x/patroni", "/s/p 1.yml"],
+                   logfile=tmp_path / "patroni.log", user="postgres",
+                   env={"PATH": "/usr/bin", "KEY": "a%b"}, cwd=None, priority=200,
+                   stop_timeout=120, startsecs=2)
+    text = prog.config()
+    assert text.startswith("[program:patroni-zone1]\n")
+    for line in ("autorestart=unexpected", "exitcodes=0", "startsecs=2", "user=postgres",
+                 "priority=200", "stopwaitsecs=120", "stdout_logfile_maxbytes=10MB",
+                 "stdout_logfile_backups=3", "command=/x/patroni '/s/p 1.yml'",
+                 'environment=KEY="a%%b",PATH="/usr/bin"'):
+        assert line in text.splitlines()
+
+
+@pytest.mark.unit
+def test_restarts_are_the_unexpected_exits_in_supervisords_log(tmp_path):
+    from billdb.engines.supervisor import Supervisor
+
+    sup = Supervisor(tmp_path)
+    sup.log.write_text(
+        "2026-12-01 INFO exited: etcd (terminated by SIGKILL; not expected)\n"
+        "2026-12-01 INFO stopped: etcd (exit status 0)\n"
+        "2026-12-01 INFO exited: patroni-zone1 (exit status 0; expected)\n")
+    (tmp_path / "supervisord.log.1").write_text(
+        "2026-11-30 WARN exited: etcd (exit status 1; not expected)\n")
+    assert sup.restarts() == {"etcd": 2}
+
+
+@pytest.mark.unit
+def test_archive_and_restore_commands_name_the_member_data_directory():
+    from pathlib import Path
+
+    from billdb.internal import REPLICATION_USER, REWIND_USER, SUPERUSER
+    from billdb.layout import Layout
+    from billdb.plan.load import load_plan
+    from billdb.render.patroni import member_config
+    from conftest import PLAN
+
+    plan = load_plan(PLAN)
+    layout = Layout(Path("/s"))
+    member = plan.environments.local.members[1]
+    pw = dict.fromkeys((SUPERUSER, REPLICATION_USER, REWIND_USER), "x")
+    cfg = member_config(plan, layout, member, pw)["postgresql"]
+    data = f"--pg1-path=/s/members/{member.name}/data "
+    assert data + "archive-get %f" in cfg["recovery_conf"]["restore_command"]
+    assert data + "archive-push %p" in cfg["parameters"]["archive_command"]
+    assert "$PWD" not in cfg["parameters"]["archive_command"]
