@@ -56,6 +56,21 @@ def test_parameter_diff_names_the_drift_and_its_section():
 
 
 @pytest.mark.unit
+def test_each_member_is_held_to_its_own_archive_command():
+    cluster_wide = [Setting("archive_command", "push --pg1-path=$PWD", "§9.1 backup")]
+    local = {"a": {"archive_command": "push --pg1-path=/a"},
+             "b": {"archive_command": "push --pg1-path=/b"}}
+    observed = parameters.Observed("a", {
+        "a": {"archive_command": ("push --pg1-path=/a", None, "string", False)},
+        "b": {"archive_command": ("push --pg1-path=/a", None, "string", False)}})
+    drifts = core.diff(parameters.checks(cluster_wide, observed, local))
+    assert [(d.id, d.actual) for d in drifts] == [
+        ("param.b.all", "archive_command=push --pg1-path=/a")]
+    assert parameters.waiting_only(parameters.for_member(cluster_wide, local["a"]),
+                                   observed.members["a"])
+
+
+@pytest.mark.unit
 def test_parameter_units_compare_through_pgvalues():
     s = [Setting("shared_buffers", "256MB", "§5.1 parameters")]
     ok = parameters.Observed("a", {"a": {"shared_buffers": ("32768", "8kB", "integer", False)}})

@@ -1,4 +1,4 @@
-"""High availability on the real cluster: crashes, routing, switchover, DR (issue 3).
+"""High availability on the real cluster: crashes, routing, switchover, DR (issues 3, 9).
 
 Every test leaves the cluster healthy (zone pair + replica) for the tests after it.
 """
@@ -15,6 +15,7 @@ import psycopg
 import pytest
 
 from billdb.client import BillDB, ClientConfig, RouteUnavailable, TransactionInterrupted
+from billdb.engines import patroni, process
 from conftest import Env
 
 
@@ -56,6 +57,8 @@ def test_client_survives_kill_9_of_the_primary(env: Env):
     """Acknowledged rows all exist on the new primary; the client resumes by itself. One
     writer runs explicit transactions while twenty others write multiplexed statements."""
     old = _member(env, "primary")
+    ctx = env.context()
+    held = patroni.service(ctx.local, ctx.layout, ctx.member(old["name"]))
     config = ClientConfig.from_plan(env.plan)
     user = f"ha-test-{int(time.time())}"
 
@@ -89,6 +92,7 @@ def test_client_survives_kill_9_of_the_primary(env: Env):
                     acked_before_kill = len(mux_acked)
                     os.kill(old["patroni_pid"], signal.SIGKILL)
                     os.kill(old["pid"], signal.SIGKILL)
+                    process.hold(held)  # the node is lost: supervision may not restart it
                     killed = True
             stop.set()
             await asyncio.gather(*writers)
@@ -109,9 +113,20 @@ def test_client_survives_kill_9_of_the_primary(env: Env):
     assert len(interrupted) <= config.pool_size
     for exc in interrupted:
         assert "may be retried" in str(exc) or "outcome is unknown" in str(exc)
-    env.run("up")  # the crashed node's Patroni comes back and rejoins (pg_rewind)
-    roles = sorted(m["role"] for m in _status(env)["members"])
-    assert roles == ["primary", "replica", "sync_standby"]
+    process.start(held)  # the node is back: supervision runs Patroni, it rejoins (pg_rewind)
+    assert _wait_whole(env, 90)
+
+
+def _wait_whole(env: Env, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        members = _status(env)["members"]
+        roles = sorted(m["role"] for m in members)
+        if roles == ["primary", "replica", "sync_standby"] and all(
+                m["state"] in ("running", "streaming") for m in members):
+            return True
+        time.sleep(1)
+    return False
 
 
 def test_reads_fall_back_to_the_primary_when_the_replica_is_down(env: Env):
@@ -181,10 +196,25 @@ def test_switchover_stays_in_the_zone_pair(env: Env):
 
 
 def test_drill_failover_loses_nothing_and_the_old_primary_rejoins(env: Env):
+    """A lost node: held down until the standby writes, then supervision brings it back."""
     report = json.loads(env.run("drill", "failover", "--json").stdout)
     assert report["ok"] and report["lost_commits"] == 0 and report["rejoined"]
-    assert report["old_primary"] != report["new_primary"]
+    assert report["old_primary"] != report["new_primary"] and not report["kept_leader"]
     assert report["rto_s"] > 0 and report["acked_commits"] > 20
+    assert report["rejoined_s"] > report["rto_s"] and report["rejoin_s"] < 60
+    print(f"\nnode loss: writes stopped {report['rto_s']} s, old primary streaming again "
+          f"{report['rejoined_s']} s after the kill ({report['rejoin_s']} s after release)")
+
+
+def test_drill_crashed_process_loses_nothing(env: Env):
+    """A crashed process: supervision restarts Patroni at once; whichever member leads
+    afterwards, no acknowledged commit is lost and the old primary is back."""
+    report = json.loads(env.run("drill", "failover", "--crash", "--json").stdout)
+    assert report["ok"] and report["lost_commits"] == 0 and report["rejoined"]
+    assert report["mode"] == "process crash" and report["rejoin_s"] is None
+    assert report["kept_leader"] == (report["old_primary"] == report["new_primary"])
+    print(f"\nprocess crash: kept_leader={report['kept_leader']}, writes stopped "
+          f"{report['rto_s']} s, whole again {report['rejoined_s']} s after the kill")
 
 
 @pytest.mark.parametrize("mode", ["--postmaster-only"])

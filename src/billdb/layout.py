@@ -4,8 +4,9 @@
   secrets/      0700 root: secrets.json and pgpass (0600), never in git
   tls/          ca.crt (public), ca.key (root 0600), server.crt, server.key (postgres 0600)
   run/          unix sockets (private to this environment)
-  etcd/         data/, etcd.log, etcd.pid
-  members/NAME/ data/, patroni.yml (postgres 0600), patroni.log, patroni.pid, pg_log/
+  supervisor/   supervisord.conf, programs/*.conf, supervisor.sock, supervisord.log
+  etcd/         data/, etcd.log
+  members/NAME/ data/, patroni.yml (postgres 0600), patroni.log, pg_log/
 """
 
 from __future__ import annotations
@@ -82,6 +83,11 @@ class Layout:
     @property
     def run_dir(self) -> Path:
         return self.state_dir / "run"
+
+    @property
+    def supervisor_dir(self) -> Path:
+        """supervisord's config, programs/, socket and log (engines/supervisor.py)."""
+        return self.state_dir / "supervisor"
 
     @property
     def etcd_dir(self) -> Path:

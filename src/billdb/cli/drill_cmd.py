@@ -21,13 +21,16 @@ def failover(
     postmaster_only: Annotated[bool, typer.Option(
         "--postmaster-only", help="Kill only the primary's postmaster (Patroni stays alive, "
         "so it recovers the primary in place).")] = False,
+    crash: Annotated[bool, typer.Option(
+        "--crash", help="A crashed process, not a lost node: supervision restarts the killed "
+        "Patroni at once; reports whether it kept the leader key.")] = False,
 ) -> None:
     """Crash the primary (SIGKILL its postmaster and its Patroni) while a writer commits
     through the application route; report RTO, lost commits and the old primary's rejoin."""
     from billdb.ops.drills import failover as drill
 
     report = drill.run(local_context(), repeat=repeat, postmaster_only=postmaster_only,
-                       progress=output.note)
+                       progress=output.note, crash=crash)
     output.conclude(report, as_json)
 
 

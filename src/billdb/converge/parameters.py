@@ -12,7 +12,7 @@ Values are compared through billdb.ops.pgvalues (units and vartypes as PostgreSQ
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from billdb import sql as sqlfiles
@@ -26,10 +26,12 @@ from billdb.ops.pgvalues import display, matches
 from billdb.plan.models import Plan
 from billdb.render.parameters import RESTART_REQUIRED, Setting, cluster_settings
 from billdb.render.patroni import dcs_config
+from billdb.render.pgbackrest import member_parameters
 
 S_PARAMS = "§5.1 parameters"
 STEP = "cluster parameters"
 Row = tuple[str, str | None, str, bool]  # setting, unit, vartype, pending_restart
+Local = dict[str, dict[str, str]]  # member -> the values its own Patroni config overrides
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,17 @@ class Observed:
 
 def desired(plan: Plan, env_name: str = "local") -> list[Setting]:
     return cluster_settings(plan, env_name)
+
+
+def local_values(ctx: Context) -> Local:
+    """Per-member values (archive_command names the member's data directory): each member's
+    local Patroni config overrides the DCS with them, so they are what it must show."""
+    return {m.name: member_parameters(ctx.plan, ctx.layout, m.name) for m in ctx.members}
+
+
+def for_member(settings: list[Setting], local: dict[str, str]) -> list[Setting]:
+    """The settings one member must show: the cluster's, with its own values in place (pure)."""
+    return [replace(s, value=local[s.name]) if s.name in local else s for s in settings]
 
 
 def observe(ctx: Context, settings: list[Setting]) -> Observed:
@@ -62,14 +75,15 @@ def evaluate(s: Setting, row: Row | None) -> tuple[str, bool, bool]:
     return actual, matches(s.name, s.value, setting, unit, vartype), pending
 
 
-def checks(settings: list[Setting], observed: Observed) -> list[Check]:
+def checks(settings: list[Setting], observed: Observed, local: Local | None = None) \
+        -> list[Check]:
     out: list[Check] = []
     for name, rows in observed.members.items():
         if isinstance(rows, str):
             out.append(Check(f"param.{name}", S_PARAMS, "reachable", rows, False))
             continue
         wrong = []
-        for s in settings:
+        for s in for_member(settings, (local or {}).get(name, {})):
             actual, same, pending = evaluate(s, rows.get(s.name))
             ok = same and not pending
             if name == observed.leader:
@@ -165,13 +179,15 @@ def _pending_restart(ctx: Context, m) -> bool:
 def apply(ctx: Context, settings: list[Setting], patch: dict[str, Any]) -> list[str]:
     """Patch the DCS, wait for every member to take it, restart the pending ones in order."""
     lead = cluster.leader(ctx)
+    local = local_values(ctx)
     notes = []
     if patch:
         PatroniAPI(lead).patch_config(patch)
         notes.append(f"patched {', '.join(patched_names(patch))}")
         for m in ctx.members:
             def took(m=m) -> bool:
-                return waiting_only(settings, observe_member(ctx, m, settings))
+                return waiting_only(for_member(settings, local[m.name]),
+                                    observe_member(ctx, m, settings))
             if _running(m) and not wait_for(took, 30, 1.0):
                 raise StepError(STEP, f"{m.name} did not apply the new settings",
                                 str(ctx.layout.member(m.name).log))
@@ -220,7 +236,8 @@ def converge(ctx: Context) -> tuple[bool, str]:
     settings = desired(ctx.plan, ctx.env_name)
     patch = dcs_patch(dcs_config(ctx.plan, ctx.env_name),
                       PatroniAPI(cluster.leader(ctx)).config())
-    drifts = diff(checks(settings, observe(ctx, settings)))
+    local = local_values(ctx)
+    drifts = diff(checks(settings, observe(ctx, settings), local))
     notes = apply(ctx, settings, patch)  # also restarts a member pending for any parameter
     if not drifts and not notes:
         return False, "as planned"
@@ -229,7 +246,7 @@ def converge(ctx: Context) -> tuple[bool, str]:
     def settled() -> bool:
         nonlocal left
         try:  # right after a restart the cluster view may not show a running leader yet
-            left = diff(checks(settings, observe(ctx, settings)))
+            left = diff(checks(settings, observe(ctx, settings), local))
         except BilldbError as exc:
             left = [Drift("param.reachable", S_PARAMS, "a running primary", str(exc))]
         return not left

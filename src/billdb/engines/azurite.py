@@ -42,6 +42,8 @@ def service(env: LocalEnvironment, layout: Layout, account_key: str) -> process.
         logfile=paths.azurite_dir / "azurite.log",
         user=env.os_user,
         env={"AZURITE_ACCOUNTS": f"{AZURE_ACCOUNT}:{account_key}"},
+        supervisor=layout.supervisor_dir,  # the key sits in its 0600 program file
+        priority=150,  # the archive's repo2: up before Patroni, down after it
     )
 
 

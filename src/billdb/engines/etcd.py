@@ -26,6 +26,8 @@ def service(env: LocalEnvironment, layout: Layout) -> process.Service:
         pidfile=d / "etcd.pid",
         logfile=d / "etcd.log",
         user=env.os_user,
+        supervisor=layout.supervisor_dir,
+        priority=100,  # first up, last down: Patroni holds its leader key here
     )
 
 

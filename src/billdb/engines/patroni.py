@@ -31,6 +31,10 @@ def service(env: LocalEnvironment, layout: Layout, member: Member) -> process.Se
         logfile=paths.log,
         user=env.os_user,
         env={"PATH": f"{env.postgres_bin}:/usr/bin:/bin"},
+        supervisor=layout.supervisor_dir,
+        priority=200,
+        stop_timeout=120,  # Patroni stops its postmaster (fast) before it exits
+        startsecs=2,
     )
 
 

@@ -57,7 +57,8 @@ class PoolerPaths:
 def service(env: LocalEnvironment, layout: Layout) -> process.Service:
     p = PoolerPaths.of(layout)
     return process.Service(name="pgbouncer", argv=[str(BINARY), str(p.ini)], pidfile=p.pidfile,
-                           logfile=p.log, user=env.os_user)
+                           logfile=p.log, user=env.os_user,
+                           supervisor=layout.supervisor_dir, priority=400)
 
 
 def reload(svc: process.Service) -> bool:

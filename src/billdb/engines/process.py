@@ -1,8 +1,11 @@
-"""Supervised server processes: pidfiles, logs, start as the unprivileged OS user, stop.
+"""Server processes: start as the unprivileged OS user, find, stop.
 
-No systemd here: billdb starts each server in its own session, records its PID, and
-later finds it by that PID (checking the command line, so a recycled PID is not taken
-for ours). `setpriv` replaces itself with the server, so the PID is the server's own.
+A Service with a `supervisor` directory is a program of the environment's supervisord
+(engines/supervisor.py): supervisord starts it, restarts it when it dies, rotates its log, and
+billdb asks it for the PID. A Service without one (a short-lived throwaway such as the lint
+scratch server or a restored copy) stays a plain child: billdb starts it in its own session,
+records its PID, and later finds it by that PID (checking the command line, so a recycled PID
+is not taken for ours). `setpriv` replaces itself with the server, so the PID is its own.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from billdb.engines import supervisor as sv
 from billdb.errors import StepError
 
 # Children started by this process: polling them reaps them when they die.
@@ -33,6 +37,34 @@ class Service:
     user: str | None = None
     env: dict[str, str] = field(default_factory=dict)
     cwd: Path | None = None
+    supervisor: Path | None = None  # the environment's supervisord directory; None: a child
+    priority: int = 500  # supervisord starts low numbers first and stops them last
+    stop_timeout: int = 30
+    startsecs: int = 1  # must stay up this long to count as started (else: backoff, retry)
+
+    @property
+    def program(self) -> str:
+        return sv.program_name(self.name)
+
+
+def _base_env(user: str | None, extra: dict[str, str]) -> dict[str, str]:
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", **extra}
+    if user:
+        env.setdefault("HOME", os_user(user).pw_dir)
+    return env
+
+
+def supervised(svc: Service) -> sv.Program | None:
+    if svc.supervisor is None:
+        return None
+    user = svc.user if os.geteuid() == 0 else None
+    return sv.Program(name=svc.program, argv=list(svc.argv), logfile=svc.logfile, user=user,
+                      env=_base_env(svc.user, svc.env), cwd=svc.cwd, priority=svc.priority,
+                      stop_timeout=svc.stop_timeout, startsecs=svc.startsecs)
+
+
+def supervisor_of(svc: Service) -> sv.Supervisor | None:
+    return sv.Supervisor(svc.supervisor) if svc.supervisor else None
 
 
 def os_user(name: str) -> pwd.struct_passwd:
@@ -72,6 +104,15 @@ def _cmdline(pid: int) -> list[str]:
 
 def running_pid(svc: Service) -> int | None:
     """The PID of the running service, or None (a stale pidfile is ignored)."""
+    sup = supervisor_of(svc)
+    if sup is not None:
+        info = sup.info(svc.program)
+        ok = info and info["statename"] in ("STARTING", "RUNNING") and info["pid"]
+        return int(info["pid"]) if ok else None
+    return _pidfile_pid(svc)
+
+
+def _pidfile_pid(svc: Service) -> int | None:
     try:
         pid = int(svc.pidfile.read_text().strip())
     except (OSError, ValueError):
@@ -87,6 +128,11 @@ def running_pid(svc: Service) -> int | None:
 
 def start(svc: Service) -> tuple[int, bool]:
     """Start the service unless it runs; returns (pid, started_now)."""
+    prog = supervised(svc)
+    if prog is not None:
+        svc.logfile.parent.mkdir(parents=True, exist_ok=True)
+        _stop_unsupervised(svc)
+        return sv.Supervisor(svc.supervisor).start(prog)
     pid = running_pid(svc)
     if pid:
         return pid, False
@@ -119,6 +165,9 @@ def start(svc: Service) -> tuple[int, bool]:
 
 def stop(svc: Service, timeout: float = 30.0) -> bool:
     """SIGTERM, then SIGKILL after `timeout`; True when something was stopped."""
+    sup = supervisor_of(svc)
+    if sup is not None:
+        return _stop_unsupervised(svc, timeout) | sup.stop(svc.program)
     pid = running_pid(svc)
     if not pid:
         svc.pidfile.unlink(missing_ok=True)
@@ -129,6 +178,21 @@ def stop(svc: Service, timeout: float = 30.0) -> bool:
         wait_dead(pid, 5)
     svc.pidfile.unlink(missing_ok=True)
     return True
+
+
+def _stop_unsupervised(svc: Service, timeout: float = 30.0) -> bool:
+    """A server that an older billdb started by pidfile: stopped, so its program can own the
+    port (an environment made before supervision moves under supervisord on its next `up`)."""
+    if not svc.pidfile.exists():
+        return False
+    plain = Service(svc.name, svc.argv, svc.pidfile, svc.logfile, svc.user, svc.env, svc.cwd)
+    pid = _pidfile_pid(plain)
+    sup = supervisor_of(svc)
+    got = sup.info(svc.program) if sup else None
+    if not pid or (got and got["pid"] == pid):
+        svc.pidfile.unlink(missing_ok=True)
+        return False
+    return stop(plain, timeout)
 
 
 def kill(pid: int, sig: int = signal.SIGKILL) -> None:
@@ -165,3 +229,25 @@ def run(argv: list[str], *, user: str | None = None, check: bool = True, step: s
         detail = (res.stderr or res.stdout).strip().splitlines()[-3:]
         raise StepError(step or argv[0], f"exit {res.returncode}: {' | '.join(detail)}")
     return res
+
+
+def hold(svc: Service) -> None:
+    """Keep a supervised program stopped after it was killed (no restart until `start`)."""
+    sup = supervisor_of(svc)
+    if sup is None:
+        raise StepError(svc.name, "is not supervised: nothing restarts it")
+    sup.hold(svc.program)
+
+
+def info(svc: Service) -> dict:
+    """supervisord's view of the program: state, pid, uptime_s, restarts ({} when unknown)."""
+    sup = supervisor_of(svc)
+    if sup is None:
+        return {}
+    got = sup.info(svc.program)
+    if not got:
+        return {"supervisor": "not running" if not sup.running() else "unknown program"}
+    uptime = got["now"] - got["start"] if got["statename"] == "RUNNING" else None
+    return {"supervisor_state": got["statename"], "uptime_s": uptime,
+            "restarts": sup.restarts().get(svc.program, 0),
+            "spawnerr": got.get("spawnerr") or None}

@@ -46,7 +46,8 @@ def follower(ctx: Context) -> process.Service:
         name="pooler-follower",
         argv=[str(exe), "--plan", str(ctx.plan_path.resolve()), "pooler", "follow",
               "--pidfile", str(p.follower_pidfile)],
-        pidfile=p.follower_pidfile, logfile=p.follower_log)
+        pidfile=p.follower_pidfile, logfile=p.follower_log,
+        supervisor=ctx.layout.supervisor_dir, priority=450)  # stopped before PgBouncer
 
 
 def services(ctx: Context) -> list[process.Service]:

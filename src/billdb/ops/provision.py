@@ -26,7 +26,7 @@ from billdb.engines.secrets import SecretStore, write_pgpass
 from billdb.engines.tls import ensure_tls
 from billdb.errors import StepError
 from billdb.internal import REPLICATION_USER, REWIND_USER, SUPERUSER
-from billdb.ops import cluster, keys, partitions, pooler, services
+from billdb.ops import cluster, heal, keys, partitions, pooler, services
 from billdb.ops.backup import provision as backup_provision
 from billdb.ops.steps import Steps
 from billdb.render.patroni import dcs_config, member_config
@@ -46,6 +46,7 @@ def up(ctx: Context, steps: Steps) -> Steps:
     for member in _start_order(ctx):
         steps.run(f"member {member.name}", lambda m=member: ensure_member(ctx, m))
     steps.run("cluster parameters", lambda: ensure_parameters(ctx))
+    steps.run("rejoin", lambda: heal.ensure_rejoined(ctx))
     steps.run("replication", lambda: wait_replication(ctx))
     steps.run("roles", lambda: ensure_roles(ctx))
     steps.run("database", lambda: ensure_database(ctx))
@@ -192,7 +193,10 @@ def ensure_member(ctx: Context, m) -> tuple[bool, str]:
     if not wait_for(lambda: _running(m), 120 if started else 30):
         if not process.running_pid(svc):
             raise StepError(f"member {m.name}", "Patroni exited", log)
-        raise StepError(f"member {m.name}", "PostgreSQL is not running after waiting", log)
+        lead = cluster.leader_name(ctx)
+        if lead is None or lead == m.name:
+            raise StepError(f"member {m.name}", "PostgreSQL is not running after waiting", log)
+        heal.reinit(ctx, m.name, f"PostgreSQL not running after waiting ({lead} leads)")
     st = _member_state(m) or {}
     role = st.get("role", "?")
     return started, f"{'started' if started else 'running'} as {role} (patroni pid {pid})"

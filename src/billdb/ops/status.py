@@ -1,4 +1,5 @@
-"""`billdb status`: the members as Patroni and the OS see them, and the other services."""
+"""`billdb status`: the members as Patroni and the OS see them, and the other services as
+their supervisord sees them (state, pid, uptime, unexpected exits)."""
 
 from __future__ import annotations
 
@@ -27,9 +28,12 @@ def members(ctx: Context) -> list[dict[str, Any]]:
     seen = {m["name"]: m for m in body.get("members", [])}
     out = []
     for m in ctx.members:
-        info = seen.get(m.name, {})
+        svc = patroni.service(ctx.local, ctx.layout, m)
+        patroni_pid = process.running_pid(svc)
+        # etcd keeps a dead member's key until its ttl ends: only an answering Patroni counts.
+        answers = patroni_pid is not None and patroni.PatroniAPI(m).status() is not None
+        info = seen.get(m.name, {}) if answers else {}
         paths = ctx.layout.member(m.name)
-        patroni_pid = process.running_pid(patroni.service(ctx.local, ctx.layout, m))
         lag = info.get("lag")
         role = _ROLE_NAMES.get(info.get("role", ""), "unknown") if info else "unknown"
         out.append({
@@ -37,7 +41,7 @@ def members(ctx: Context) -> list[dict[str, Any]]:
             "role": role,
             "kind": m.kind,
             "site": m.site,
-            "state": info.get("state", "down" if not patroni_pid else "unknown"),
+            "state": info.get("state", "down" if not answers else "unknown"),
             "lag_bytes": 0 if role == "primary" else (lag if isinstance(lag, int) else None),
             "timeline": info.get("timeline"),
             "port": m.port,
@@ -45,6 +49,7 @@ def members(ctx: Context) -> list[dict[str, Any]]:
             "pid": postmaster_pid(paths.data),
             "patroni_pid": patroni_pid,
             "data_dir": str(paths.data),
+            "supervisor": process.info(svc),
         })
     return out
 
@@ -54,7 +59,7 @@ def service_states(ctx: Context) -> list[dict[str, Any]]:
     for svc in [etcd.service(ctx.local, ctx.layout), *services.satellites(ctx)]:
         pid = process.running_pid(svc)
         out.append({"name": svc.name, "state": "running" if pid else "stopped", "pid": pid,
-                    "log": str(svc.logfile)})
+                    "log": str(svc.logfile), **process.info(svc)})
     return out
 
 

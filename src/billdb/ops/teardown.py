@@ -1,4 +1,5 @@
-"""`billdb down`: stop every process of the environment (by pidfile), optionally purge it."""
+"""`billdb down`: stop every process of the environment through its supervisord, then
+supervisord itself; optionally purge the state directory."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import shutil
 
 from billdb.context import Context
 from billdb.engines import etcd, patroni, process
+from billdb.engines.supervisor import Supervisor
 from billdb.errors import BilldbError
 from billdb.ops import cluster
 from billdb.ops.steps import Steps
@@ -17,12 +19,19 @@ def down(ctx: Context, steps: Steps, purge: bool = False) -> Steps:
     ) else None
     # Standbys first, the primary last: nobody fails over while we stop.
     order = sorted(ctx.members, key=lambda m: (m.name == lead, m.kind == "zone"))
+    # Satellites before the cluster, except what the cluster needs to stop cleanly (Azurite
+    # holds repo2, which the primary archives its last WAL to): after it, like etcd.
+    cluster_prio = patroni.service(ctx.local, ctx.layout, ctx.members[0]).priority
+    extras = _satellites(ctx)
+    for extra in [s for s in extras if s.priority >= cluster_prio]:
+        steps.run(extra.name, lambda svc=extra: _stop(svc))
     for m in order:
         svc = patroni.service(ctx.local, ctx.layout, m)
         steps.run(f"member {m.name}", lambda svc=svc: _stop(svc))
-    for extra in _satellites(ctx):
+    for extra in [s for s in extras if s.priority < cluster_prio]:
         steps.run(extra.name, lambda svc=extra: _stop(svc))
     steps.run("etcd", lambda: _stop(etcd.service(ctx.local, ctx.layout)))
+    steps.run("supervisord", lambda: _shutdown(ctx))
     if purge:
         steps.run("purge", lambda: _purge(ctx))
     return steps
@@ -38,6 +47,11 @@ def _satellites(ctx: Context) -> list[process.Service]:
 def _stop(svc: process.Service) -> tuple[bool, str]:
     stopped = process.stop(svc)
     return stopped, "stopped" if stopped else "not running"
+
+
+def _shutdown(ctx: Context) -> tuple[bool, str]:
+    stopped = Supervisor(ctx.layout.supervisor_dir).shutdown()
+    return stopped, "shut down" if stopped else "not running"
 
 
 def _purge(ctx: Context) -> tuple[bool, str]:

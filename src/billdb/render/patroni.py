@@ -15,6 +15,7 @@ from billdb.layout import Layout
 from billdb.plan.models import Member, Plan
 from billdb.render.hba import hba_lines
 from billdb.render.parameters import cluster_parameters
+from billdb.render.pgbackrest import member_parameters, restore_command
 
 NAMESPACE = "/billdb/"
 
@@ -89,7 +90,9 @@ def member_config(plan: Plan, layout: Layout, member: Member, passwords: dict[st
                 "log_directory": str(paths.pg_log_dir),
                 "log_filename": "postgresql-%a.log",
                 "log_truncate_on_rotation": "on",
+                **member_parameters(plan, layout, member.name),
             },
+            "recovery_conf": {"restore_command": restore_command(plan, paths.data)},
             "pg_hba": hba_lines(plan, "local"),
             "create_replica_methods": ["basebackup"],
             "basebackup": [{"checkpoint": "fast"}],

@@ -43,15 +43,30 @@ def config_path(plan: Plan) -> str:
     return str(BackupLayout(layout).config)
 
 
-def archive_command(plan: Plan) -> str:
+def archive_command(plan: Plan, data_dir: Path | str | None = None) -> str:
     """`--config` always: Debian's /etc/pgbackrest.conf would be used silently otherwise.
 
-    archive-push insists that pg1-path is the directory it runs in, but the primary can be
-    any member after a failover; PostgreSQL runs archive_command through sh in its data
-    directory, so `$PWD` names the right member on every node.
+    archive-push insists that pg1-path is the member's data directory, and the primary can be
+    any member after a failover: each member's own Patroni config names its directory
+    (`member_archive_command`). The cluster-wide form, without `data_dir`, only stands in the
+    DCS, where every member's local value overrides it.
     """
+    where = f"--pg1-path={data_dir}" if data_dir else "--pg1-path=$PWD"
     return (f"pgbackrest --config={config_path(plan)} --stanza={stanza(plan)} "
-            "--pg1-path=$PWD archive-push %p")
+            f"{where} archive-push %p")
+
+
+def restore_command(plan: Plan, data_dir: Path | str) -> str:
+    """A standby fetches WAL the primary no longer keeps from the archive (repo1, then
+    repo2), so a rewound or lagging member catches up instead of waiting forever."""
+    return (f"pgbackrest --config={config_path(plan)} --stanza={stanza(plan)} "
+            f'--pg1-path={data_dir} archive-get %f "%p"')
+
+
+def member_parameters(plan: Plan, layout: Layout, member_name: str) -> dict[str, str]:
+    """The per-member settings, in that member's local Patroni config (they override the
+    DCS): verify expects these on the member instead of the cluster-wide value."""
+    return {"archive_command": archive_command(plan, layout.member(member_name).data)}
 
 
 def pgbackrest_conf(plan: Plan, layout: Layout, secrets: RepoSecrets) -> str:

@@ -27,6 +27,8 @@ def scheduler(ctx: Context) -> process.Service:
               "run", "--pidfile", str(pidfile)],
         pidfile=pidfile,
         logfile=d / "scheduler.log",
+        supervisor=ctx.layout.supervisor_dir,
+        priority=400,
     )
 
 

@@ -52,6 +52,7 @@ def _crash_zones(ctx: Context) -> list[str]:
         for pid in (process.running_pid(svc), postmaster_pid(ctx.layout.member(z.name).data)):
             if pid:
                 process.kill(pid)
+        process.hold(svc)  # the region is gone: supervision must not bring it back
     return [z.name for z in zones]
 
 

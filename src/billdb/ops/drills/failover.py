@@ -1,9 +1,13 @@
 """`billdb drill failover`: crash the primary under write load; Patroni fails over.
 
-The whole node is crashed (SIGKILL to its Patroni and its postmaster), so the leader key
-expires after Patroni's ttl and the synchronous standby takes over. With `--postmaster-only`
-Patroni survives and restarts PostgreSQL in place. Then the crashed node's Patroni is started
-again, as a rebooted machine would, and must rejoin as a standby by itself (pg_rewind).
+A lost node (the default): SIGKILL to the primary's Patroni and postmaster, and its Patroni
+program is held stopped in supervisord, as if the machine were gone, so the leader key
+expires after Patroni's ttl and the synchronous standby takes over. Once the new primary
+writes, the program is released: supervision runs Patroni again and it must rejoin as a
+standby by itself (pg_rewind); `rejoined_s` is the time from the kill to streaming again.
+`--crash`: a crashed process: the same kills, but supervision restarts Patroni at once, and
+the report says whether it kept its still-valid leader key (`kept_leader`) or a standby took
+over. `--postmaster-only`: Patroni survives and restarts PostgreSQL in place.
 """
 
 from __future__ import annotations
@@ -41,25 +45,43 @@ async def _wait(predicate: Callable[[], bool], timeout: float, interval: float =
     return predicate()
 
 
-async def _one(ctx: Context, n: int, postmaster_only: bool, progress: Progress) -> dict[str, Any]:
-    provision.wait_replication(ctx)  # start from a healthy zone pair
-    old = cluster.leader(ctx)
+def _streaming(ctx: Context, name: str) -> bool:
+    return _member_role(ctx, name) in (("replica", "streaming"), ("sync_standby", "streaming"))
+
+
+def _whole(ctx: Context, name: str) -> bool:
+    """`name` is back: streaming as a standby, or running as the leader it stayed."""
+    role = _member_role(ctx, name)
+    return role in (("leader", "running"), ("replica", "streaming"),
+                    ("sync_standby", "streaming"))
+
+
+def _kill(ctx: Context, n: int, old, mode: str, progress: Progress) -> None:
     paths = ctx.layout.member(old.name)
     svc = patroni.service(ctx.local, ctx.layout, old)
     pm_pid, patroni_pid = postmaster_pid(paths.data), process.running_pid(svc)
     if not pm_pid or not patroni_pid:
         raise BilldbError(f"primary {old.name} has no running postmaster/Patroni to crash")
+    if mode == "postmaster-only":
+        process.kill(pm_pid)
+        progress(f"run {n + 1}: killed the postmaster of {old.name} (pid {pm_pid})")
+        return
+    process.kill(patroni_pid)
+    process.kill(pm_pid)
+    if mode == "node crash":
+        process.hold(svc)  # the machine is gone: supervision may not restart it yet
+    progress(f"run {n + 1}: killed Patroni (pid {patroni_pid}) and postmaster (pid {pm_pid}) "
+             f"of primary {old.name}" + (", held stopped" if mode == "node crash" else ""))
+
+
+async def _one(ctx: Context, n: int, mode: str, progress: Progress) -> dict[str, Any]:
+    provision.wait_replication(ctx)  # start from a healthy zone pair
+    old = cluster.leader(ctx)
+    svc = patroni.service(ctx.local, ctx.layout, old)
     w = await writer.Writer.started(ctx.plan_path, f"failover{n}")
 
     t_crash = time.monotonic()
-    if postmaster_only:
-        process.kill(pm_pid)
-        progress(f"run {n + 1}: killed the postmaster of {old.name} (pid {pm_pid})")
-    else:
-        process.kill(patroni_pid)
-        process.kill(pm_pid)
-        progress(f"run {n + 1}: killed Patroni (pid {patroni_pid}) and postmaster (pid {pm_pid}) "
-                 f"of primary {old.name}")
+    _kill(ctx, n, old, mode, progress)
     rto = await w.wait_new_instance(t_crash, timeout=120)
     await asyncio.sleep(0.5)  # a few more commits on the new primary
     await w.stop()
@@ -71,16 +93,18 @@ async def _one(ctx: Context, n: int, postmaster_only: bool, progress: Progress) 
 
     missing = await w.audit()
 
-    rejoined, rejoin_s = False, None
-    t_restart = time.monotonic()
-    if postmaster_only:
-        rejoined = new == old.name
-    else:
-        process.start(svc)  # the node "reboots": Patroni comes back and must rejoin by itself
-        rejoined = await _wait(lambda: _member_role(ctx, old.name) in (
-            ("replica", "streaming"), ("sync_standby", "streaming")), 120)
-        rejoin_s = round(time.monotonic() - t_restart, 2) if rejoined else None
-        progress(f"run {n + 1}: {old.name} rejoined as a standby: {rejoined} ({rejoin_s} s)")
+    rejoin_s = None
+    t_release = time.monotonic()
+    if mode == "node crash":
+        process.start(svc)  # the node is back: supervision runs Patroni, which must rejoin
+        progress(f"run {n + 1}: released {old.name} to supervision")
+    rejoined = await _wait(lambda: _whole(ctx, old.name), 120)
+    t_back = time.monotonic()
+    if mode == "node crash":
+        rejoin_s = round(t_back - t_release, 2) if rejoined else None
+    rejoined_s = round(t_back - t_crash, 2) if rejoined else None
+    progress(f"run {n + 1}: {old.name} back ({_member_role(ctx, old.name)}): {rejoined} "
+             f"({rejoined_s} s after the kill)")
     provision.wait_replication(ctx)
     return {
         "rto_s": round(rto, 3) if rto is not None else None,
@@ -90,21 +114,28 @@ async def _one(ctx: Context, n: int, postmaster_only: bool, progress: Progress) 
         "failures": w.log.failures(),
         "old_primary": old.name,
         "new_primary": new,
+        "kept_leader": new == old.name,
         "rejoined": rejoined,
         "rejoin_s": rejoin_s,
-        "mode": "postmaster-only" if postmaster_only else "node crash",
+        "rejoined_s": rejoined_s,
+        "mode": mode,
     }
 
 
 def run(ctx: Context, repeat: int = 1, postmaster_only: bool = False,
-        progress: Progress = lambda _m: None) -> dict[str, Any]:
-    runs = [asyncio.run(_one(ctx, n, postmaster_only, progress)) for n in range(repeat)]
+        progress: Progress = lambda _m: None, crash: bool = False) -> dict[str, Any]:
+    """`crash`: supervision restarts the killed Patroni at once (a crashed process), instead
+    of the node being held down until the new primary writes (a lost node)."""
+    mode = "postmaster-only" if postmaster_only else ("process crash" if crash else "node crash")
+    runs = [asyncio.run(_one(ctx, n, mode, progress)) for n in range(repeat)]
     for r in runs:
         r["ok"] = r["rto_s"] is not None and r["lost_commits"] == 0 and r["rejoined"]
     if repeat == 1:
         return runs[0]
     rtos = [r["rto_s"] for r in runs if r["rto_s"] is not None]
+    back = [r["rejoined_s"] for r in runs if r["rejoined_s"] is not None]
     return {
+        "worst_rejoined_s": max(back) if back else None,
         "runs": runs,
         "median_rto_s": round(statistics.median(rtos), 3) if rtos else None,
         "worst_rto_s": max(rtos) if rtos else None,

@@ -27,4 +27,5 @@ def checks(ctx: Context) -> Iterator[Check]:
 def parameter_checks(ctx: Context) -> Iterator[Check]:
     """Each managed parameter on the primary; every other member as one check each."""
     settings = parameters.desired(ctx.plan, ctx.env_name)
-    yield from parameters.checks(settings, parameters.observe(ctx, settings))
+    yield from parameters.checks(settings, parameters.observe(ctx, settings),
+                                 parameters.local_values(ctx))

@@ -1,0 +1,310 @@
+"""supervisord (PyPI `supervisor`): one per environment, the parent of every server program.
+
+<state_dir>/supervisor/
+  supervisord.conf    the daemon's own settings (unix socket, log, pidfile), root 0600
+  programs/NAME.conf  one [program:NAME] per server, written by `up`, root 0600 (some hold a
+                      secret in `environment=`); included by supervisord.conf
+  supervisor.sock     the XML-RPC socket (root 0700): billdb talks to supervisord only here
+  supervisord.log     supervisord's own log: its "exited: ... not expected" lines count restarts
+
+supervisord runs as root; each server program runs as the plan's OS user through `user=`.
+A program that exits unexpectedly (a signal, a non-zero code) is started again at once; one
+that dies within `startsecs` is retried with supervisord's growing backoff. PostgreSQL is
+never a program: Patroni owns its postmaster.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shlex
+import subprocess
+import sys
+import time
+import xmlrpc.client
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from billdb.errors import StepError
+
+RUNNING_STATES = ("STARTING", "RUNNING", "BACKOFF")
+LOG_MAXBYTES = "10MB"
+LOG_BACKUPS = 3
+_BAD_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def program_name(service_name: str) -> str:
+    """`patroni zone1` -> `patroni-zone1` (supervisord names allow no spaces or colons)."""
+    return _BAD_NAME.sub("-", service_name).strip("-")
+
+
+def executable(name: str = "supervisord") -> Path:
+    return Path(sys.executable).parent / name
+
+
+def _quote(value: str) -> str:
+    """supervisord expands %(name)s in its files: a literal % is written %%."""
+    return value.replace("%", "%%")
+
+
+@dataclass(frozen=True)
+class Program:
+    """What supervisord needs to know about one server program."""
+
+    name: str
+    argv: list[str]
+    logfile: Path
+    user: str | None
+    env: dict[str, str]
+    cwd: Path | None
+    priority: int
+    stop_timeout: int
+    startsecs: int
+
+    def config(self) -> str:
+        env = ",".join(f'{k}="{_quote(v)}"' for k, v in sorted(self.env.items()))
+        lines = [
+            f"[program:{self.name}]",
+            f"command={_quote(shlex.join(self.argv))}",
+            f"directory={self.cwd or '/'}",
+            f"priority={self.priority}",
+            "autostart=false",  # `billdb up` starts each in its order
+            "autorestart=unexpected",
+            "exitcodes=0",
+            f"startsecs={self.startsecs}",
+            "startretries=10",  # backoff 1 s, 2 s, ... before it gives up (FATAL)
+            "stopsignal=TERM",
+            f"stopwaitsecs={self.stop_timeout}",
+            "redirect_stderr=true",
+            f"stdout_logfile={self.logfile}",
+            f"stdout_logfile_maxbytes={LOG_MAXBYTES}",
+            f"stdout_logfile_backups={LOG_BACKUPS}",
+        ]
+        if self.user:
+            lines.append(f"user={self.user}")
+        if env:
+            lines.append(f"environment={env}")
+        return "\n".join(lines) + "\n"
+
+
+class Supervisor:
+    """The environment's supervisord, reached over its unix socket."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    @property
+    def conf(self) -> Path:
+        return self.root / "supervisord.conf"
+
+    @property
+    def programs_dir(self) -> Path:
+        return self.root / "programs"
+
+    @property
+    def sock(self) -> Path:
+        return self.root / "supervisor.sock"
+
+    @property
+    def log(self) -> Path:
+        return self.root / "supervisord.log"
+
+    @property
+    def pidfile(self) -> Path:
+        return self.root / "supervisord.pid"
+
+    def rpc(self) -> Any:
+        from supervisor.xmlrpc import SupervisorTransport
+
+        transport = SupervisorTransport(None, None, f"unix://{self.sock}")
+        return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport).supervisor
+
+    def running(self) -> bool:
+        if not self.sock.exists():
+            return False
+        try:
+            return self.rpc().getState()["statename"] == "RUNNING"
+        except (OSError, xmlrpc.client.Error):
+            return False
+
+    def main_config(self) -> str:
+        return "\n".join([
+            "; Written by billdb: this environment's supervisord (runs as root).",
+            "[unix_http_server]",
+            f"file={self.sock}",
+            "chmod=0700",
+            "[supervisord]",
+            f"logfile={self.log}",
+            f"logfile_maxbytes={LOG_MAXBYTES}",
+            f"logfile_backups={LOG_BACKUPS}",
+            "loglevel=info",
+            f"pidfile={self.pidfile}",
+            f"childlogdir={self.root}",
+            f"directory={self.root}",
+            "identifier=billdb",
+            "[rpcinterface:supervisor]",
+            "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface",
+            "[supervisorctl]",
+            f"serverurl=unix://{self.sock}",
+            "[include]",
+            f"files={self.programs_dir}/*.conf",
+            "",
+        ])
+
+    def ensure_running(self, timeout: float = 20) -> bool:
+        """Start supervisord unless it answers; True when started now."""
+        if self.running():
+            return False
+        self.programs_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.root, 0o700)
+        os.chmod(self.programs_dir, 0o700)
+        _write(self.conf, self.main_config())
+        with contextlib.suppress(FileNotFoundError):
+            self.sock.unlink()  # a dead daemon's socket
+        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
+        res = subprocess.run([str(executable()), "-c", str(self.conf)], capture_output=True,
+                             text=True, env=env, cwd="/", check=False, timeout=30)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.running():
+                return True
+            time.sleep(0.1)
+        detail = (res.stderr or res.stdout).strip().splitlines()[-1:] or [""]
+        raise StepError("supervisord", f"did not start: {detail[0]}", str(self.log))
+
+    def ensure_program(self, prog: Program) -> None:
+        """Write the program's file and let supervisord add it or take its changes."""
+        path = self.programs_dir / f"{prog.name}.conf"
+        changed = _write(path, prog.config())
+        api = self.rpc()
+        known = any(g["name"] == prog.name for g in api.getAllProcessInfo())
+        if known and not changed:
+            return
+        added, modified, _removed = api.reloadConfig()[0]
+        if prog.name in modified or (known and changed):
+            with contextlib.suppress(xmlrpc.client.Fault):
+                api.stopProcess(prog.name, True)
+            with contextlib.suppress(xmlrpc.client.Fault):
+                api.removeProcessGroup(prog.name)
+            api.addProcessGroup(prog.name)
+        elif prog.name in added or not known:
+            with contextlib.suppress(xmlrpc.client.Fault):
+                api.addProcessGroup(prog.name)
+
+    def info(self, name: str) -> dict[str, Any] | None:
+        """getProcessInfo, None when supervisord or the program is unknown."""
+        if not self.sock.exists():
+            return None
+        try:
+            return self.rpc().getProcessInfo(name)
+        except (OSError, xmlrpc.client.Error):
+            return None
+
+    def start(self, prog: Program) -> tuple[int, bool]:
+        self.ensure_running()
+        self.ensure_program(prog)
+        api = self.rpc()
+        info = api.getProcessInfo(prog.name)
+        started = False
+        if info["statename"] != "RUNNING":
+            try:
+                if info["statename"] in ("STARTING", "BACKOFF"):
+                    _wait_state(api, prog.name, "RUNNING", prog.startsecs + 30)
+                else:
+                    api.startProcess(prog.name, True)
+                started = True
+            except xmlrpc.client.Fault as exc:
+                raise StepError(prog.name, f"did not start ({exc.faultString})",
+                                str(prog.logfile)) from None
+            info = api.getProcessInfo(prog.name)
+        if info["statename"] != "RUNNING":
+            raise StepError(prog.name, f"{info['statename']}: {info['spawnerr'] or 'exited'}",
+                            str(prog.logfile))
+        return int(info["pid"]), started
+
+    def stop(self, name: str) -> bool:
+        """Stop through supervisord (its stopsignal, then SIGKILL after stopwaitsecs)."""
+        info = self.info(name)
+        if not info or info["statename"] not in (*RUNNING_STATES, "STOPPING"):
+            return False
+        try:
+            self.rpc().stopProcess(name, True)
+        except xmlrpc.client.Fault:
+            return False
+        return True
+
+    def hold(self, name: str, timeout: float = 10) -> None:
+        """Keep a program down after it was killed: a restart already under way is stopped
+        at once (it has not got far within these milliseconds), as if the machine were gone."""
+        api = self.rpc()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            state = api.getProcessInfo(name)["statename"]
+            if state in ("STOPPED", "FATAL"):
+                return
+            if state in (*RUNNING_STATES, "STOPPING"):
+                with contextlib.suppress(xmlrpc.client.Fault):
+                    api.stopProcess(name, False)
+            time.sleep(0.02)
+        raise StepError(name, "could not be held stopped")
+
+    def shutdown(self, timeout: float = 120) -> bool:
+        """Stop every program (reverse priority) and then supervisord itself."""
+        if not self.running():
+            return False
+        pid = _read_pid(self.pidfile)
+        with contextlib.suppress(OSError, xmlrpc.client.Error):
+            self.rpc().stopAllProcesses(True)
+        with contextlib.suppress(OSError, xmlrpc.client.Error):
+            self.rpc().shutdown()
+        deadline = time.monotonic() + timeout
+        while pid and time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
+            time.sleep(0.1)
+        return True
+
+    def restarts(self) -> dict[str, int]:
+        """Unexpected exits per program, read from supervisord's log (and its rotations)."""
+        counts: dict[str, int] = {}
+        pattern = re.compile(r"exited: (\S+) \(.*; not expected\)")
+        files = [self.log, *(Path(f"{self.log}.{i}") for i in range(1, LOG_BACKUPS + 1))]
+        for f in files:
+            try:
+                text = f.read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                continue
+            for m in pattern.finditer(text):
+                counts[m.group(1)] = counts.get(m.group(1), 0) + 1
+        return counts
+
+
+def _wait_state(api: Any, name: str, want: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = api.getProcessInfo(name)["statename"]
+        if state == want or state == "FATAL":
+            return
+        time.sleep(0.2)
+
+
+def _read_pid(path: Path) -> int | None:
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _write(path: Path, text: str) -> bool:
+    """Root 0600, atomically; True when the content changed."""
+    if path.exists() and path.read_text(encoding="utf-8") == text:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    return True

@@ -1,0 +1,76 @@
+"""Re-clone a member that cannot rejoin (Patroni's reinit), never leave it waiting.
+
+Patroni already removes a data directory that pg_rewind cannot repair or whose timeline
+diverged (remove_data_directory_on_rewind_failure / _on_diverged_timelines) and clones it
+again; and every member's restore_command fetches from the archive the WAL the primary no
+longer keeps. What remains is a member that runs but does not stream after waiting (its WAL
+gone from both): `up` reinitialises it from the primary through Patroni's REST API
+(POST /reinitialize), says why, and appends a record to <state_dir>/heal.jsonl first.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from billdb.context import Context
+from billdb.engines.http import HttpError, request
+from billdb.engines.patroni import wait_for
+from billdb.errors import StepError
+from billdb.ops import cluster
+
+STUCK_AFTER_S = 45
+
+
+def _states(ctx: Context) -> dict[str, dict[str, Any]]:
+    body = cluster.patroni_cluster(ctx) or {}
+    return {m["name"]: m for m in body.get("members", [])}
+
+
+def _settled(m: dict[str, Any] | None) -> bool:
+    return bool(m) and ((m.get("role") == "leader" and m.get("state") == "running")
+                        or m.get("state") == "streaming")
+
+
+def record(ctx: Context, member: str, why: str) -> None:
+    """Written before the reinit runs, so an interrupted `up` still leaves its reason."""
+    line = {"at": datetime.now(UTC).isoformat(timespec="seconds"), "member": member,
+            "action": "reinit", "why": why}
+    with (ctx.layout.state_dir / "heal.jsonl").open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps(line) + "\n")
+
+
+def reinit(ctx: Context, name: str, why: str, timeout: float = 300) -> None:
+    """Patroni re-clones `name` from the primary; waits until it streams again."""
+    m = ctx.member(name)
+    record(ctx, name, why)
+    try:
+        status, body = request("POST", f"http://127.0.0.1:{m.rest_port}/reinitialize",
+                               {"force": True}, timeout=10)
+    except HttpError as exc:
+        raise StepError(f"member {name}", f"reinit refused: {exc}") from None
+    if status != 200:
+        raise StepError(f"member {name}", f"reinit refused ({status}): {body}")
+    wait_for(lambda: not _settled(_states(ctx).get(name)), 15, 0.2)  # the reinit began
+    if not wait_for(lambda: _settled(_states(ctx).get(name)), timeout, 1.0):
+        raise StepError(f"member {name}", f"not streaming {timeout:.0f} s after reinit",
+                        str(ctx.layout.member(name).log))
+
+
+def ensure_rejoined(ctx: Context, wait_s: float = STUCK_AFTER_S) -> tuple[bool, str]:
+    """The `rejoin` step of `up`: every standby streams, or is re-cloned."""
+    lead = cluster.leader_name(ctx)
+    if lead is None:
+        return False, "no leader: nothing to clone from"
+    others = [m.name for m in ctx.members if m.name != lead]
+    wait_for(lambda: all(_settled(_states(ctx).get(n)) for n in others), wait_s, 1.0)
+    states = _states(ctx)
+    stuck = [n for n in others if n in states and not _settled(states[n])]
+    for n in stuck:
+        st = states[n]
+        reinit(ctx, n, f"{st.get('state')} (not streaming) {wait_s:.0f} s into `up`, "
+                       f"lag {st.get('lag')}")
+    if stuck:
+        return True, f"re-cloned {', '.join(stuck)} from {lead} (see heal.jsonl)"
+    return False, "all standbys streaming"
