@@ -1,12 +1,15 @@
 """The one waiting primitive: poll until something holds, or retry until a call succeeds.
 
-Both run on Patroni's own loop (patroni.utils.polling_loop), wrapped in two plain signatures
-so call sites read the same everywhere. (Patroni's Retry class was not used: it logs each
-failure through Patroni's logger and replaces the caller's exception with RetryFailedError.)
+The synchronous two run on Patroni's own loop (patroni.utils.polling_loop), in plain
+signatures so call sites read the same everywhere; asyncio code has wait_until_async.
+(Patroni's Retry class was not used: it logs each failure through Patroni's logger and
+replaces the caller's exception with RetryFailedError.)
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -21,6 +24,18 @@ def wait_until(predicate: Callable[[], object], timeout: float, interval: float 
     for _ in polling_loop(timeout, interval):
         if predicate():
             return True
+    return bool(predicate())
+
+
+async def wait_until_async(predicate: Callable[[], object], timeout: float,
+                           interval: float = 0.25) -> bool:
+    """wait_until for asyncio code: it sleeps with asyncio (polling_loop's time.sleep would
+    stall the event loop, and with it a drill's writer that must keep committing)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        await asyncio.sleep(interval)
     return bool(predicate())
 
 

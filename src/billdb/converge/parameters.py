@@ -19,7 +19,7 @@ from billdb import sql as sqlfiles
 from billdb.context import Context
 from billdb.converge.core import Check, Drift, diff, require_converged
 from billdb.engines.http import HttpError
-from billdb.engines.patroni import PatroniAPI, wait_for
+from billdb.engines.patroni import PatroniAPI
 from billdb.errors import BilldbError, StepError
 from billdb.ops import cluster
 from billdb.ops.pgvalues import display, matches
@@ -27,6 +27,7 @@ from billdb.plan.models import Plan
 from billdb.render.parameters import RESTART_REQUIRED, Setting, cluster_settings
 from billdb.render.patroni import dcs_config
 from billdb.render.pgbackrest import member_parameters
+from billdb.retry import wait_until
 
 S_PARAMS = "§5.1 parameters"
 STEP = "cluster parameters"
@@ -188,7 +189,7 @@ def apply(ctx: Context, settings: list[Setting], patch: dict[str, Any]) -> list[
             def took(m=m) -> bool:
                 return waiting_only(for_member(settings, local[m.name]),
                                     observe_member(ctx, m, settings))
-            if _running(m) and not wait_for(took, 30, 1.0):
+            if _running(m) and not wait_until(took, 30, 1.0):
                 raise StepError(STEP, f"{m.name} did not apply the new settings",
                                 str(ctx.layout.member(m.name).log))
     lower = lowering(settings, observe_member(ctx, lead, settings))
@@ -217,7 +218,7 @@ def restart_pass(ctx: Context, settings: list[Setting], order: list[str]) -> lis
             raise StepError(STEP, f"restart of {m.name} failed: {exc}",
                             str(ctx.layout.member(m.name).log)) from None
         restarted.append(m.name)
-        wait_for(lambda m=m: _running(m), 60)
+        wait_until(lambda m=m: _running(m), 60)
     return restarted
 
 
@@ -252,7 +253,7 @@ def converge(ctx: Context) -> tuple[bool, str]:
         return not left
 
     for _ in range(3):  # a standby lowered after its primary may need a second restart
-        if wait_for(settled, 15, 1.0):
+        if wait_until(settled, 15, 1.0):
             break
         lead = cluster.leader(ctx).name
         again = restart_pass(ctx, settings, [m.name for m in ctx.members if m.name != lead])

@@ -9,7 +9,6 @@ pgBackRest does not create the container, so `ensure_container` does, with the A
 from __future__ import annotations
 
 import socket
-import time
 from pathlib import Path
 
 from billdb.backup_layout import BackupLayout
@@ -18,6 +17,7 @@ from billdb.errors import StepError
 from billdb.layout import Layout
 from billdb.plan.models import LocalEnvironment
 from billdb.render.pgbackrest import AZURE_ACCOUNT, AZURE_HOST
+from billdb.retry import wait_until
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 
@@ -48,14 +48,14 @@ def service(env: LocalEnvironment, layout: Layout, account_key: str) -> process.
 
 
 def wait_listening(port: int, timeout: float = 30) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def listening() -> bool:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1):
                 return True
         except OSError:
-            time.sleep(0.2)
-    return False
+            return False
+
+    return wait_until(listening, timeout, 0.2)
 
 
 def ensure_container(port: int, account_key: str, container: str, ca_file: Path) -> bool:

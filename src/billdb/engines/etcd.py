@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import time
-
 from billdb.engines import process
 from billdb.engines.http import HttpError, request
 from billdb.layout import Layout
 from billdb.plan.models import LocalEnvironment
+from billdb.retry import wait_until
 
 
 def service(env: LocalEnvironment, layout: Layout) -> process.Service:
@@ -40,12 +39,7 @@ def healthy(env: LocalEnvironment) -> bool:
 
 
 def wait_healthy(env: LocalEnvironment, timeout: float = 30) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if healthy(env):
-            return True
-        time.sleep(0.2)
-    return False
+    return wait_until(lambda: healthy(env), timeout, 0.2)
 
 
 def get(env: LocalEnvironment, key: str, timeout: float = 2.0) -> str | None:

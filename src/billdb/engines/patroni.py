@@ -7,7 +7,6 @@ The REST API (GET /patroni, /cluster, /config; PATCH /config; POST /restart, /re
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -97,11 +96,3 @@ class PatroniAPI:
         return str(resp)
 
 
-def wait_for(predicate, timeout: float, interval: float = 0.25) -> bool:
-    """Poll `predicate` until it returns truthy or `timeout` passes."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return bool(predicate())

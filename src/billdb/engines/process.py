@@ -21,6 +21,7 @@ from pathlib import Path
 
 from billdb.engines import supervisor as sv
 from billdb.errors import StepError
+from billdb.retry import wait_until
 
 # Children started by this process: polling them reaps them when they die.
 _children: dict[int, subprocess.Popen] = {}
@@ -201,12 +202,7 @@ def kill(pid: int, sig: int = signal.SIGKILL) -> None:
 
 
 def wait_dead(pid: int, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not alive(pid):
-            return True
-        time.sleep(0.05)
-    return not alive(pid)
+    return wait_until(lambda: not alive(pid), timeout, 0.05)
 
 
 def run(argv: list[str], *, user: str | None = None, check: bool = True, step: str = "",

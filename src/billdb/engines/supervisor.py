@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from billdb.errors import StepError
+from billdb.retry import wait_until
 
 RUNNING_STATES = ("STARTING", "RUNNING", "BACKOFF")
 LOG_MAXBYTES = "10MB"
@@ -166,11 +167,8 @@ class Supervisor:
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
         res = subprocess.run([str(executable()), "-c", str(self.conf)], capture_output=True,
                              text=True, env=env, cwd="/", check=False, timeout=30)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.running():
-                return True
-            time.sleep(0.1)
+        if wait_until(self.running, timeout, 0.1):
+            return True
         detail = (res.stderr or res.stdout).strip().splitlines()[-1:] or [""]
         raise StepError("supervisord", f"did not start: {detail[0]}", str(self.log))
 
@@ -259,9 +257,8 @@ class Supervisor:
             self.rpc().stopAllProcesses(True)
         with contextlib.suppress(OSError, xmlrpc.client.Error):
             self.rpc().shutdown()
-        deadline = time.monotonic() + timeout
-        while pid and time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
-            time.sleep(0.1)
+        if pid:
+            wait_until(lambda: not Path(f"/proc/{pid}").exists(), timeout, 0.1)
         return True
 
     def restarts(self) -> dict[str, int]:
@@ -280,12 +277,7 @@ class Supervisor:
 
 
 def _wait_state(api: Any, name: str, want: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        state = api.getProcessInfo(name)["statename"]
-        if state == want or state == "FATAL":
-            return
-        time.sleep(0.2)
+    wait_until(lambda: api.getProcessInfo(name)["statename"] in (want, "FATAL"), timeout, 0.2)
 
 
 def _read_pid(path: Path) -> int | None:

@@ -11,10 +11,11 @@ from collections.abc import Callable
 
 from billdb.context import Context
 from billdb.engines.http import HttpError
-from billdb.engines.patroni import PatroniAPI, wait_for
+from billdb.engines.patroni import PatroniAPI
 from billdb.errors import BilldbError, StepError
 from billdb.ops import cluster, journal, provision
 from billdb.ops.steps import StepResult, Steps
+from billdb.retry import wait_until
 
 
 def _start_zones(ctx: Context) -> tuple[bool, str]:
@@ -39,7 +40,7 @@ def _fail_back(ctx: Context) -> tuple[bool, str]:
         PatroniAPI(lead, timeout=60).switchover(lead.name, sync[0])
     except HttpError as exc:
         raise StepError("fail back", f"Patroni refused the switchover: {exc.body}") from None
-    if not wait_for(lambda: cluster.leader_name(ctx) == sync[0], 60):
+    if not wait_until(lambda: cluster.leader_name(ctx) == sync[0], 60):
         raise StepError("fail back", f"{sync[0]} did not become the primary")
     return True, f"switched {lead.name} -> {sync[0]}"
 

@@ -16,9 +16,9 @@ from typing import Any
 
 from billdb.context import Context
 from billdb.engines.http import HttpError, request
-from billdb.engines.patroni import wait_for
 from billdb.errors import StepError
 from billdb.ops import cluster
+from billdb.retry import wait_until
 
 STUCK_AFTER_S = 45
 
@@ -52,8 +52,8 @@ def reinit(ctx: Context, name: str, why: str, timeout: float = 300) -> None:
         raise StepError(f"member {name}", f"reinit refused: {exc}") from None
     if status != 200:
         raise StepError(f"member {name}", f"reinit refused ({status}): {body}")
-    wait_for(lambda: not _settled(_states(ctx).get(name)), 15, 0.2)  # the reinit began
-    if not wait_for(lambda: _settled(_states(ctx).get(name)), timeout, 1.0):
+    wait_until(lambda: not _settled(_states(ctx).get(name)), 15, 0.2)  # the reinit began
+    if not wait_until(lambda: _settled(_states(ctx).get(name)), timeout, 1.0):
         raise StepError(f"member {name}", f"not streaming {timeout:.0f} s after reinit",
                         str(ctx.layout.member(name).log))
 
@@ -64,7 +64,7 @@ def ensure_rejoined(ctx: Context, wait_s: float = STUCK_AFTER_S) -> tuple[bool, 
     if lead is None:
         return False, "no leader: nothing to clone from"
     others = [m.name for m in ctx.members if m.name != lead]
-    wait_for(lambda: all(_settled(_states(ctx).get(n)) for n in others), wait_s, 1.0)
+    wait_until(lambda: all(_settled(_states(ctx).get(n)) for n in others), wait_s, 1.0)
     states = _states(ctx)
     stuck = [n for n in others if n in states and not _settled(states[n])]
     for n in stuck:

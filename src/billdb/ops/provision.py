@@ -21,7 +21,7 @@ from billdb.converge import schema as schema_resource
 from billdb.converge.core import diff, ids, require_converged
 from billdb.engines import etcd, patroni, process
 from billdb.engines.http import HttpError
-from billdb.engines.patroni import PatroniAPI, wait_for
+from billdb.engines.patroni import PatroniAPI
 from billdb.engines.secrets import SecretStore, write_pgpass
 from billdb.engines.tls import ensure_tls
 from billdb.errors import StepError
@@ -30,6 +30,7 @@ from billdb.ops import cluster, heal, keys, partitions, pooler, services
 from billdb.ops.backup import provision as backup_provision
 from billdb.ops.steps import Steps
 from billdb.render.patroni import dcs_config, member_config
+from billdb.retry import wait_until
 
 INTERNAL_ROLES = (SUPERUSER, REPLICATION_USER, REWIND_USER)
 
@@ -190,7 +191,7 @@ def ensure_member(ctx: Context, m) -> tuple[bool, str]:
     # PostgreSQL is up, whatever its role: after a full stop the former leader may be
     # started later, and only it may lead (synchronous mode); the replication step
     # waits for the whole cluster.
-    if not wait_for(lambda: _running(m), 120 if started else 30):
+    if not wait_until(lambda: _running(m), 120 if started else 30):
         if not process.running_pid(svc):
             raise StepError(f"member {m.name}", "Patroni exited", log)
         lead = cluster.leader_name(ctx)
@@ -225,7 +226,7 @@ def wait_replication(ctx: Context) -> tuple[bool, str]:
                 return False
         return not sync_wanted or any(m.get("role") == "sync_standby" for m in members.values())
 
-    if not wait_for(healthy, 90, 0.5):
+    if not wait_until(healthy, 90, 0.5):
         raise StepError("replication", "members are not all streaming (see `billdb status`)",
                         str(ctx.layout.state_dir / "members"))
     n = len(ctx.members)

@@ -35,13 +35,14 @@ from typing import Any
 
 from billdb.context import Context
 from billdb.engines import patroni, process
-from billdb.engines.patroni import PatroniAPI, wait_for
+from billdb.engines.patroni import PatroniAPI
 from billdb.errors import BilldbError, StepError
 from billdb.fsutil import write_atomic
 from billdb.ops import cluster, journal, provision
 from billdb.ops.backup import common, physical, services
 from billdb.ops.backup import restore as restore_op
 from billdb.ops.steps import Steps
+from billdb.retry import wait_until
 
 RESTORE_KEYS = ("port", "cluster_name", "log_directory", "hba_file", "ident_file",
                 "synchronous_standby_names", "archive_mode", "hot_standby", "restore_command",
@@ -143,7 +144,7 @@ def _start_primary(ctx: Context, lead: str) -> str:
         st = PatroniAPI(member).status() or {}
         return st.get("role") == "primary" and st.get("state") == "running"
 
-    if not wait_for(primary, 120, 0.5):
+    if not wait_until(primary, 120, 0.5):
         raise StepError("restore promote", f"{lead} did not become primary",
                         str(ctx.layout.member(lead).log))
     return f"{lead} is the primary"

@@ -30,6 +30,7 @@ from billdb.fsutil import write_atomic
 from billdb.ops import cluster, journal, provision
 from billdb.ops.drills import writer
 from billdb.ops.status import postmaster_pid
+from billdb.retry import wait_until_async
 
 Progress = Callable[[str], None]
 
@@ -57,10 +58,7 @@ def _crash_zones(ctx: Context) -> list[str]:
 
 
 async def _wait_leader(ctx: Context, name: str, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while cluster.leader_name(ctx) != name and time.monotonic() < deadline:
-        await asyncio.sleep(0.2)
-    return cluster.leader_name(ctx) == name
+    return await wait_until_async(lambda: cluster.leader_name(ctx) == name, timeout, 0.2)
 
 
 async def _fail_over(ctx: Context, d: dict[str, Any], measured: bool,

@@ -24,6 +24,7 @@ from billdb.errors import BilldbError
 from billdb.ops import cluster, provision
 from billdb.ops.drills import writer
 from billdb.ops.status import postmaster_pid
+from billdb.retry import wait_until_async
 
 Progress = Callable[[str], None]
 
@@ -34,15 +35,6 @@ def _member_role(ctx: Context, name: str) -> tuple[str | None, str | None]:
         if m["name"] == name:
             return m.get("role"), m.get("state")
     return None, None
-
-
-async def _wait(predicate: Callable[[], bool], timeout: float, interval: float = 0.25) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        await asyncio.sleep(interval)
-    return predicate()
 
 
 def _streaming(ctx: Context, name: str) -> bool:
@@ -86,7 +78,7 @@ async def _one(ctx: Context, n: int, mode: str, progress: Progress) -> dict[str,
     await asyncio.sleep(0.5)  # a few more commits on the new primary
     await w.stop()
     # Writes can resume a moment before Patroni reports the restarted primary as running.
-    await _wait(lambda: cluster.leader_name(ctx) is not None, 30)
+    await wait_until_async(lambda: cluster.leader_name(ctx) is not None, 30)
     new = cluster.leader_name(ctx)
     progress(f"run {n + 1}: writes resumed on {new} after "
              f"{'-' if rto is None else round(rto, 2)} s")
@@ -98,7 +90,7 @@ async def _one(ctx: Context, n: int, mode: str, progress: Progress) -> dict[str,
     if mode == "node crash":
         process.start(svc)  # the node is back: supervision runs Patroni, which must rejoin
         progress(f"run {n + 1}: released {old.name} to supervision")
-    rejoined = await _wait(lambda: _whole(ctx, old.name), 120)
+    rejoined = await wait_until_async(lambda: _whole(ctx, old.name), 120)
     t_back = time.monotonic()
     if mode == "node crash":
         rejoin_s = round(t_back - t_release, 2) if rejoined else None
