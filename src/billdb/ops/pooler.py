@@ -12,14 +12,15 @@ seconds of a failover) the configuration is left as it is.
 from __future__ import annotations
 
 import contextlib
+import logging
 import signal
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
 
+from billdb import logsetup
 from billdb import sql as sqlfiles
 from billdb.client.routes import Routes
 from billdb.context import Context, load_context
@@ -30,6 +31,8 @@ from billdb.errors import BilldbError, StepError
 from billdb.ops import cluster
 from billdb.render import pgbouncer as render
 from billdb.render.patroni import NAMESPACE
+
+log = logging.getLogger(__name__)
 
 FOLLOW_INTERVAL_S = 0.5
 PROBE_ROLE = "bill_app_user"
@@ -162,11 +165,6 @@ def _listen_lines(ini: str) -> list[str]:
     return [ln for ln in ini.splitlines() if ln.startswith(("listen_", "unix_socket_dir"))]
 
 
-def _log(message: str) -> None:
-    sys.stdout.write(f"{datetime.now(UTC).isoformat(timespec='milliseconds')} {message}\n")
-    sys.stdout.flush()
-
-
 def follow(ctx: Context, interval_s: float = FOLLOW_INTERVAL_S) -> None:
     """Keep PgBouncer pointed at the primary until SIGTERM."""
     if not enabled(ctx):
@@ -180,7 +178,8 @@ def follow(ctx: Context, interval_s: float = FOLLOW_INTERVAL_S) -> None:
     signal.signal(signal.SIGINT, on_term)
     svc = pgbouncer.service(ctx.local, ctx.layout)
     last: tuple[int, int] | None = None
-    _log(f"following the primary for PgBouncer on port {ctx.local.pooler_port}")
+    logsetup.configure()
+    log.info(f"following the primary for PgBouncer on port {ctx.local.pooler_port}")
     while not stop["flag"]:
         found = targets(ctx)
         if found is not None and found != last:
@@ -188,11 +187,11 @@ def follow(ctx: Context, interval_s: float = FOLLOW_INTERVAL_S) -> None:
                 ctx = load_context(ctx.plan_path, ctx.env_name)
             if write_config(ctx, *found):
                 sent = pgbouncer.reload(svc)
-                _log(f"primary -> port {found[0]}, read -> port {found[1]}: configuration "
+                log.info(f"primary -> port {found[0]}, read -> port {found[1]}: configuration "
                      f"rewritten{', PgBouncer reloaded' if sent else ' (PgBouncer not running)'}")
             last = found
         time.sleep(interval_s)
-    _log("follower stopped")
+    log.info("follower stopped")
 
 
 def status(ctx: Context) -> dict:

@@ -10,18 +10,21 @@ ended by `billdb down` after its grace time).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
-import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from billdb import logsetup
 from billdb.context import Context
 from billdb.fsutil import write_atomic
 from billdb.ops.backup import common
 from billdb.ops.scheduler.jobs import Job, all_jobs
+
+log = logging.getLogger(__name__)
 
 
 def now_utc() -> datetime:
@@ -37,11 +40,6 @@ def read_state(path: Path) -> dict[str, Any]:
 
 def _write_state(path: Path, state: dict[str, Any]) -> None:
     write_atomic(path, json.dumps(state, indent=2, sort_keys=True) + "\n", 0o644)
-
-
-def _log(message: str) -> None:
-    sys.stdout.write(f"{now_utc().isoformat(timespec='seconds')} {message}\n")
-    sys.stdout.flush()
 
 
 def next_runs(ctx: Context, now: datetime | None = None) -> list[dict[str, Any]]:
@@ -77,7 +75,8 @@ def run(ctx: Context, state_path: Path | None = None, exit_after: int | None = N
     for j in jobs:
         records.setdefault(j.name, {})["next_run"] = due_at[j.name].isoformat()
     _write_state(state_path, state)
-    _log(f"scheduler started with {len(jobs)} jobs: "
+    logsetup.configure()
+    log.info(f"scheduler started with {len(jobs)} jobs: "
          + "; ".join(f"{j.name} next {due_at[j.name].isoformat()}" for j in jobs))
     ran = failures = 0
     while not stop["flag"]:
@@ -89,7 +88,7 @@ def run(ctx: Context, state_path: Path | None = None, exit_after: int | None = N
             rec.update({"last_slot": slot_time.isoformat(), "last_start": now_utc().isoformat(),
                         "running": True})
             _write_state(state_path, state)
-            _log(f"{job.name}: started (slot {slot_time.isoformat()})")
+            log.info(f"{job.name}: started (slot {slot_time.isoformat()})")
             t0 = time.monotonic()
             ok, detail = run_job(ctx, job, slot_time)
             due_at[job.name] = job.slot.next_after(now_utc())
@@ -99,12 +98,12 @@ def run(ctx: Context, state_path: Path | None = None, exit_after: int | None = N
                         "runs": rec.get("runs", 0) + 1,
                         "next_run": due_at[job.name].isoformat()})
             _write_state(state_path, state)
-            _log(f"{job.name}: {'ok' if ok else 'FAILED'}: {detail}")
+            (log.info if ok else log.warning)(f"{job.name}: {'ok' if ok else 'FAILED'}: {detail}")
             ran += 1
             failures += 0 if ok else 1
             if exit_after and ran >= exit_after:
                 return failures
         wait = min(due_at.values()) - now_utc()
         time.sleep(max(0.05, min(1.0, wait.total_seconds())))
-    _log("scheduler stopped")
+    log.info("scheduler stopped")
     return failures
