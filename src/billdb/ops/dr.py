@@ -1,14 +1,20 @@
 """`billdb dr rebuild`: after a region failover, bring the zone pair back around the promoted
-replica, then fail back to a zone so the topology is the plan's again."""
+replica, then fail back to a zone so the topology is the plan's again.
+
+Journaled (billdb.ops.journal): `zone members`, `rejoin`, `replication`, `fail back`, `dr state`
+and `up`, every one resumable: each reads what is there first (`fail back` asks Patroni for a
+switchover only while the promoted replica still leads), so a rerun after a kill carries on."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from billdb.context import Context
 from billdb.engines.http import HttpError
 from billdb.engines.patroni import PatroniAPI, wait_for
 from billdb.errors import BilldbError, StepError
-from billdb.ops import cluster, provision
-from billdb.ops.steps import Steps
+from billdb.ops import cluster, journal, provision
+from billdb.ops.steps import StepResult, Steps
 
 
 def _start_zones(ctx: Context) -> tuple[bool, str]:
@@ -44,13 +50,28 @@ def _clear_dr_state(ctx: Context) -> tuple[bool, str]:
     return True, "read replica is read-only and never promoted automatically again"
 
 
+def _up(ctx: Context, steps: Steps) -> str:
+    provision.up(ctx, steps)
+    return "plan applied"
+
+
 def rebuild(ctx: Context, steps: Steps) -> Steps:
-    state = provision.dr_state(ctx)
-    if not state and cluster.leader(ctx).kind == "zone":
-        raise BilldbError("no region failover in effect (nothing to rebuild): use `billdb up`")
-    steps.run("zone members", lambda: _start_zones(ctx))
-    steps.run("rejoin", lambda: provision.ensure_parameters(ctx))
-    steps.run("replication", lambda: provision.wait_replication(ctx))
-    steps.run("fail back", lambda: _fail_back(ctx))
-    steps.run("dr state", lambda: _clear_dr_state(ctx))
-    return provision.up(ctx, steps)
+    def prepare() -> dict:
+        if not provision.dr_state(ctx) and cluster.leader(ctx).kind == "zone":
+            raise BilldbError("no region failover in effect (nothing to rebuild): use "
+                              "`billdb up`")
+        return {}
+
+    def step(name: str, fn: Callable[[], tuple[bool, str]]) -> journal.Step:
+        return journal.Step(name, lambda _j: steps.run(name, fn).detail)
+
+    journal.run(journal.directory(ctx.layout.state_dir), "dr rebuild", {}, [
+        step("zone members", lambda: _start_zones(ctx)),
+        step("rejoin", lambda: provision.ensure_parameters(ctx)),
+        step("replication", lambda: provision.wait_replication(ctx)),
+        step("fail back", lambda: _fail_back(ctx)),
+        step("dr state", lambda: _clear_dr_state(ctx)),
+        journal.Step("up", lambda _j: _up(ctx, steps)),
+    ], command="billdb dr rebuild", prepare=prepare, progress=lambda m: steps.on_done(
+        StepResult("journal", False, m)))
+    return steps

@@ -31,7 +31,7 @@ from billdb.context import Context
 from billdb.engines import postgres
 from billdb.engines.secrets import SecretStore
 from billdb.errors import BilldbError
-from billdb.ops import cluster
+from billdb.ops import cluster, journal
 
 WRITE_ROLE = "bill_app_user"  # the service's DML role does the re-encryption (least privilege)
 MAX_SWEEPS = 5
@@ -110,50 +110,92 @@ def _reencrypt_column(conn: psycopg.Connection, column: str, cipher: FieldCipher
             progress(f"{column}: {done} values re-encrypted")
 
 
+def _activate(ctx: Context, j: journal.Journal) -> str:
+    """Resumable: the key planned when the journal opened becomes active, once; a rerun
+    that finds it active already adds nothing (so a kill never leaves a second new key)."""
+    store = SecretStore(ctx.layout.secrets_file)
+    ring = Keyring.from_secrets(_secrets(store))
+    new_id, previous = j.data["new_key"], j.data["previous_active"]
+    if ring.active == new_id:
+        return f"key {new_id} was already active"
+    if ring.active != previous or ring.next_id() != new_id:
+        raise BilldbError(f"the keyring changed during this rotation (active {ring.active}, "
+                          f"expected {previous} or {new_id}): check `billdb keys status`")
+    store.put(SECRET_NAME, ring.rotated().to_secret())
+    return f"key {new_id} is active"
+
+
+def _sweep(ctx: Context, j: journal.Journal, batch: int, progress: Callable[[str], None],
+           tally: dict[str, Any]) -> str:
+    """Resumable: re-encrypt whatever is still sealed with an older key (compare-and-set),
+    so a rerun after a kill carries on with what the killed run had not done."""
+    ring = Keyring.from_secrets(_secrets(SecretStore(ctx.layout.secrets_file)))
+    if ring.active != j.data["new_key"]:
+        raise BilldbError(f"key {j.data['new_key']} is not the active key any more")
+    cipher = FieldCipher(ring)
+    with _app_connect(ctx) as conn:
+        for sweeps in range(1, MAX_SWEEPS + 1):
+            found = 0
+            for column in ENCRYPTED_COLUMNS:
+                n, b = _reencrypt_column(conn, column, cipher, ring.active, batch, progress,
+                                         tally["unreadable"])
+                tally["counts"][column] += n
+                tally["batches"] += b
+                found += n
+            tally["sweeps"] = sweeps
+            if found == 0:
+                break
+    return f"{sum(tally['counts'].values())} values re-encrypted in {tally['sweeps']} sweeps"
+
+
 def rotate(ctx: Context, batch: int = 500, progress: Callable[[str], None] = lambda m: None,
            settle_s: float | None = None) -> dict[str, Any]:
+    """Journaled: steps `activate key` -> `settle` -> `re-encrypt`, each resumable."""
     if batch < 1:
         raise BilldbError("--batch must be at least 1")
     t0 = time.monotonic()
-    store = SecretStore(ctx.layout.secrets_file)
-    old = Keyring.from_secrets(_secrets(store))
-    counts = {c: 0 for c in ENCRYPTED_COLUMNS}
-    batches = sweeps = 0
-    unreadable: list[str] = []
-    with _app_connect(ctx) as conn:  # reach the primary before changing anything
-        new_ring = old.rotated()
-        new_id = new_ring.active
-        store.put(SECRET_NAME, new_ring.to_secret())
-        progress(f"key {new_id} is active; waiting for running clients to pick it up")
-        time.sleep(KeyringFile.CHECK_EVERY_S + 1.0 if settle_s is None else settle_s)
-        cipher = FieldCipher(new_ring)
-        for sweeps in range(1, MAX_SWEEPS + 1):  # noqa: B007 - reported below
-            found = 0
-            for column in ENCRYPTED_COLUMNS:
-                n, b = _reencrypt_column(conn, column, cipher, new_id, batch, progress,
-                                         unreadable)
-                counts[column] += n
-                batches += b
-                found += n
-            if found == 0:
-                break
+    tally: dict[str, Any] = {"counts": {c: 0 for c in ENCRYPTED_COLUMNS}, "batches": 0,
+                             "sweeps": 0, "unreadable": []}
+    wait = KeyringFile.CHECK_EVERY_S + 1.0 if settle_s is None else settle_s
+
+    def prepare() -> dict[str, Any]:
+        with _app_connect(ctx):  # reach the primary before changing anything
+            pass
+        old = keyring(ctx)
+        return {"previous_active": old.active, "previous_keys": old.ids(),
+                "new_key": old.next_id()}
+
+    def settle(_j: journal.Journal) -> str:
+        progress(f"key {_j.data['new_key']} is active; waiting for running clients to pick "
+                 "it up")
+        time.sleep(wait)
+        return f"waited {wait:.1f} s"
+
+    j, record = journal.run(
+        journal.directory(ctx.layout.state_dir), "keys rotate", {"batch": batch},
+        [journal.Step("activate key", lambda j: _activate(ctx, j)),
+         journal.Step("settle", settle),
+         journal.Step("re-encrypt", lambda j: _sweep(ctx, j, batch, progress, tally))],
+        command=f"billdb keys rotate --batch {batch}", prepare=prepare, progress=progress)
+    new_id = j.data["new_key"]
     after = key_counts(ctx)
     remaining = {c: sum(n for k, n in by_key.items() if k != new_id) for c, by_key in after.items()}
     seconds = time.monotonic() - t0
-    total = sum(counts.values())
+    total = sum(tally["counts"].values())
     return {
         "ok": not any(remaining.values()),
         "new_key": new_id,
-        "previous_keys": old.ids(),
-        "reencrypted": counts,
-        "unreadable": unreadable[:20],
+        "previous_keys": j.data["previous_keys"],
+        "reencrypted": tally["counts"],
+        "unreadable": tally["unreadable"][:20],
         "remaining_under_old_keys": remaining,
         "values_by_key": after,
         "batch_size": batch,
-        "batches": batches,
-        "sweeps": sweeps,
+        "batches": tally["batches"],
+        "sweeps": tally["sweeps"],
         "seconds": round(seconds, 2),
         "values_per_s": round(total / seconds, 1) if seconds > 0 else None,
+        "journal": record,
     }
 
 

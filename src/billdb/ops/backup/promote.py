@@ -16,20 +16,29 @@ backup) and has branched onto a new timeline at the target time. Making it the p
    taken-over data as a replica and promotes it, one more timeline) and take a full backup
    into both repositories. The copy's own WAL (between its promotion and the takeover) was
    never archived, so point-in-time restores on the new timeline start at that full backup.
+
+Journaled (billdb.ops.journal): the steps below are `stop cluster`, `clean copy settings`,
+`swap data`, `clear the rest`, `forget cluster in etcd`, `start new primary`, `archive
+histories`, `up` and `full backup`. A rerun after a kill resumes every step (each is idempotent
+forward) except `swap data`, which a rerun reverts to "nothing moved" (see `unswap`) and does
+again, so no kill leaves a half-swapped data directory, and a kill after etcd forgot the cluster
+is finished by the rerun starting the new primary.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from billdb.context import Context
 from billdb.engines import patroni, process
 from billdb.engines.patroni import PatroniAPI, wait_for
 from billdb.errors import BilldbError, StepError
-from billdb.ops import cluster, provision
+from billdb.ops import cluster, journal, provision
 from billdb.ops.backup import common, physical, services
 from billdb.ops.backup import restore as restore_op
 from billdb.ops.steps import Steps
@@ -59,69 +68,159 @@ def _histories(data: Path) -> list[Path]:
     return sorted((data / "pg_wal").glob("*.history"))
 
 
-def promote(ctx: Context, name: str, progress: Callable[[str], None] = lambda m: None) -> dict:
+def swap(lead: Path, copy: Path, aside: Path) -> str:
+    """The primary's data aside, the copy's in its place (from "nothing moved" only)."""
+    if not (lead.is_dir() and copy.is_dir()):
+        raise BilldbError(f"cannot swap: expected both {lead} and {copy}")
+    if aside.exists():
+        shutil.rmtree(aside)  # the previous promote's leftovers
+    lead.rename(aside)
+    copy.rename(lead)
+    return f"{lead} -> {aside.name}; the copy's data took its place"
+
+
+def unswap(lead: Path, copy: Path, aside: Path) -> str:
+    """Back to "nothing moved" from wherever a kill stopped `swap`: between its renames
+    (the primary's data aside, no data in place) or after both (the copy's data in place)."""
+    if lead.is_dir() and copy.is_dir():
+        return "nothing had moved yet"
+    if not lead.exists() and copy.is_dir() and aside.is_dir():
+        aside.rename(lead)
+        return f"moved {aside.name} back to {lead.name}"
+    if not copy.exists() and lead.is_dir() and aside.is_dir():
+        lead.rename(copy)
+        aside.rename(lead)
+        return f"moved the copy's data back and {aside.name} back to {lead.name}"
+    raise BilldbError(f"cannot tell how far the data swap got: {lead}, {copy}, {aside} "
+                      "(check them by hand)")
+
+
+def _prepare(ctx: Context, name: str) -> dict[str, Any]:
+    """Checked and chosen once, when the journal opens (a rerun finds the copy moved)."""
     paths = common.paths(ctx).restore(name)
-    meta = restore_op.listing(ctx)
-    copy = next((c for c in meta["copies"] if c["name"] == name), None)
+    copy = next((c for c in restore_op.listing(ctx)["copies"] if c["name"] == name), None)
     if copy is None or copy.get("state") != "ready":
         raise BilldbError(f"no ready restored copy named {name!r} (see `billdb restore list`)")
     if not copy["running"]:
         raise BilldbError(f"the copy {name} is not running: start it with `billdb up` first")
-    t0 = time.monotonic()
-    lead_name = cluster.leader_name(ctx) or next(m.name for m in ctx.members if m.kind == "zone")
-    lead = ctx.member(lead_name)
-    progress(f"stopping the scheduler and the cluster ({lead_name} last)")
+    lead = cluster.leader_name(ctx) or next(m.name for m in ctx.members if m.kind == "zone")
+    lead_data = ctx.layout.member(lead).data
+    return {"lead": lead, "lead_data": str(lead_data), "copy_root": str(paths.root),
+            "copy_data": str(paths.data), "aside": str(lead_data.with_name("data.before-promote")),
+            "target_time": copy.get("target_time"), "recovered_to": copy.get("recovered_to")}
+
+
+def _stop_all(ctx: Context, name: str, lead: str) -> str:
     process.stop(services.scheduler(ctx))
-    for m in sorted(ctx.members, key=lambda m: m.name == lead_name):
+    for m in sorted(ctx.members, key=lambda m: m.name == lead):
         process.stop(patroni.service(ctx.local, ctx.layout, m), timeout=60)
     process.stop(services.restored_copy(ctx, name), timeout=60)
-    restore_op._stop_orphan(paths.data)
-    auto = paths.data / "postgresql.auto.conf"
-    auto.write_text(clean_auto_conf(auto.read_text(encoding="utf-8")), encoding="utf-8")
-    lead_data = ctx.layout.member(lead_name).data
-    aside = lead_data.with_name("data.before-promote")
-    if aside.exists():
-        shutil.rmtree(aside)
-    progress(f"{lead_data} -> {aside.name}; the copy's data takes its place")
-    lead_data.rename(aside)
-    paths.data.rename(lead_data)
-    shutil.rmtree(paths.root, ignore_errors=True)  # the copy is the cluster now
-    for m in ctx.members:
-        if m.name != lead_name:
-            shutil.rmtree(ctx.layout.member(m.name).data, ignore_errors=True)
-    _remove_dcs_state(ctx, lead_name)
-    progress(f"starting {lead_name} as the new primary")
-    process.start(patroni.service(ctx.local, ctx.layout, lead))
+    restore_op._stop_orphan(common.paths(ctx).restore(name).data)
+    return f"scheduler, members ({lead} last) and the copy stopped"
+
+
+def _clean_settings(copy_data: Path) -> str:
+    auto = copy_data / "postgresql.auto.conf"
+    text = clean_auto_conf(auto.read_text(encoding="utf-8"))
+    journal.write_private(auto, text)  # atomic: a kill leaves the old file or the new one
+    os.chown(auto, copy_data.stat().st_uid, copy_data.stat().st_gid)
+    return "restore settings stripped from postgresql.auto.conf"
+
+
+def _clear_rest(ctx: Context, d: dict[str, Any]) -> str:
+    shutil.rmtree(d["copy_root"], ignore_errors=True)  # the copy is the cluster now
+    others = [m.name for m in ctx.members if m.name != d["lead"]]
+    for m in others:
+        shutil.rmtree(ctx.layout.member(m).data, ignore_errors=True)
+    return f"emptied {', '.join(others)}; the copy's directory removed"
+
+
+def _start_primary(ctx: Context, lead: str) -> str:
+    member = ctx.member(lead)
+    process.start(patroni.service(ctx.local, ctx.layout, member))
 
     def primary() -> bool:
-        st = PatroniAPI(lead).status() or {}
+        st = PatroniAPI(member).status() or {}
         return st.get("role") == "primary" and st.get("state") == "running"
 
     if not wait_for(primary, 120, 0.5):
-        raise StepError("restore promote", f"{lead_name} did not become primary",
-                        str(ctx.layout.member(lead_name).log))
+        raise StepError("restore promote", f"{lead} did not become primary",
+                        str(ctx.layout.member(lead).log))
+    return f"{lead} is the primary"
+
+
+def _archive_histories(ctx: Context, j: journal.Journal) -> str:
     notes = []
-    for history in _histories(lead_data):
+    for history in _histories(Path(j.data["lead_data"])):
         try:
-            common.engine(ctx).archive_push(history, lead_data)
+            common.engine(ctx).archive_push(history, Path(j.data["lead_data"]))
             notes.append(f"archived {history.name}")
         except BilldbError as exc:
             notes.append(f"could not archive {history.name}: {exc}")
+    j.record(notes=notes)
+    return "; ".join(notes) or "no history file"
+
+
+def _up(ctx: Context, progress: Callable[[str], None]) -> str:
     progress("re-cloning the other members and re-applying the plan (`billdb up`)")
-    steps = Steps(on_done=lambda r: progress(f"{r.name}: {r.detail}"))
-    provision.up(ctx, steps)
-    progress("full backup of the new timeline into both repositories")
-    backup = physical.take_backup(ctx, "full")
-    st = PatroniAPI(lead).status() or {}
-    return {"name": name, "new_primary": lead_name, "timeline": st.get("timeline"),
-            "target_time": copy.get("target_time"), "recovered_to": copy.get("recovered_to"),
-            "old_data": str(aside), "notes": notes,
-            "backup": [(r["backup"] or {}).get("label") for r in backup["repos"]],
-            "promote_s": round(time.monotonic() - t0, 2), "ok": backup["ok"]}
+    provision.up(ctx, Steps(on_done=lambda r: progress(f"{r.name}: {r.detail}")))
+    return "members re-cloned, plan applied"
 
 
-def _remove_dcs_state(ctx: Context, member: str) -> None:
-    """`patronictl remove`: forget the cluster in etcd (its confirmation prompts answered)."""
+def _full_backup(ctx: Context, j: journal.Journal) -> str:
+    """Resumable: a repository that already holds a full backup taken since this step first
+    started (by a run that was killed before marking it done) is not backed up again."""
+    if "backup_after" not in j.data:
+        j.record(backup_after=int(time.time()) - 1)
+    eng = common.engine(ctx)
+    labels = {}
+    for repo in common.REPOS:
+        fresh = [b for b in physical.full_backups_by_repo(eng.stanza_info()).get(repo, [])
+                 if (b["start_epoch"] or 0) >= j.data["backup_after"] and not b["error"]]
+        if not fresh:
+            physical.backup_repo(ctx, eng, "full", repo)
+            fresh = [b for b in physical.full_backups_by_repo(eng.stanza_info()).get(repo, [])
+                     if (b["start_epoch"] or 0) >= j.data["backup_after"]]
+        labels[str(repo)] = fresh[-1]["label"] if fresh else None
+    j.record(backup=labels)
+    return ", ".join(f"repo{r}: {label}" for r, label in labels.items())
+
+
+def promote(ctx: Context, name: str, progress: Callable[[str], None] = lambda m: None) -> dict:
+    t0 = time.monotonic()
+
+    def paths(j: journal.Journal) -> tuple[Path, Path, Path]:
+        return Path(j.data["lead_data"]), Path(j.data["copy_data"]), Path(j.data["aside"])
+
+    steps = [
+        journal.Step("stop cluster", lambda j: _stop_all(ctx, name, j.data["lead"])),
+        journal.Step("clean copy settings",
+                     lambda j: _clean_settings(Path(j.data["copy_data"]))),
+        journal.Step("swap data", lambda j: swap(*paths(j)), revert=lambda j: unswap(*paths(j))),
+        journal.Step("clear the rest", lambda j: _clear_rest(ctx, j.data)),
+        journal.Step("forget cluster in etcd", lambda j: _remove_dcs_state(ctx, j.data["lead"])),
+        journal.Step("start new primary", lambda j: _start_primary(ctx, j.data["lead"])),
+        journal.Step("archive histories", lambda j: _archive_histories(ctx, j)),
+        journal.Step("up", lambda j: _up(ctx, progress)),
+        journal.Step("full backup", lambda j: _full_backup(ctx, j)),
+    ]
+    j, record = journal.run(
+        journal.directory(ctx.layout.state_dir), "restore promote", {"name": name}, steps,
+        command=f"billdb restore promote {name} --yes", prepare=lambda: _prepare(ctx, name),
+        progress=lambda m: progress(m))
+    d = j.data
+    st = PatroniAPI(ctx.member(d["lead"])).status() or {}
+    labels = list((d.get("backup") or {}).values())
+    return {"name": name, "new_primary": d["lead"], "timeline": st.get("timeline"),
+            "target_time": d.get("target_time"), "recovered_to": d.get("recovered_to"),
+            "old_data": d["aside"], "notes": d.get("notes", []), "backup": labels,
+            "promote_s": round(time.monotonic() - t0, 2),
+            "ok": bool(labels) and all(labels), "journal": record}
+
+
+def _remove_dcs_state(ctx: Context, member: str) -> str:
+    """`patronictl remove`: forget the cluster in etcd (its confirmation prompts answered).
+    Run again on a cluster already forgotten, it removes nothing and succeeds."""
     ctl = patroni.executable().parent / "patronictl"
     scope = ctx.local.patroni.scope
     config = ctx.layout.member(member).config
@@ -131,3 +230,4 @@ def _remove_dcs_state(ctx: Context, member: str) -> None:
     if res.returncode != 0:
         raise StepError("restore promote", "patronictl remove failed: "
                         + (res.stderr or res.stdout).strip().splitlines()[-1])
+    return f"cluster {scope} removed from etcd"

@@ -6,6 +6,11 @@ may only be promoted without it) and the replica's `nofailover` tag is lifted. P
 promotes it once the dead leader's key expires. The application's write route is repointed
 to it, and the report says honestly what the asynchronous replica had not received.
 `billdb dr rebuild` brings the zone pair back around it and fails back to a zone.
+
+Journaled (billdb.ops.journal): `region failover` (revert on interrupt) then `repoint route`
+(resume). The writer's measurement cannot survive a kill: a rerun deletes the killed writer's
+rows (the revert), then finishes the failover, measured again only if the zone pair still led
+(the kill came before the crash); otherwise unmeasured, saying so (`measured: false`).
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from billdb.context import Context
 from billdb.engines import patroni, process
 from billdb.engines.patroni import PatroniAPI
 from billdb.errors import BilldbError
-from billdb.ops import cluster, provision
+from billdb.ops import cluster, journal, provision
 from billdb.ops.drills import writer
 from billdb.ops.status import postmaster_pid
 
@@ -39,55 +44,106 @@ def promote_replica(ctx: Context, replica_name: str, old_primary: str) -> None:
     provision.write_member_configs(ctx)  # rewrites the replica's tags and reloads it
 
 
-async def _drill(ctx: Context, progress: Progress) -> dict[str, Any]:
-    provision.wait_replication(ctx)
-    replicas = [m for m in ctx.members if m.kind == "replica"]
-    if not replicas:
-        raise BilldbError("the plan has no read replica member to promote")
-    replica = replicas[0]
-    old = cluster.leader(ctx)
+def _crash_zones(ctx: Context) -> list[str]:
     zones = [m for m in ctx.members if m.kind == "zone"]
-    w = await writer.Writer.started(ctx.plan_path, "dr")
-
-    t_crash = time.monotonic()
     for z in zones:
         svc = patroni.service(ctx.local, ctx.layout, z)
         for pid in (process.running_pid(svc), postmaster_pid(ctx.layout.member(z.name).data)):
             if pid:
                 process.kill(pid)
-    progress(f"region lost: killed Patroni and PostgreSQL of {', '.join(z.name for z in zones)}")
+    return [z.name for z in zones]
 
-    promote_replica(ctx, replica.name, old.name)
-    progress(f"{replica.name} may now lead; waiting for the dead leader's key to expire")
-    deadline = time.monotonic() + 90
-    while cluster.leader_name(ctx) != replica.name and time.monotonic() < deadline:
+
+async def _wait_leader(ctx: Context, name: str, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while cluster.leader_name(ctx) != name and time.monotonic() < deadline:
         await asyncio.sleep(0.2)
-    promoted = cluster.leader_name(ctx) == replica.name
+    return cluster.leader_name(ctx) == name
+
+
+async def _fail_over(ctx: Context, d: dict[str, Any], measured: bool,
+                     progress: Progress) -> dict[str, Any]:
+    """Crash the zones (again: a no-op when dead), let the replica lead, wait for it."""
+    w = await writer.Writer.started(ctx.plan_path, "dr") if measured else None
+    journal.checkpoint("region failover:writing")
+    t_crash = time.monotonic()
+    zones = _crash_zones(ctx)
+    progress(f"region lost: killed Patroni and PostgreSQL of {', '.join(zones)}")
+    promote_replica(ctx, d["replica"], d["old_primary"])
+    progress(f"{d['replica']} may now lead; waiting for the dead leader's key to expire")
+    promoted = await _wait_leader(ctx, d["replica"], 90)
     promote_s = time.monotonic() - t_crash
-    progress(f"{replica.name} promoted: {promoted} ({promote_s:.1f} s)")
+    progress(f"{d['replica']} promoted: {promoted} ({promote_s:.1f} s)")
     if promoted:
         provision.ensure_routes(ctx)  # repoint the application's write route
         progress("application write route repointed")
+    out: dict[str, Any] = {"promoted": promoted, "promote_s": round(promote_s, 3),
+                           "measured": w is not None, "rto_s": None, "acked_commits": None,
+                           "lost_commits": None, "lost_request_ids": []}
+    if w is None:
+        return out
     rto = await w.wait_new_instance(t_crash, timeout=60) if promoted else None
     await asyncio.sleep(0.5)
     await w.stop()
     missing = await w.audit() if promoted else []
-    return {
-        "rto_s": round(rto, 3) if rto is not None else None,
-        "promote_s": round(promote_s, 3),
-        "acked_commits": len(w.log.acked),
-        "lost_commits": len(missing),
-        "lost_request_ids": missing[:20],
-        "promoted": replica.name if promoted else None,
-        "old_primary": old.name,
-        "replication": "asynchronous: commits acknowledged by the zone pair but not yet "
-                       "received by the replica are lost",
-        "next": "billdb dr rebuild",
-        "ok": promoted and rto is not None,
-    }
+    return out | {"rto_s": round(rto, 3) if rto is not None else None,
+                  "acked_commits": len(w.log.acked), "lost_commits": len(missing),
+                  "lost_request_ids": missing[:20]}
+
+
+def _prepare(ctx: Context) -> dict[str, Any]:
+    if provision.dr_state(ctx):
+        raise BilldbError("a region failover is already in effect: run `billdb dr rebuild` first")
+    replicas = [m for m in ctx.members if m.kind == "replica"]
+    if not replicas:
+        raise BilldbError("the plan has no read replica member to promote")
+    provision.wait_replication(ctx)
+    return {"replica": replicas[0].name, "old_primary": cluster.leader(ctx).name}
+
+
+def _region_failover(ctx: Context, j: journal.Journal, progress: Progress) -> str:
+    d = j.data
+    measured = cluster.leader_name(ctx) == d["old_primary"] and not provision.dr_state(ctx)
+    if not measured:
+        progress("the zone pair was already lost by the interrupted run: finishing the "
+                 "failover unmeasured")
+    j.record(result=asyncio.run(_fail_over(ctx, d, measured, progress)))
+    if not j.data["result"]["promoted"]:
+        raise BilldbError(f"{d['replica']} was not promoted within 90 s")
+    return f"{d['replica']} leads"
 
 
 def run(ctx: Context, progress: Progress = lambda _m: None) -> dict[str, Any]:
-    if provision.dr_state(ctx):
-        raise BilldbError("a region failover is already in effect: run `billdb dr rebuild` first")
-    return asyncio.run(_drill(ctx, progress))
+    def discard(j: journal.Journal) -> str:
+        j.record(discard=True)  # done by `repoint route`, once the replica leads
+        return "the killed run's measurement is lost; its writer rows are deleted once the "\
+            "replica leads"
+
+    def route(j: journal.Journal) -> str:
+        provision.ensure_routes(ctx)
+        n = writer.discard_interrupted(ctx, "dr") if j.data.get("discard") else 0
+        return "application write route points at the promoted replica" + (
+            f"; {n} rows of the killed writer deleted" if n else "")
+
+    j, record = journal.run(
+        journal.directory(ctx.layout.state_dir), "drill dr", {},
+        [journal.Step("region failover", lambda j: _region_failover(ctx, j, progress),
+                      revert=discard),
+         journal.Step("repoint route", route)],
+        command="billdb drill dr", prepare=lambda: _prepare(ctx), progress=progress)
+    r = j.data["result"]
+    return {
+        "rto_s": r["rto_s"],
+        "promote_s": r["promote_s"],
+        "acked_commits": r["acked_commits"],
+        "lost_commits": r["lost_commits"],
+        "lost_request_ids": r["lost_request_ids"],
+        "promoted": j.data["replica"],
+        "old_primary": j.data["old_primary"],
+        "replication": "asynchronous: commits acknowledged by the zone pair but not yet "
+                       "received by the replica are lost",
+        "next": "billdb dr rebuild",
+        "measured": r["measured"],
+        "ok": r["rto_s"] is not None or not r["measured"],
+        "journal": record,
+    }

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from billdb import sql as sqlfiles
 from billdb.client import BillDB, ClientConfig, RouteUnavailable, TransactionInterrupted
+from billdb.context import Context
 from billdb.errors import BilldbError
 
 
@@ -127,3 +128,13 @@ class Writer:
                                    {"user_id": self.log.run_id})
         present = {r[0] for r in rows}
         return sorted(self.log.request_ids() - present, key=lambda r: int(r.rsplit("-", 1)[1]))
+
+
+def discard_interrupted(ctx: Context, drill: str) -> int:
+    """Delete the rows a killed run of `drill` left (its audit never ran): the revert of a
+    journaled measurement. Returns how many rows went."""
+    from billdb.ops import cluster
+
+    with cluster.admin_connect(ctx, dbname=ctx.plan.database.name) as conn:
+        return conn.execute(sqlfiles.load("drills/writer_discard"),
+                            {"prefix": f"drill-{drill}-"}).rowcount
