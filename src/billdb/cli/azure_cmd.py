@@ -1,0 +1,95 @@
+"""`billdb --env prod azure …` and `billdb cost`: parse, call billdb.azure, print."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from billdb.cli import output
+from billdb.cli.common import JsonOpt, selection
+from billdb.errors import BilldbError
+from billdb.plan.load import DEFAULT_PLAN, load_plan
+
+azure_app = typer.Typer(help="The plan on Azure Database for PostgreSQL flexible server "
+                        "(--env prod).", no_args_is_help=True)
+
+
+def _prod() -> tuple[Any, Any]:
+    s = selection()
+    if s.env != "prod":
+        raise BilldbError("azure commands act on the production target: use `billdb --env "
+                          "prod azure …`")
+    path = s.plan or DEFAULT_PLAN
+    return load_plan(path), path
+
+
+@azure_app.command("plan")
+def plan_cmd(as_json: JsonOpt = False) -> None:
+    """The ordered ARM operations (method, resource id, api-version, body; secrets masked).
+    With credentials it reads Azure first and lists only what differs; never writes."""
+    from billdb.azure import apply
+
+    doc = apply.plan_report(*_prod())
+    if as_json:
+        output.emit_json(doc)
+        return
+    con = output.console()
+    con.print(f"target {doc['target']} ({doc['credentials']})")
+    if doc.get("note"):
+        con.print(doc["note"])
+    for n, op in enumerate(doc["operations"], 1):
+        what = f" [{op['action']}]" if "action" in op else ""
+        rid = op["resource_id"].split("/providers/")[-1]
+        con.print(f"{n:3} {op['method']:5} {op['kind']:17} {rid}{what}  "
+                  f"api-version={op['api_version']}", highlight=False)
+        if op.get("note"):
+            con.print(f"      note: {op['note']}", highlight=False)
+    con.print(f"{len(doc['operations'])} of {doc['total']} operations: "
+              + ", ".join(f"{k} x{v}" for k, v in doc["counts"].items()), highlight=False)
+
+
+@azure_app.command("apply")
+def apply_cmd(
+    yes: Annotated[bool, typer.Option("--yes", help="Apply without asking.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run the differing operations, waiting for each long-running one (journaled: a rerun
+    after a kill continues); a second run reports 0 changes."""
+    from billdb.azure import apply
+
+    plan, path = _prod()
+    if not yes and not typer.confirm("apply the plan to Azure?", default=False):
+        raise typer.Exit(1)
+    doc = apply.apply(plan, path, progress=output.note)
+    if not as_json:
+        output.console().print(f"{doc['changes']} changes of {doc['operations']} operations")
+    else:
+        output.emit_json(doc)
+
+
+def cost_cmd(as_json: JsonOpt = False) -> None:
+    """The monthly estimate from the plan's price table, beside the plan's §11.1 table."""
+    from billdb import cost
+
+    s = selection()
+    doc = cost.estimate(load_plan(s.plan or DEFAULT_PLAN))
+    if as_json:
+        output.emit_json(doc)
+        return
+    con = output.console()
+    for c in doc["components"]:
+        plan_fig = "" if c["plan_monthly"] is None else f"{c['plan_monthly']:>8.2f}"
+        con.print(f"{c['component']:34} {c['monthly']:>9.2f} {plan_fig:>9}  {c['basis']}",
+                  highlight=False)
+    con.print(f"{'total':34} {doc['total_monthly']:>9.2f} {doc['plan']['total_monthly']:>9.2f}"
+              f"   reserved 1y: {doc['total_reserved_monthly']:.2f} (plan "
+              f"{doc['plan']['total_reserved_monthly']:.2f}) {doc['currency']}", highlight=False)
+    for gap in doc["plan_leaves_out"]:
+        con.print(f"the plan leaves out: {gap}", highlight=False)
+    con.print(f"prices: {doc['prices']['source']} ({doc['prices']['as_of']})", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(azure_app, name="azure")
+    app.command("cost")(cost_cmd)
