@@ -50,6 +50,17 @@ def differences(desired: Any, observed: Any, prefix: str = "") -> list[tuple[str
     return out
 
 
+_ZONES = ("properties.availabilityZone", "properties.highAvailability.standbyAvailabilityZone")
+
+
+def _after_failover(diffs: list[tuple[str, Any, Any]]) -> list[tuple[str, Any, Any]]:
+    """After an HA failover the zones are swapped: that is the plan, not a drift."""
+    z = {p: (w, g) for p, w, g in diffs if p in _ZONES}
+    if len(z) == 2 and all(z[a][0] == z[b][1] for a, b in (_ZONES, _ZONES[::-1])):
+        return [d for d in diffs if d[0] not in _ZONES]
+    return diffs
+
+
 def observe(op: Operation, clients: Clients) -> dict[str, Any]:
     """What this operation would change: {"action": create|update|none, "changes": [...]}."""
     if op.action:
@@ -57,7 +68,7 @@ def observe(op: Operation, clients: Clients) -> dict[str, Any]:
     found = clients.read(op.resource_id, op.api_version)
     if found is None:
         return {"action": "create", "changes": []}
-    diffs = differences(op.body(), found)
+    diffs = _after_failover(differences(op.body(), found))
     blocked = [d for d in diffs if d[0] in op.create_only]
     if blocked:
         raise BilldbError(f"{op.key} ({op.resource_id}): "

@@ -93,3 +93,35 @@ def cost_cmd(as_json: JsonOpt = False) -> None:
 def register(app: typer.Typer) -> None:
     app.add_typer(azure_app, name="azure")
     app.command("cost")(cost_cmd)
+
+
+@azure_app.command("verify")
+def verify_cmd(as_json: JsonOpt = False) -> None:
+    """Read everything back and compare it with the plan; exit 1 when a check fails."""
+    from billdb.azure import verify
+
+    report = verify.verify(*_prod())
+    output.checks(report, as_json)
+    output.exit_status(report["ok"])
+
+
+@azure_app.command("failover")
+def failover_cmd(as_json: JsonOpt = False) -> None:
+    """Planned HA failover: a restart with failover to the standby zone."""
+    from billdb.azure import dr
+
+    output.conclude(dr.failover(*_prod()), as_json)
+
+
+@azure_app.command("promote-replica")
+def promote_cmd(
+    forced: Annotated[bool, typer.Option("--forced/--planned", help="Forced: do not wait "
+                                         "for the replica to catch up.")] = False,
+    switchover: Annotated[bool, typer.Option("--switchover", help="Swap roles with the "
+                                             "primary instead of a standalone server.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """§9.2 region failure: promote the Korea South replica; reports what Azure drops."""
+    from billdb.azure import dr
+
+    output.conclude(dr.promote(*_prod(), forced, switchover), as_json)
