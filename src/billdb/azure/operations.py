@@ -8,56 +8,14 @@ pure: no credential, no network. Secrets are passed in, and masked in `as_dict()
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from billdb.azure import sdk
+from billdb.azure.operation import API, MASK, PG_API, SECRET_FIELDS, Operation, mask
+from billdb.azure.operations_more import dumps_and_alerts
 from billdb.azure.parameters import server_parameters
 from billdb.azure.target import Target
 from billdb.plan.models import AzureSubnet
-
-MASK = "***"
-SECRET_FIELDS = ("administratorLoginPassword",)
-PG_API = "2026-10-01"
-# The api-versions the pinned SDKs send (their defaults, read from the packages).
-API = {"network": "2026-03-01", "dns": "2024-06-01", "storage": "2026-09-01",
-       "monitor.metric_alerts": "2018-03-01", "monitor.action_groups": "2023-01-01"}
-
-
-@dataclass
-class Operation:
-    key: str  # a stable step name, unique in the plan
-    kind: str  # what is counted: subnet, server, parameter, ...
-    method: str
-    resource_id: str
-    client: str  # sdk.CLIENTS key
-    api_version: str
-    model: Any
-    send: Callable[[Any, Any], Any]  # (client, model) -> result
-    section: str
-    note: str = ""
-    # body fields Azure accepts only at create: a difference on an existing resource is an
-    # error, never a silent no-op
-    create_only: tuple[str, ...] = ()
-    action: bool = False  # POST (restart): not a resource, nothing to read back
-    secrets: dict[str, str] = field(default_factory=dict)
-
-    def body(self) -> dict[str, Any] | None:
-        return None if self.model is None else sdk.body(self.model)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"key": self.key, "kind": self.kind, "method": self.method,
-                "resource_id": self.resource_id, "api_version": self.api_version,
-                "section": self.section, "body": mask(self.body()),
-                **({"note": self.note} if self.note else {})}
-
-
-def mask(body: Any) -> Any:
-    if isinstance(body, dict):
-        return {k: (MASK if k in SECRET_FIELDS and v else mask(v)) for k, v in body.items()}
-    if isinstance(body, list):
-        return [mask(v) for v in body]
-    return body
 
 
 def _network(t: Target) -> list[Operation]:
@@ -197,8 +155,6 @@ def _replica(t: Target) -> Operation:
 
 def build(t: Target, password: str = MASK) -> list[Operation]:
     """Every operation of the plan, in the order Azure needs them."""
-    from billdb.azure.operations_more import dumps_and_alerts
-
     return [*_network(t), *_server(t, password), _replica(t), *dumps_and_alerts(t)]
 
 
@@ -207,3 +163,6 @@ def counts(ops: list[Operation]) -> dict[str, int]:
     for op in ops:
         out[f"{op.method} {op.kind}"] = out.get(f"{op.method} {op.kind}", 0) + 1
     return out
+
+
+__all__ = ["API", "MASK", "PG_API", "SECRET_FIELDS", "Operation", "build", "counts", "mask"]

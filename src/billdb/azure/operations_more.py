@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from billdb.azure import sdk
-from billdb.azure.operations import API, Operation
+from billdb.azure.operation import API, Operation
 from billdb.azure.target import Target
 
 # Azure Monitor has no response-time metric for flexible server: the closest honest alert is
