@@ -125,3 +125,45 @@ def promote_cmd(
     from billdb.azure import dr
 
     output.conclude(dr.promote(*_prod(), forced, switchover), as_json)
+
+
+@azure_app.command("export")
+def export_cmd(
+    fmt: Annotated[str, typer.Option("--format", help="arm (template) or az (script).")],
+) -> None:
+    """The plan's resources as an ARM template or a checked `az` script, on stdout."""
+    from billdb.azure import apply, export
+
+    plan, path = _prod()
+    t, ops = apply.load(plan, path)
+    if fmt == "arm":
+        output.emit_json(export.arm_template(ops))
+    elif fmt == "az":
+        script = export.az_script(t)
+        errors = [f for f in export.check_script(script, t) if f.severity == "error"]
+        if errors:  # never hand out a script billdb's own check refuses
+            raise BilldbError("; ".join(f"{f.id}: {f.message}" for f in errors))
+        typer.echo(script, nl=False)
+    else:
+        raise BilldbError(f"--format must be arm or az, not {fmt!r}", )
+
+
+@azure_app.command("check-script")
+def check_script_cmd(
+    script: Annotated[typer.FileText, typer.Argument(help="An az script (bash).")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Check an az script offline against the Azure CLI's definitions and the plan."""
+    from billdb.azure import apply, export
+    from billdb.lint.findings import report
+
+    plan, path = _prod()
+    t, _ops = apply.load(plan, path)
+    doc = report(script.name, export.check_script(script.read(), t))
+    if as_json:
+        output.emit_json(doc)
+    else:
+        for f in doc["findings"]:
+            output.console().print(f"{f['severity']:7} {f['id']:28} line {f['line'] or '-'}: "
+                                   f"{f['message']}", highlight=False)
+    output.exit_status(doc["ok"])
