@@ -6,17 +6,19 @@ that fails raises StepError naming itself and its log, and later steps do not ru
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
 
-import psycopg
-
-from billdb import scram
 from billdb import sql as sqlfiles
 from billdb.client.routes import Routes
 from billdb.context import Context
+from billdb.converge import database as db_resource
+from billdb.converge import expected_schema, parameters
+from billdb.converge import privileges as priv_resource
+from billdb.converge import roles as role_resource
+from billdb.converge import schema as schema_resource
+from billdb.converge.core import diff, ids, require_converged
 from billdb.engines import etcd, patroni, process
 from billdb.engines.http import HttpError
 from billdb.engines.patroni import PatroniAPI, wait_for
@@ -26,10 +28,7 @@ from billdb.errors import StepError
 from billdb.internal import REPLICATION_USER, REWIND_USER, SUPERUSER
 from billdb.ops import cluster, keys, partitions, pooler, services
 from billdb.ops.backup import provision as backup_provision
-from billdb.ops.pgvalues import matches
 from billdb.ops.steps import Steps
-from billdb.render import roles as role_sql
-from billdb.render.parameters import cluster_settings
 from billdb.render.patroni import dcs_config, member_config
 
 INTERNAL_ROLES = (SUPERUSER, REPLICATION_USER, REWIND_USER)
@@ -199,75 +198,10 @@ def ensure_member(ctx: Context, m) -> tuple[bool, str]:
     return started, f"{'started' if started else 'running'} as {role} (patroni pid {pid})"
 
 
-def _pending_restart(ctx: Context, m) -> bool:
-    with cluster.admin_connect(ctx, m) as conn:
-        return bool(conn.execute(
-            "SELECT count(*) FROM pg_settings WHERE pending_restart").fetchone()[0])
-
-
-def _applied(ctx: Context, m) -> bool:
-    """Every managed parameter either has the plan's value or waits for a restart."""
-    settings = cluster_settings(ctx.plan, ctx.env_name)
-    with cluster.admin_connect(ctx, m) as conn:
-        rows = conn.execute(sqlfiles.load("verify/parameters"),
-                            {"names": [s.name for s in settings]}).fetchall()
-    found = {r[0]: r for r in rows}
-    for s in settings:
-        row = found.get(s.name)
-        if row is None:
-            return False
-        _, setting, unit, vartype, _, pending = row
-        if not pending and not matches(s.name, s.value, setting, unit, vartype):
-            return False
-    return True
-
-
 def ensure_parameters(ctx: Context) -> tuple[bool, str]:
-    """Patch Patroni's DCS configuration to the plan, then restart members that need it."""
-    lead = cluster.leader(ctx)
-    api = PatroniAPI(lead)
-    current = api.config()
-    desired = dcs_config(ctx.plan, ctx.env_name)
-    patch: dict = {}
-    for key, value in desired.items():
-        if key != "postgresql" and current.get(key) != value:
-            patch[key] = value
-    cur_pg = current.get("postgresql", {})
-    pg_patch: dict = {}
-    for key in ("use_pg_rewind", "use_slots"):
-        if cur_pg.get(key) != desired["postgresql"][key]:
-            pg_patch[key] = desired["postgresql"][key]
-    cur_params = {k: str(v) for k, v in (cur_pg.get("parameters") or {}).items()}
-    want_params = desired["postgresql"]["parameters"]
-    param_patch = {k: v for k, v in want_params.items() if cur_params.get(k) != v}
-    param_patch.update({k: None for k in cur_params if k not in want_params})
-    if param_patch:
-        pg_patch["parameters"] = param_patch
-    if pg_patch:
-        patch["postgresql"] = pg_patch
-    notes = []
-    if patch:
-        api.patch_config(patch)
-        names = sorted((set(patch) - {"postgresql"}) | set(param_patch))
-        notes.append(f"patched {', '.join(names)}")
-        for m in ctx.members:
-            if _running(m) and not wait_for(lambda m=m: _applied(ctx, m), 30, 1.0):
-                raise StepError("cluster parameters", f"{m.name} did not apply the new settings",
-                                str(ctx.layout.member(m.name).log))
-    restarted = []
-    order = sorted(ctx.members, key=lambda m: m.name == lead.name)  # the primary last
-    for m in order:
-        if _running(m) and _pending_restart(ctx, m):
-            try:
-                PatroniAPI(m).restart()
-            except HttpError as exc:
-                raise StepError("cluster parameters", f"restart of {m.name} failed: {exc}",
-                                str(ctx.layout.member(m.name).log)) from None
-            restarted.append(m.name)
-            wait_for(lambda m=m: _running(m), 60)
-    if restarted:
-        notes.append(f"restarted {', '.join(restarted)} for pending parameters")
-    return bool(notes), "; ".join(notes) if notes else "as planned"
+    """Patch Patroni's DCS configuration to the plan, then restart members that need it
+    (standbys first): the parameters resource, converge/parameters.py."""
+    return parameters.converge(ctx)
 
 
 def wait_replication(ctx: Context) -> tuple[bool, str]:
@@ -295,122 +229,84 @@ def wait_replication(ctx: Context) -> tuple[bool, str]:
     return False, f"{n} members streaming{sync}"
 
 
-# --- database objects ------------------------------------------------------------------
-
-def _fingerprint(conn: psycopg.Connection) -> str:
-    return conn.execute(sqlfiles.load("provision/fingerprint")).fetchone()[0]
-
+# --- database objects: each step applies one converge resource's drifts ----------------
 
 def ensure_roles(ctx: Context) -> tuple[bool, str]:
     store = SecretStore(ctx.layout.secrets_file)
-    plan_roles = {ctx.plan.roles.owner: False}
-    plan_roles.update({r: True for r in ctx.plan.roles.login})
-    plan_roles.update({r: False for r in ctx.plan.roles.groups})
-    notes = []
+    want = role_resource.desired(ctx.plan)
     with cluster.admin_connect(ctx) as conn:
-        before = _fingerprint(conn)
-        existing = {r[0] for r in conn.execute(
-            "SELECT rolname FROM pg_roles WHERE rolname = ANY(%s)", [list(plan_roles)])}
-        for name, login in plan_roles.items():
-            if name not in existing:
-                conn.execute(role_sql.create_role(name, login))
-                notes.append(f"created {name}")
-            conn.execute(role_sql.alter_role_attributes(name, login))
-        reset = []
-        for name in ctx.plan.roles.login:
-            stored = conn.execute("SELECT rolpassword FROM pg_authid WHERE rolname = %s",
-                                  [name]).fetchone()[0]
-            if not scram.matches(stored, store.role_password(name)):
-                conn.execute(role_sql.set_password(name, store.role_password(name)))
-                reset.append(name)
+        drifts = diff(role_resource.checks(want, role_resource.observe(conn, list(want))))
+        notes = role_resource.apply(conn, want, drifts)
+        passwords = {r: store.role_password(r) for r in ctx.plan.roles.login}
+        reset = role_resource.converge_passwords(conn, passwords)
         if reset:
             notes.append(f"set passwords of {', '.join(reset)}")
-        after = _fingerprint(conn)
-    if before != after and not notes:
-        notes.append("repaired role attributes")
-    return bool(notes), "; ".join(notes) if notes else f"{len(plan_roles)} roles as planned"
+        if drifts:
+            require_converged("roles", diff(role_resource.checks(
+                want, role_resource.observe(conn, list(want)))))
+    return bool(notes), "; ".join(notes) if notes else f"{len(want)} roles as planned"
 
 
 def ensure_database(ctx: Context) -> tuple[bool, str]:
     db = ctx.plan.database
+    want = db_resource.desired(ctx.plan)
     with cluster.admin_connect(ctx) as conn:
-        before = _fingerprint(conn)
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db.name]).fetchone()
-        if not exists:
-            conn.execute(role_sql.create_database(ctx.plan))
-        for stmt in role_sql.database_settings(ctx.plan):
-            conn.execute(stmt)
-        changed = _fingerprint(conn) != before
-    if not exists:
+        drifts = diff(db_resource.checks(want, db_resource.observe(conn, db.name)))
+        if not drifts:
+            return False, f"{db.name} as planned"
+        db_resource.apply(conn, ctx.plan, drifts)
+        require_converged("database", diff(db_resource.checks(
+            want, db_resource.observe(conn, db.name))))
+    if any(d.id == "db.exists" for d in drifts):
         return True, f"created {db.name} ({db.encoding}, {db.lc_collate}, {db.timezone})"
-    return changed, "settings repaired" if changed else f"{db.name} as planned"
+    return True, f"settings repaired ({', '.join(ids(drifts))})"
 
 
 def ensure_extensions(ctx: Context) -> tuple[bool, str]:
-    wanted = ctx.plan.database.extensions
-    created = []
+    wanted = db_resource.desired_extensions(ctx.plan)
     with cluster.admin_connect(ctx, dbname=ctx.plan.database.name) as conn:
-        have = {r[0] for r in conn.execute("SELECT extname FROM pg_extension")}
-        for ext in wanted:
-            if ext not in have:
-                conn.execute(psycopg.sql.SQL("CREATE EXTENSION {}").format(
-                    psycopg.sql.Identifier(ext)))
-                created.append(ext)
+        drifts = diff(db_resource.extension_checks(wanted, db_resource.observe_extensions(conn)))
+        created = db_resource.apply_extensions(conn, drifts)
+        require_converged("extensions", diff(db_resource.extension_checks(
+            wanted, db_resource.observe_extensions(conn))))
     return bool(created), (f"created {', '.join(created)}" if created
                            else f"{', '.join(wanted)} present")
 
 
 def ensure_privileges(ctx: Context) -> tuple[bool, str]:
-    names = list(ctx.plan.roles.all())
+    want = priv_resource.desired(ctx.plan)
     with cluster.admin_connect(ctx, dbname=ctx.plan.database.name, autocommit=False) as conn:
-        before = _fingerprint(conn)
-        rows = conn.execute(
-            "SELECT m.member::regrole::text, m.roleid::regrole::text FROM pg_auth_members m "
-            "WHERE m.member::regrole::text = ANY(%s)", [names]).fetchall()
-        members: dict[str, set[str]] = {}
-        for member, group in rows:
-            members.setdefault(member, set()).add(group)
-        for stmt in role_sql.privilege_statements(ctx.plan, members):
-            conn.execute(stmt)
-        after = _fingerprint(conn)
+        found = priv_resource.observe(conn, ctx.plan)
+        drifts = diff(priv_resource.checks(want, found))
         conn.commit()
-    changed = before != after
-    return changed, "privileges repaired" if changed else "least privilege as planned"
+        if not drifts:
+            return False, "least privilege as planned"
+        notes = priv_resource.apply(conn, ctx.plan, found, drifts)
+        conn.commit()
+        after = priv_resource.observe(conn, ctx.plan)
+        require_converged("privileges", priv_resource.repairable(
+            diff(priv_resource.checks(want, after)), after))
+        conn.commit()
+    return True, f"privileges repaired: {'; '.join(notes)} ({', '.join(ids(drifts)[:5])})"
 
 
 def apply_migrations(ctx: Context) -> tuple[bool, str]:
-    applied_now = []
+    migrations = sqlfiles.migrations()
+    want = schema_resource.desired(migrations, expected_schema.expected(ctx, migrations,
+                                                                        save=True))
     with cluster.admin_connect(ctx, dbname=ctx.plan.database.name, autocommit=False) as conn:
-        conn.execute(sqlfiles.load("provision/migrations_table"))
+        found = schema_resource.observe(conn)
         conn.commit()
-        done = {v: c for v, c in conn.execute(
-            "SELECT version, checksum FROM billdb.schema_migrations")}
+        versions = schema_resource.pending(want, found)
+        applied_now = schema_resource.apply(conn, ctx.plan.roles.owner, migrations, versions) \
+            if versions else []
+        drifts = diff(schema_resource.checks(want, schema_resource.observe(conn)))
         conn.commit()
-        for version, name, text in sqlfiles.migrations():
-            checksum = hashlib.sha256(text.encode()).hexdigest()
-            if version in done:
-                if done[version] != checksum:
-                    raise StepError("migrations", f"V{version:03d}__{name} changed after it was "
-                                    "applied: write a new migration instead of editing one")
-                continue
-            conn.execute("SET LOCAL search_path = public")
-            conn.execute(psycopg.sql.SQL("SET LOCAL ROLE {}").format(
-                psycopg.sql.Identifier(ctx.plan.roles.owner)))
-            try:
-                conn.execute(text)
-            except psycopg.Error as exc:
-                conn.rollback()
-                raise StepError("migrations", f"V{version:03d}__{name}: {exc}".strip()) from None
-            conn.execute("RESET ROLE")
-            conn.execute("INSERT INTO billdb.schema_migrations (version, name, checksum) "
-                         "VALUES (%s, %s, %s)", [version, name, checksum])
-            conn.commit()
-            applied_now.append(f"V{version:03d}")
-    total = len(sqlfiles.migrations())
+    require_converged("migrations", drifts)
+    total = len(migrations)
     if applied_now:
         return True, f"applied {', '.join(applied_now)} ({total} in all)"
     return False, f"{total} migrations applied, none pending"
-
 
 
 def ensure_routes(ctx: Context) -> tuple[bool, str]:

@@ -12,17 +12,31 @@ from psycopg import sql
 from billdb.plan.models import Plan, RoleGrants
 from billdb.scram import verifier
 
-_ROLE_ATTRS = "NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT"
+# The one definition of a plan role's attributes: `up` renders it, `verify` expects it.
+ROLE_ATTRS = ("superuser", "inherit", "createrole", "createdb", "login", "replication",
+              "bypassrls")
 
 
-def create_role(name: str, login: bool) -> sql.Composed:
-    return sql.SQL("CREATE ROLE {} {} " + _ROLE_ATTRS).format(
-        sql.Identifier(name), sql.SQL("LOGIN" if login else "NOLOGIN"))
+def role_attributes(login: bool) -> dict[str, bool]:
+    """Least privilege: no role of the plan is a superuser or may create roles, databases
+    or replication connections; login roles log in, group roles do not."""
+    return {"superuser": False, "inherit": True, "createrole": False, "createdb": False,
+            "login": login, "replication": False, "bypassrls": False}
 
 
-def alter_role_attributes(name: str, login: bool) -> sql.Composed:
-    return sql.SQL("ALTER ROLE {} {} " + _ROLE_ATTRS).format(
-        sql.Identifier(name), sql.SQL("LOGIN" if login else "NOLOGIN"))
+def attribute_text(attrs: dict[str, bool]) -> str:
+    """'nosuperuser inherit ...': how verify shows them, and the ALTER ROLE options."""
+    return " ".join(k if attrs[k] else f"no{k}" for k in ROLE_ATTRS)
+
+
+def create_role(name: str, attrs: dict[str, bool]) -> sql.Composed:
+    return sql.SQL("CREATE ROLE {} " + attribute_text(attrs).upper()).format(
+        sql.Identifier(name))
+
+
+def alter_role_attributes(name: str, attrs: dict[str, bool]) -> sql.Composed:
+    return sql.SQL("ALTER ROLE {} " + attribute_text(attrs).upper()).format(
+        sql.Identifier(name))
 
 
 def set_password(name: str, password: str) -> sql.Composed:

@@ -1,23 +1,7 @@
-"""One verified fact: what the plan expects, what the live system shows."""
+"""One verified fact: what the plan expects, what the live system shows (see converge.core)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from billdb.converge.core import Check, equal
 
-
-@dataclass(frozen=True)
-class Check:
-    id: str
-    section: str
-    expected: Any
-    actual: Any
-    ok: bool
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "section": self.section, "expected": self.expected,
-                "actual": self.actual, "ok": self.ok}
-
-
-def equal(id: str, section: str, expected: Any, actual: Any) -> Check:
-    return Check(id, section, expected, actual, expected == actual)
+__all__ = ["Check", "equal"]

@@ -1,0 +1,246 @@
+"""Cluster parameters (§5.1, §10.3, §3.2, §9.1, §2.2): the plan's values against pg_settings.
+
+desired: render/parameters.cluster_settings (the plan, scaled to the local memory budget).
+observe: pg_settings of every member, the primary first (sql/verify/parameters.sql).
+checks:  one check per parameter on the primary, one summary check per other member; a
+         parameter that waits for a restart is a drift until the member restarted.
+apply:   patch Patroni's DCS configuration, wait until every member took the new values
+         (or waits for a restart), then restart those pending: standbys first, the primary
+         last, so a standby never runs with a smaller max_connections than its primary.
+Values are compared through billdb.ops.pgvalues (units and vartypes as PostgreSQL has them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from billdb import sql as sqlfiles
+from billdb.context import Context
+from billdb.converge.core import Check, Drift, diff, require_converged
+from billdb.engines.http import HttpError
+from billdb.engines.patroni import PatroniAPI, wait_for
+from billdb.errors import BilldbError, StepError
+from billdb.ops import cluster
+from billdb.ops.pgvalues import display, matches
+from billdb.plan.models import Plan
+from billdb.render.parameters import RESTART_REQUIRED, Setting, cluster_settings
+from billdb.render.patroni import dcs_config
+
+S_PARAMS = "§5.1 parameters"
+STEP = "cluster parameters"
+Row = tuple[str, str | None, str, bool]  # setting, unit, vartype, pending_restart
+
+
+@dataclass(frozen=True)
+class Observed:
+    """pg_settings per member, the primary first; a member that cannot be read has the
+    error text instead of its rows."""
+
+    leader: str
+    members: dict[str, dict[str, Row] | str]
+
+
+def desired(plan: Plan, env_name: str = "local") -> list[Setting]:
+    return cluster_settings(plan, env_name)
+
+
+def observe(ctx: Context, settings: list[Setting]) -> Observed:
+    lead = cluster.leader(ctx)
+    order = [lead, *[m for m in ctx.members if m.name != lead.name]]
+    return Observed(lead.name, {m.name: observe_member(ctx, m, settings) for m in order})
+
+
+def evaluate(s: Setting, row: Row | None) -> tuple[str, bool, bool]:
+    """(what the member shows, whether it equals the plan's value, pending a restart)."""
+    if row is None:
+        return "unknown parameter", False, False
+    setting, unit, vartype, pending = row
+    actual = display(setting, unit)
+    if pending:
+        actual += " (pending restart)"
+    return actual, matches(s.name, s.value, setting, unit, vartype), pending
+
+
+def checks(settings: list[Setting], observed: Observed) -> list[Check]:
+    out: list[Check] = []
+    for name, rows in observed.members.items():
+        if isinstance(rows, str):
+            out.append(Check(f"param.{name}", S_PARAMS, "reachable", rows, False))
+            continue
+        wrong = []
+        for s in settings:
+            actual, same, pending = evaluate(s, rows.get(s.name))
+            ok = same and not pending
+            if name == observed.leader:
+                out.append(Check(f"param.{s.name}", s.section, s.value, actual, ok))
+            elif not ok:
+                wrong.append(f"{s.name}={actual}")
+        if name != observed.leader:
+            out.append(Check(f"param.{name}.all", S_PARAMS, "same as the plan",
+                             ", ".join(wrong) or "same as the plan", not wrong))
+    return out
+
+
+def waiting_only(settings: list[Setting], rows: dict[str, Row] | str) -> bool:
+    """Every parameter has the plan's value or waits for a restart: the member has taken
+    the DCS change, and only a restart is left."""
+    if isinstance(rows, str):
+        return False
+    for s in settings:
+        _, same, pending = evaluate(s, rows.get(s.name))
+        if not (same or pending):
+            return False
+    return True
+
+
+def dcs_patch(want: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
+    """The PATCH body that turns Patroni's DCS configuration `current` into `want`: changed
+    top-level keys, the two managed postgresql flags, and parameters (None removes one)."""
+    patch = {k: v for k, v in want.items() if k != "postgresql" and current.get(k) != v}
+    cur_pg, want_pg = current.get("postgresql", {}), want["postgresql"]
+    pg_patch = {k: want_pg[k] for k in ("use_pg_rewind", "use_slots")
+                if cur_pg.get(k) != want_pg[k]}
+    have = {k: str(v) for k, v in (cur_pg.get("parameters") or {}).items()}
+    params: dict[str, Any] = {k: v for k, v in want_pg["parameters"].items() if have.get(k) != v}
+    params.update({k: None for k in have if k not in want_pg["parameters"]})
+    if params:
+        pg_patch["parameters"] = params
+    if pg_patch:
+        patch["postgresql"] = pg_patch
+    return patch
+
+
+def patched_names(patch: dict[str, Any]) -> list[str]:
+    params = (patch.get("postgresql") or {}).get("parameters") or {}
+    return sorted((set(patch) - {"postgresql"}) | set(params))
+
+
+# A standby's value must be at least the primary's (PostgreSQL: "Hot Standby"; Patroni keeps
+# pg_controldata's value on a standby otherwise): raised on standbys first, lowered on the
+# primary first.
+AT_LEAST_PRIMARY = frozenset({"max_connections", "max_prepared_transactions",
+                              "max_locks_per_transaction", "max_worker_processes",
+                              "max_wal_senders"})
+
+
+def lowering(settings: list[Setting], leader_rows: dict[str, Row] | str) -> bool:
+    """The plan lowers one of AT_LEAST_PRIMARY below what the primary runs with (pure)."""
+    if isinstance(leader_rows, str):
+        return False
+    for s in settings:
+        row = leader_rows.get(s.name)
+        if s.name in AT_LEAST_PRIMARY and row is not None and int(s.value) < int(row[0]):
+            return True
+    return False
+
+
+def restart_order(members: list[str], leader: str, lower: bool = False) -> list[str]:
+    """Standbys first and the primary last; the other way round when lowering."""
+    return sorted(members, key=lambda name: (name == leader) != lower)
+
+
+def needs_restart(settings: list[Setting], rows: dict[str, Row] | str) -> bool:
+    """A restart-only parameter differs from the plan or waits for a restart (pure)."""
+    if isinstance(rows, str):
+        return False
+    for s in settings:
+        if s.name in RESTART_REQUIRED:
+            _, same, pending = evaluate(s, rows.get(s.name))
+            if pending or not same:
+                return True
+    return False
+
+
+def _running(m) -> bool:
+    """PostgreSQL accepts connections: Patroni answers during a rebuild or restart too."""
+    return (PatroniAPI(m).status() or {}).get("state") == "running"
+
+
+def _pending_restart(ctx: Context, m) -> bool:
+    with cluster.admin_connect(ctx, m) as conn:
+        return bool(conn.execute(sqlfiles.load("provision/pending_restart")).fetchone()[0])
+
+
+def apply(ctx: Context, settings: list[Setting], patch: dict[str, Any]) -> list[str]:
+    """Patch the DCS, wait for every member to take it, restart the pending ones in order."""
+    lead = cluster.leader(ctx)
+    notes = []
+    if patch:
+        PatroniAPI(lead).patch_config(patch)
+        notes.append(f"patched {', '.join(patched_names(patch))}")
+        for m in ctx.members:
+            def took(m=m) -> bool:
+                return waiting_only(settings, observe_member(ctx, m, settings))
+            if _running(m) and not wait_for(took, 30, 1.0):
+                raise StepError(STEP, f"{m.name} did not apply the new settings",
+                                str(ctx.layout.member(m.name).log))
+    lower = lowering(settings, observe_member(ctx, lead, settings))
+    restarted = restart_pass(ctx, settings, restart_order(
+        [m.name for m in ctx.members], lead.name, lower))
+    if restarted:
+        notes.append(f"restarted {', '.join(restarted)} for pending parameters")
+    return notes
+
+
+def restart_pass(ctx: Context, settings: list[Setting], order: list[str]) -> list[str]:
+    """Restart, in `order`, each running member that waits for a restart or whose
+    restart-only parameters differ from the plan (Patroni may have kept a standby's old
+    value from pg_controldata until the primary's change reached it)."""
+    restarted = []
+    for name in order:
+        m = ctx.member(name)
+        if not _running(m):
+            continue
+        if not (_pending_restart(ctx, m) or needs_restart(settings,
+                                                          observe_member(ctx, m, settings))):
+            continue
+        try:
+            PatroniAPI(m).restart()
+        except HttpError as exc:
+            raise StepError(STEP, f"restart of {m.name} failed: {exc}",
+                            str(ctx.layout.member(m.name).log)) from None
+        restarted.append(m.name)
+        wait_for(lambda m=m: _running(m), 60)
+    return restarted
+
+
+def observe_member(ctx: Context, m, settings: list[Setting]) -> dict[str, Row] | str:
+    try:
+        with cluster.admin_connect(ctx, m) as conn:
+            rows = conn.execute(sqlfiles.load("verify/parameters"),
+                                {"names": [s.name for s in settings]})
+            return {r[0]: (r[1], r[2], r[3], bool(r[5])) for r in rows}
+    except Exception as exc:
+        return str(exc)
+
+
+def converge(ctx: Context) -> tuple[bool, str]:
+    """`up`'s step: apply the DCS patch and the parameter drifts, then prove none is left."""
+    settings = desired(ctx.plan, ctx.env_name)
+    patch = dcs_patch(dcs_config(ctx.plan, ctx.env_name),
+                      PatroniAPI(cluster.leader(ctx)).config())
+    drifts = diff(checks(settings, observe(ctx, settings)))
+    notes = apply(ctx, settings, patch)  # also restarts a member pending for any parameter
+    if not drifts and not notes:
+        return False, "as planned"
+    left: list[Drift] = []
+
+    def settled() -> bool:
+        nonlocal left
+        try:  # right after a restart the cluster view may not show a running leader yet
+            left = diff(checks(settings, observe(ctx, settings)))
+        except BilldbError as exc:
+            left = [Drift("param.reachable", S_PARAMS, "a running primary", str(exc))]
+        return not left
+
+    for _ in range(3):  # a standby lowered after its primary may need a second restart
+        if wait_for(settled, 15, 1.0):
+            break
+        lead = cluster.leader(ctx).name
+        again = restart_pass(ctx, settings, [m.name for m in ctx.members if m.name != lead])
+        if again:
+            notes.append(f"restarted {', '.join(again)} again once the primary's value "
+                         "reached them")
+    require_converged(STEP, left)
+    return bool(notes), "; ".join(notes) if notes else "as planned"
