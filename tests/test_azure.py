@@ -49,7 +49,8 @@ class Double:
         assert self.proc.stdout.readline().strip() == "ready"
         self.env = {"BILLDB_AZURE_ENDPOINT": f"https://127.0.0.1:{port}",
                     "BILLDB_AZURE_CA": str(self.dir / "ca.crt"),
-                    "BILLDB_AZURE_STATE": str(tmp / f"state-{port}")}
+                    "BILLDB_AZURE_STATE": str(tmp / f"state-{port}"),
+                    "BILLDB_AZURE_SQL": "off"}  # no PostgreSQL behind the FQDN here
 
     def put(self, rid: str, body: dict, api: str = "2026-10-01") -> int:
         ctx = ssl.create_default_context(cafile=str(self.dir / "ca.crt"))

@@ -11,12 +11,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import psycopg
+
+from billdb.azure import database as az_database
 from billdb.azure import operations, rules, sdk, state
 from billdb.azure.clients import Clients, credentials_available
 from billdb.azure.operations import SECRET_FIELDS, Operation
 from billdb.azure.parameters import STATIC
 from billdb.azure.target import Target, target
-from billdb.errors import BilldbError, PlanError
+from billdb.errors import BilldbError
 from billdb.ops import journal
 from billdb.plan.models import Plan
 
@@ -128,6 +131,20 @@ def arm_message(exc: Exception) -> str:
     return f"{code}: {msg}"
 
 
+def _sql_step(name: str, fn: Callable[[Target], str], t: Target, changed: list[str],
+              progress: Callable[[str], None]) -> journal.Step:
+    def run(_j: journal.Journal) -> str:
+        try:
+            detail = fn(t)
+        except psycopg.Error as exc:
+            raise BilldbError(f"{name} on {t.fqdn()}: {str(exc).strip()}") from None
+        if not detail.endswith(("as planned", "present", "none pending")):
+            progress(f"{name}: {detail}")
+            changed.append(f"sql {name}")
+        return detail
+    return journal.Step(name, run)
+
+
 def apply(plan: Plan, plan_path: Path, progress: Callable[[str], None]) -> dict[str, Any]:
     """Run every differing operation, waiting for each long-running one; journaled."""
     t, ops = load(plan, plan_path, state.admin_password())
@@ -154,11 +171,11 @@ def apply(plan: Plan, plan_path: Path, progress: Callable[[str], None]) -> dict[
             return "applied"
         return journal.Step(op.key, run)
 
-    try:
-        _j, outcome = journal.run(journal.directory(state.directory()), "azure-apply",
-                                  {"target": t.server_id()}, [step(op) for op in ops],
-                                  command="billdb --env prod azure apply", progress=progress)
-    except PlanError:
-        raise
+    steps = [step(op) for op in ops]
+    if az_database.wanted():
+        steps += [_sql_step(name, fn, t, changed, progress) for name, fn in az_database.STEPS]
+    _j, outcome = journal.run(journal.directory(state.directory()), "azure-apply",
+                              {"target": t.server_id(), "sql": az_database.wanted()}, steps,
+                              command="billdb --env prod azure apply", progress=progress)
     return {"ok": True, "target": t.server_id(), "changes": len(changed),
             "changed": changed, "operations": len(ops), "journal": outcome}

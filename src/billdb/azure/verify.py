@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from billdb.azure import apply as az_apply
+from billdb.azure import database as az_database
 from billdb.azure import sdk
 from billdb.azure.clients import Clients
 from billdb.azure.operations import Operation
@@ -69,4 +70,6 @@ def verify(plan: Plan, plan_path: Any) -> dict[str, Any]:
          "actual": (rep.get("properties") or {}).get("replicationRole"),
          "ok": (rep.get("properties") or {}).get("replicationRole") == "AsyncReplica"},
     ]
+    if az_database.wanted():
+        checks += az_database.checks(t)
     return {"ok": all(c["ok"] for c in checks), "target": t.server_id(), "checks": checks}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated, Any
 
 import typer
@@ -52,6 +53,8 @@ def plan_cmd(as_json: JsonOpt = False) -> None:
 @azure_app.command("apply")
 def apply_cmd(
     yes: Annotated[bool, typer.Option("--yes", help="Apply without asking.")] = False,
+    database: Annotated[bool, typer.Option("--database/--no-database", help="Also apply the "
+                        "database-level part over TLS to the server's FQDN.")] = True,
     as_json: JsonOpt = False,
 ) -> None:
     """Run the differing operations, waiting for each long-running one (journaled: a rerun
@@ -61,6 +64,8 @@ def apply_cmd(
     plan, path = _prod()
     if not yes and not typer.confirm("apply the plan to Azure?", default=False):
         raise typer.Exit(1)
+    if not database:
+        os.environ["BILLDB_AZURE_SQL"] = "off"
     doc = apply.apply(plan, path, progress=output.note)
     if not as_json:
         output.console().print(f"{doc['changes']} changes of {doc['operations']} operations")
