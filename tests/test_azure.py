@@ -219,3 +219,44 @@ def test_failover_and_promote_replica(double: Double):
                                                   "the built-in PgBouncer"}
     v = json.loads(run("azure", "verify", "--json", env=double.env).stdout)
     assert {c["id"] for c in v["checks"] if not c["ok"]} == {"replica.settings", "replica.role"}
+
+
+def test_plan_with_a_read_lists_only_what_differs_and_create_only_is_refused(
+        double: Double, tmp_path: Path):
+    assert run("azure", "apply", "--yes", env=double.env).returncode == 0
+
+    def edit(doc):
+        doc["parameters"]["work_mem"] = "32MB"
+        doc["backup"]["geo_redundant"] = False
+
+    plan = write_plan(tmp_path / "p.yaml", tmp_path / "s", mutate=edit)
+    res = run("azure", "plan", "--json", env=double.env, plan=plan)
+    assert res.returncode == 1 and "properties.backup.geoRedundantBackup" in res.stderr
+    assert "only at create" in res.stderr and "Traceback" not in res.stderr
+
+    def edit2(doc):
+        doc["parameters"]["work_mem"] = "32MB"
+
+    plan = write_plan(tmp_path / "p2.yaml", tmp_path / "s", mutate=edit2)
+    doc = json.loads(run("azure", "plan", "--json", env=double.env, plan=plan).stdout)
+    assert [(o["key"], o["action"]) for o in doc["operations"]] == [
+        ("parameter.work_mem", "update")]
+    assert doc["operations"][0]["changes"] == [
+        {"field": "properties.value", "want": "32768", "found": "16384"}]
+
+
+@pytest.mark.unit
+def test_every_body_round_trips_through_its_sdk_model():
+    from billdb.azure import operations, sdk
+    from billdb.azure.target import target
+    from billdb.plan.load import load_plan
+
+    ops = operations.build(target(load_plan(ROOT / "plans" / "bill-inquiry.yaml")), "pw")
+    for op in ops:
+        body = op.body()
+        cls = type(op.model)
+        again = cls.deserialize(body) if hasattr(cls, "deserialize") else cls(body)
+        assert sdk.body(again) == body, op.key
+    server = next(op for op in ops if op.key == "server")
+    assert server.body()["properties"]["administratorLoginPassword"] == "pw"
+    assert server.as_dict()["body"]["properties"]["administratorLoginPassword"] == "***"

@@ -7,6 +7,7 @@ so a kill at any operation and a rerun end the same as one run.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -161,12 +162,15 @@ def apply(plan: Plan, plan_path: Path, progress: Callable[[str], None]) -> dict[
                 seen = observe(op, clients)
                 if seen["action"] == "none":
                     return "unchanged"
-            progress(f"{op.method} {op.kind} {op.resource_id.rsplit('/', 1)[1]}")
+            what = f"{op.method} {op.kind} {op.resource_id.rsplit('/', 1)[1]}"
+            progress(f"{what} …")
+            started = time.monotonic()
             try:
-                op.send(clients[op.client], op.model)
+                op.send(clients[op.client], op.model)  # waits for a long-running operation
             except sdk.http_error() as exc:
                 raise BilldbError(f"Azure refused {op.key} ({op.resource_id}): "
                                   f"{arm_message(exc)}") from None
+            progress(f"{what}: done in {time.monotonic() - started:.1f} s")
             changed.append(f"{op.kind} {op.key}")
             return "applied"
         return journal.Step(op.key, run)

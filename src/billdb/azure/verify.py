@@ -11,7 +11,7 @@ from billdb.azure import apply as az_apply
 from billdb.azure import database as az_database
 from billdb.azure import sdk
 from billdb.azure.clients import Clients
-from billdb.azure.operations import Operation
+from billdb.azure.operations import PG_API, Operation
 from billdb.errors import BilldbError
 from billdb.plan.models import Plan
 
@@ -56,8 +56,8 @@ def verify(plan: Plan, plan_path: Any) -> dict[str, Any]:
     try:
         checks = [_check(op, clients) for op in ops if not op.action]
         pending = az_apply._restart_pending(ops, clients, set())
-        srv = clients.read(t.server_id(), ops[5].api_version) or {}
-        rep = clients.read(t.replica_id, ops[5].api_version) or {}
+        srv = clients.read(t.server_id(), PG_API) or {}
+        rep = clients.read(t.replica_id, PG_API) or {}
     except sdk.http_error() as exc:
         raise BilldbError(f"reading Azure failed: {az_apply.arm_message(exc)}") from None
     ha = (srv.get("properties") or {}).get("highAvailability") or {}
