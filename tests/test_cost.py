@@ -29,7 +29,7 @@ def test_cost_json_components_and_the_plans_table():
     assert standby["plan_monthly"] is None and main["plan_monthly"] == 450
     assert by["read replica compute"]["monthly"] == round(2 * 0.0927 * 730, 2)  # Korea South
     backup = by["backup storage beyond the free amount"]
-    assert backup["monthly"] == round((450 - 256) * 0.228, 2)  # geo rate, beyond the free
+    assert backup["monthly"] == round((2 * 300 - 256) * 0.114, 2)  # geo copy, beyond free
     total = sum(c["monthly"] for c in doc["components"])
     compute = sum(c["monthly"] for c in doc["components"] if c["compute"])
     assert doc["total_monthly"] == round(total, 2)

@@ -1,18 +1,20 @@
 """`billdb cost`: the monthly estimate of the plan on Azure, from the plan's price table.
 
 No price is fetched at run time: `cost.prices` in the plan records currency, date and source.
-The billing rules, as Microsoft documents them for flexible server:
-- compute is billed per vCore-hour (x hours_per_month, 730) [concepts-compute; pricing page];
-- zone-redundant (and same-zone) HA bills the standby's compute and storage again
-  [concepts-high-availability: "the standby ... is billed at the same rate as the primary"];
-- storage per provisioned GB-month [concepts-storage];
-- backup storage up to 100 % of provisioned storage is free; beyond it is billed per GB-month,
-  at the geo-redundant rate when geo-redundant backup is on [concepts-backup-restore];
-- a read replica bills its own compute and storage at its region's prices, and the data
-  shipped to another region is billed as inter-region transfer [concepts-read-replicas;
-  bandwidth pricing];
-- reserved capacity discounts compute only, not storage or backup [concepts-reserved-pricing].
-(Pages under learn.microsoft.com/azure/postgresql/flexible-server/.)
+The billing rules, as Microsoft documents them for flexible server (pages under
+learn.microsoft.com/azure/postgresql/flexible-server/, read in MicrosoftDocs' sources):
+- compute per vCore-hour (x hours_per_month, 730), storage per provisioned GB-month
+  [pricing page, concepts-compute, concepts-storage];
+- HA "doubles your deployment costs": the standby's compute and storage are billed again
+  [how-to-cost-optimization, §4 "Evaluate HA and DR requirements"];
+- backup storage up to 100 % of the provisioned storage is free; with geo-redundant backup the
+  copy in the paired region doubles the size: billed = ((2 x local backup size) - provisioned
+  storage) x price per GB-month [concepts-backup-restore, "Backup storage cost"];
+- a geo read replica is another server: its compute and storage at its own region's prices
+  ("GeoReadReplica for double the cost", how-to-cost-optimization §4), plus the WAL shipped
+  between regions as inter-region data transfer [bandwidth pricing];
+- reserved capacity discounts compute only: "A reservation doesn't cover software, networking,
+  or storage charges" [concepts-reserved-pricing].
 """
 
 from __future__ import annotations
@@ -53,13 +55,15 @@ def components(plan: Plan) -> list[dict[str, Any]]:
             _line("HA standby storage", srv.storage_gb * home.storage_gb_month,
                   f"the standby's {srv.storage_gb} GB billed again", False, None),
         ]
-    stored, free = a.get("backup_stored_gb", 0.0), float(srv.storage_gb)
-    price = home.backup_gb_month_grs if plan.backup.geo_redundant else home.backup_gb_month_lrs
+    local, free = a.get("local_backup_gb", 0.0), float(srv.storage_gb)
+    copies = 2 if plan.backup.geo_redundant else 1
     out += [
-        _line("backup storage beyond the free amount", max(0.0, stored - free) * price,
-              f"({stored:g} GB stored - {free:g} GB free) x {price}/GB-month "
-              f"({'geo-redundant' if plan.backup.geo_redundant else 'LRS'}; assumed size)",
-              False, "backup storage"),
+        _line("backup storage beyond the free amount",
+              max(0.0, copies * local - free) * home.backup_gb_month,
+              f"({copies} x {local:g} GB local backup - {free:g} GB free) x "
+              f"{home.backup_gb_month}/GB-month"
+              f"{' (geo-redundant: the paired copy doubles it)' if copies == 2 else ''}"
+              "; backup size assumed", False, "backup storage"),
         _line("read replica compute", rr.vcpu * far_rate * h,
               f"{rr.vcpu} vCores x {far_rate}/vCore-h x {h} h in {rr.region} ({rr.sku})", True,
               "read replica"),

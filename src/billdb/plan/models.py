@@ -309,8 +309,7 @@ class RegionPrices(Strict):
 
     vcore_hour: dict[str, float]             # per vCore-hour, by tier (pay as you go)
     storage_gb_month: float                  # provisioned storage (Premium SSD)
-    backup_gb_month_lrs: float               # backup storage beyond the free amount
-    backup_gb_month_grs: float               # the same, geo-redundant
+    backup_gb_month: float                   # backup storage beyond the free amount
     blob_gb_month: float                     # Blob (Hot, LRS) for the logical dumps
 
 
