@@ -16,17 +16,20 @@ import datetime as dt
 import json
 import os
 import shutil
+import signal
 import subprocess
+import time
 from pathlib import Path
 
+import psycopg
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from conftest import PORT_BASE
-from test_azure import VNETS, Double, run
+from conftest import BILLDB, PORT_BASE, ROOT
+from test_azure import _CLEAN, VNETS, Double, run
 
 PGBIN = Path("/usr/lib/postgresql/15/bin")
 FQDN = "phonebill-bill-inquiry-prod-pg.postgres.database.azure.com"
@@ -114,11 +117,21 @@ def test_apply_reaches_the_database_over_tls_as_a_non_superuser(tmp_path: Path, 
            "BILLDB_AZURE_STATE": stand_in["state"]}
     env.pop("BILLDB_AZURE_SQL")
     try:
-        first = run("azure", "apply", "--yes", "--json", env=env)
-        assert first.returncode == 0, first.stderr
-        changed = json.loads(first.stdout)["changed"]
-        assert {"sql sql.roles", "sql sql.database", "sql sql.extensions",
-                "sql sql.migrations", "sql sql.privileges"} <= set(changed), changed
+        # killed right after the migrations ran, before the journal marked them done
+        proc = subprocess.Popen([BILLDB, "--env", "prod", "azure", "apply", "--yes"], cwd=ROOT,
+                                env={**_CLEAN, **env, "BILLDB_JOURNAL_PAUSE_AT":
+                                     "sql.migrations:after"},
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 90
+        while Path(f"/proc/{proc.pid}/stat").read_text().split()[2] != "T":
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        rerun = run("azure", "apply", "--yes", "--json", env=env)
+        assert rerun.returncode == 0, rerun.stderr
+        doc = json.loads(rerun.stdout)
+        assert doc["journal"]["resumed"] and doc["changed"] == ["sql sql.privileges"], doc
         again = run("azure", "apply", "--yes", "--json", env=env)
         assert json.loads(again.stdout)["changes"] == 0, again.stdout + again.stderr
         v = run("azure", "verify", "--json", env=env)
@@ -127,5 +140,13 @@ def test_apply_reaches_the_database_over_tls_as_a_non_superuser(tmp_path: Path, 
         ids = {c["id"] for c in report["checks"]}
         assert {"role.bill_app_user.attributes", "db.owner", "db.timezone",
                 "schema.migrations"} <= ids
+        # the application role logs in over verified TLS and reads the seed rows
+        pw = json.loads((Path(stand_in["state"]) / "role-secrets.json").read_text())[
+            "role:bill_app_user"]
+        with psycopg.connect(host=FQDN, hostaddr="127.0.0.1", port=int(
+                stand_in["BILLDB_AZURE_PG_PORT"]), user="bill_app_user", password=pw,
+                dbname="bill_inquiry_db", sslmode="verify-full",
+                sslrootcert=stand_in["BILLDB_AZURE_PG_CA"]) as conn:
+            assert conn.execute("SELECT count(*) FROM system_config").fetchone()[0] > 0
     finally:
         d.stop()
