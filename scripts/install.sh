@@ -30,7 +30,8 @@ if [ ! -x .venv/bin/python ]; then
   /usr/bin/python3 -m venv .venv
 fi
 .venv/bin/pip install -q --upgrade pip >/dev/null
-.venv/bin/pip install -q -e '.[test]'
+# .[azure]: the production target's SDKs (billdb --env prod azure ..., docs/azure.md).
+.venv/bin/pip install -q -e '.[test,azure]'
 chmod -R a+rX .venv
 
 # Azurite (npm) emulates Azure Blob storage for the geo-redundant backup repository (repo2).

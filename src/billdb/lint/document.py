@@ -278,7 +278,8 @@ class DocumentLint:
                 "create command has no --vnet/--subnet: the server is created with public "
                 "access, and the network mode cannot be changed afterwards",
                 "add --vnet phonebill-vnet --subnet <db subnet> --private-dns-zone "
-                "privatelink.postgres.database.azure.com to the create command", cmd.line,
+                "<server>.private.postgres.database.azure.com (privatelink.* is the Private "
+                "Endpoint zone) to the create command", cmd.line,
                 "data"))
         geo = docfacts.first(self.doc, "geo_backup")
         if geo and "--geo-redundant-backup" not in cmd.argv:

@@ -1,0 +1,168 @@
+"""The ordered ARM operations that bring Azure to the plan, built from the SDK's models.
+
+Each `Operation` holds the SDK model (the body is what the SDK itself would serialize), the
+resource id, method and api-version, and how to send it through the SDK client. Building is
+pure: no credential, no network. Secrets are passed in, and masked in `as_dict()`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from billdb.azure import sdk
+from billdb.azure.operation import API, MASK, PG_API, SECRET_FIELDS, Operation, mask
+from billdb.azure.operations_more import dumps_and_alerts
+from billdb.azure.parameters import server_parameters
+from billdb.azure.target import Target
+from billdb.plan.models import AzureSubnet
+
+
+def _network(t: Target) -> list[Operation]:
+    nm, dm = sdk.network(), sdk.dns()
+    ops = []
+    for label, s in (("db", t.az.db_subnet), ("replica", t.az.replica_subnet)):
+        model = nm.Subnet(address_prefix=s.prefix, delegations=[nm.Delegation(
+            name="postgres", service_name="Microsoft.DBforPostgreSQL/flexibleServers")])
+        ops.append(Operation(
+            f"subnet.{label}", "subnet", "PUT", t.subnet_id(s), "network", API["network"],
+            model, _subnet_send(t, s), "§3.1" if label == "db" else "§7.1",
+            note="the VNet itself is a prerequisite (seed §12.2)"))
+    zone = t.az.private_dns_zone
+    ops.append(Operation("dns.zone", "private_dns_zone", "PUT", t.zone_id, "dns", API["dns"],
+                         dm.PrivateZone(location="global"),
+                         lambda c, m: c.private_zones.begin_create_or_update(
+                             t.rg, zone, m).result(), "§3.1"))
+    for label, s in (("db", t.az.db_subnet), ("replica", t.az.replica_subnet)):
+        name = f"link-{s.vnet}"
+        ops.append(Operation(
+            f"dns.link.{label}", "private_dns_link", "PUT",
+            f"{t.zone_id}/virtualNetworkLinks/{name}", "dns", API["dns"],
+            dm.VirtualNetworkLink(location="global", registration_enabled=False,
+                                  virtual_network=dm.SubResource(id=t.vnet_id(s))),
+            lambda c, m, name=name: c.virtual_network_links.begin_create_or_update(
+                t.rg, zone, name, m).result(), "§3.1"))
+    return ops
+
+
+def _subnet_send(t: Target, s: AzureSubnet) -> Callable[[Any, Any], Any]:
+    return lambda c, m: c.subnets.begin_create_or_update(
+        s.resource_group or t.rg, s.vnet, s.name, m).result()
+
+
+def _server_model(t: Target, password: str) -> Any:
+    pg, plan = sdk.pg(), t.plan
+    srv, ha, bk = plan.server, plan.ha, plan.backup
+    mw = t.az.maintenance_window
+    return pg.Server(
+        location=srv.region, sku=pg.Sku(name=srv.sku, tier=srv.tier),
+        properties=pg.ServerProperties(
+            create_mode="Create", version=str(srv.postgres_version),
+            administrator_login=t.az.admin_login, administrator_login_password=password,
+            availability_zone=str(ha.primary_zone),
+            storage=pg.Storage(storage_size_gb=srv.storage_gb, type="Premium_LRS",
+                               auto_grow="Enabled" if srv.storage_auto_grow else "Disabled"),
+            auth_config=pg.AuthConfig(active_directory_auth="Enabled" if plan.azure_ad.enabled
+                                      else "Disabled", password_auth="Enabled",
+                                      tenant_id=t.tenant),
+            backup=pg.Backup(backup_retention_days=bk.retention_days,
+                             geo_redundant_backup="Enabled" if bk.geo_redundant
+                             else "Disabled"),
+            network=pg.Network(public_network_access="Disabled",
+                               delegated_subnet_resource_id=t.subnet_id(t.az.db_subnet),
+                               private_dns_zone_arm_resource_id=t.zone_id),
+            high_availability=pg.HighAvailability(
+                mode=ha.mode, standby_availability_zone=str(ha.standby_zone)
+                if ha.mode == "ZoneRedundant" else None),
+            maintenance_window=pg.MaintenanceWindow(
+                custom_window="Enabled", day_of_week=mw.get("day_of_week", 0),
+                start_hour=mw.get("start_hour", 0), start_minute=mw.get("start_minute", 0))))
+
+
+CREATE_ONLY = ("properties.administratorLogin", "properties.availabilityZone",
+               "properties.backup.geoRedundantBackup",
+               "properties.network.delegatedSubnetResourceId",
+               "properties.network.privateDnsZoneArmResourceId", "properties.createMode",
+               "properties.sourceServerResourceId")
+
+
+def _server(t: Target, password: str) -> list[Operation]:
+    pg, plan, name = sdk.pg(), t.plan, t.plan.server.name
+    ops = [Operation("server", "server", "PUT", t.server_id(), "pg", PG_API,
+                     _server_model(t, password),
+                     lambda c, m: c.servers.begin_create_or_update(t.rg, name, m).result(),
+                     "§2.1 §2.2 §2.3 §3.1 §3.3", create_only=CREATE_ONLY,
+                     secrets={"administratorLoginPassword": password})]
+    if plan.azure_ad.enabled:
+        oid = t.az.entra_admin_object_id
+        ops.append(Operation(
+            "entra_admin", "entra_admin", "PUT", f"{t.server_id()}/administrators/{oid}", "pg",
+            PG_API, pg.AdministratorMicrosoftEntraAdd(
+                properties=pg.AdministratorMicrosoftEntraPropertiesForAdd(
+                    principal_type=t.az.entra_admin_type, principal_name=plan.azure_ad.admin,
+                    tenant_id=t.tenant)),
+            lambda c, m: c.administrators_microsoft_entra.begin_create_or_update(
+                t.rg, name, oid, m).result(), "§3.3"))
+    static = []
+    for p in server_parameters(plan):
+        ops.append(Operation(
+            f"parameter.{p.name}", "parameter", "PUT",
+            f"{t.server_id()}/configurations/{p.name}", "pg", PG_API,
+            pg.ConfigurationForUpdate(properties=pg.ConfigurationProperties(
+                value=p.value, source="user-override")),
+            lambda c, m, n=p.name: c.configurations.begin_put(t.rg, name, n, m).result(),
+            p.section, note=f"from {p.item}" + ("; needs a restart" if p.static else "")))
+        if p.static:
+            static.append(p.name)
+    ops.append(Operation(
+        "restart", "restart", "POST", f"{t.server_id()}/restart", "pg", PG_API,
+        pg.RestartParameter(restart_with_failover=False),
+        lambda c, m: c.servers.begin_restart(t.rg, name, m).result(), "§5.1", action=True,
+        note=f"only when one of {', '.join(static)} changed or a restart is pending"))
+    db = plan.database
+    ops.append(Operation(
+        "database", "database", "PUT", f"{t.server_id()}/databases/{db.name}", "pg", PG_API,
+        pg.Database(properties=pg.DatabaseProperties(
+            charset=db.encoding, collation=azure_collation(db.lc_collate))),
+        lambda c, m: c.databases.begin_create(t.rg, name, db.name, m).result(), "§4.1"))
+    return ops
+
+
+def azure_collation(lc: str) -> str:
+    """Azure names glibc locales as `locale -a` does: en_US.UTF-8 -> en_US.utf8."""
+    base, _, enc = lc.partition(".")
+    return f"{base}.{enc.lower().replace('-', '')}" if enc else base
+
+
+def _replica(t: Target) -> Operation:
+    pg, rr = sdk.pg(), t.plan.read_replica
+    model = pg.Server(
+        location=rr.region, sku=pg.Sku(name=rr.sku, tier=t.plan.server.tier),
+        properties=pg.ServerProperties(
+            create_mode="Replica", source_server_resource_id=t.server_id(),
+            storage=pg.Storage(storage_size_gb=rr.storage_gb, type="Premium_LRS",
+                               auto_grow="Enabled" if t.plan.server.storage_auto_grow
+                               else "Disabled"),
+            network=pg.Network(public_network_access="Disabled",
+                               delegated_subnet_resource_id=t.subnet_id(t.az.replica_subnet),
+                               private_dns_zone_arm_resource_id=t.zone_id)))
+    return Operation("replica", "replica", "PUT", t.replica_id, "pg", PG_API, model,
+                     lambda c, m: c.servers.begin_create_or_update(t.rg, rr.name, m).result(),
+                     "§7.1", create_only=CREATE_ONLY,
+                     note="inherits the primary's parameters; HA and geo-backup are not "
+                          "available on a replica")
+
+
+def build(t: Target, password: str = MASK) -> list[Operation]:
+    """Every operation of the plan, in the order Azure needs them."""
+    return [*_network(t), *_server(t, password), _replica(t), *dumps_and_alerts(t)]
+
+
+def counts(ops: list[Operation]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for op in ops:
+        out[f"{op.method} {op.kind}"] = out.get(f"{op.method} {op.kind}", 0) + 1
+    return out
+
+
+__all__ = ["API", "MASK", "PG_API", "SECRET_FIELDS", "Operation", "build", "counts", "mask"]

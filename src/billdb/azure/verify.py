@@ -1,0 +1,75 @@
+"""`azure verify`: read the servers, parameters, network, alerts and database back and
+compare them with the plan's bodies (the same diff `apply` repairs). Never writes.
+Check ids and sections follow the local `verify` where they mean the same (param.NAME,
+db.exists); the Azure-only resources get their own (network.*, alert.*, ...)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from billdb.azure import apply as az_apply
+from billdb.azure import database as az_database
+from billdb.azure import sdk
+from billdb.azure.clients import Clients
+from billdb.azure.operations import PG_API, Operation
+from billdb.errors import BilldbError
+from billdb.plan.models import Plan
+
+_IDS = {"subnet": ("network.subnet.{label}", "§3.1 network"),
+        "private_dns_zone": ("network.private_dns_zone", "§3.1 network"),
+        "private_dns_link": ("network.dns_link.{label}", "§3.1 network"),
+        "server": ("server.settings", "§2.1 server"),
+        "entra_admin": ("security.entra_admin", "§3.3 Microsoft Entra"),
+        "parameter": ("param.{label}", "§5.1 parameters"),
+        "database": ("db.exists", "§4.1 database"),
+        "replica": ("replica.settings", "§7 read replica"),
+        "storage_account": ("backup.logical_storage", "§9.1 backup"),
+        "blob_container": ("backup.logical_container", "§9.1 backup"),
+        "lifecycle_policy": ("backup.logical_retention", "§9.1 backup"),
+        "action_group": ("alert.action_group", "§8.1 monitoring"),
+        "metric_alert": ("alert.{label}", "§8.1 monitoring")}
+
+
+def _check(op: Operation, clients: Clients) -> dict[str, Any]:
+    pattern, section = _IDS[op.kind]
+    cid = pattern.format(label=op.key.split(".", 1)[-1])
+    try:
+        seen = az_apply.observe(op, clients)
+    except BilldbError as exc:  # a create-only setting differs: a failed check, not a crash
+        return {"id": cid, "section": section, "expected": "as planned",
+                "actual": str(exc).split(": ", 1)[-1], "ok": False}
+    if seen["action"] == "create":
+        actual, ok = "missing", False
+    else:
+        ok = seen["action"] == "none"
+        actual = "as planned" if ok else "; ".join(
+            f"{c['field']}={c['found']!r}" for c in seen["changes"])
+    expected = "as planned"
+    if op.kind == "parameter":
+        expected = (op.body() or {})["properties"]["value"]
+    return {"id": cid, "section": section, "expected": expected, "actual": actual, "ok": ok}
+
+
+def verify(plan: Plan, plan_path: Any) -> dict[str, Any]:
+    t, ops = az_apply.load(plan, plan_path)
+    clients = Clients(t)
+    try:
+        checks = [_check(op, clients) for op in ops if not op.action]
+        pending = az_apply._restart_pending(ops, clients, set())
+        srv = clients.read(t.server_id(), PG_API) or {}
+        rep = clients.read(t.replica_id, PG_API) or {}
+    except sdk.http_error() as exc:
+        raise BilldbError(f"reading Azure failed: {az_apply.arm_message(exc)}") from None
+    ha = (srv.get("properties") or {}).get("highAvailability") or {}
+    checks += [
+        {"id": "param.pending_restart", "section": "§5.1 parameters", "expected": "none",
+         "actual": "a restart is pending" if pending else "none", "ok": not pending},
+        {"id": "ha.state", "section": "§2.2 HA", "expected": "Healthy",
+         "actual": ha.get("state"), "ok": ha.get("state") == "Healthy"},
+        {"id": "replica.role", "section": "§7 read replica", "expected": "AsyncReplica",
+         "actual": (rep.get("properties") or {}).get("replicationRole"),
+         "ok": (rep.get("properties") or {}).get("replicationRole") == "AsyncReplica"},
+    ]
+    if az_database.wanted():
+        checks += az_database.checks(t)
+    return {"ok": all(c["ok"] for c in checks), "target": t.server_id(), "checks": checks}

@@ -1,0 +1,174 @@
+"""`billdb --env prod azure …` and `billdb cost`: parse, call billdb.azure, print."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated, Any
+
+import typer
+
+from billdb.cli import output
+from billdb.cli.common import JsonOpt, selection
+from billdb.errors import BilldbError
+from billdb.plan.load import DEFAULT_PLAN, load_plan
+
+azure_app = typer.Typer(help="The plan on Azure Database for PostgreSQL flexible server "
+                        "(--env prod).", no_args_is_help=True)
+
+
+def _prod() -> tuple[Any, Any]:
+    s = selection()
+    if s.env != "prod":
+        raise BilldbError("azure commands act on the production target: use `billdb --env "
+                          "prod azure …`")
+    path = s.plan or DEFAULT_PLAN
+    return load_plan(path), path
+
+
+@azure_app.command("plan")
+def plan_cmd(as_json: JsonOpt = False) -> None:
+    """The ordered ARM operations (method, resource id, api-version, body; secrets masked).
+    With credentials it reads Azure first and lists only what differs; never writes."""
+    from billdb.azure import apply
+
+    doc = apply.plan_report(*_prod())
+    if as_json:
+        output.emit_json(doc)
+        return
+    con = output.console()
+    con.print(f"target {doc['target']} ({doc['credentials']})")
+    if doc.get("note"):
+        con.print(doc["note"])
+    for n, op in enumerate(doc["operations"], 1):
+        what = f" [{op['action']}]" if "action" in op else ""
+        rid = op["resource_id"].split("/providers/")[-1]
+        con.print(f"{n:3} {op['method']:5} {op['kind']:17} {rid}{what}  "
+                  f"api-version={op['api_version']}", highlight=False)
+        if op.get("note"):
+            con.print(f"      note: {op['note']}", highlight=False)
+    con.print(f"{len(doc['operations'])} of {doc['total']} operations: "
+              + ", ".join(f"{k} x{v}" for k, v in doc["counts"].items()), highlight=False)
+
+
+@azure_app.command("apply")
+def apply_cmd(
+    yes: Annotated[bool, typer.Option("--yes", help="Apply without asking.")] = False,
+    database: Annotated[bool, typer.Option("--database/--no-database", help="Also apply the "
+                        "database-level part over TLS to the server's FQDN.")] = True,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run the differing operations, waiting for each long-running one (journaled: a rerun
+    after a kill continues); a second run reports 0 changes."""
+    from billdb.azure import apply
+
+    plan, path = _prod()
+    if not yes and not typer.confirm("apply the plan to Azure?", default=False):
+        raise typer.Exit(1)
+    if not database:
+        os.environ["BILLDB_AZURE_SQL"] = "off"
+    doc = apply.apply(plan, path, progress=output.note)
+    if not as_json:
+        output.console().print(f"{doc['changes']} changes of {doc['operations']} operations")
+    else:
+        output.emit_json(doc)
+
+
+def cost_cmd(as_json: JsonOpt = False) -> None:
+    """The monthly estimate from the plan's price table, beside the plan's §11.1 table."""
+    from billdb import cost
+
+    s = selection()
+    doc = cost.estimate(load_plan(s.plan or DEFAULT_PLAN))
+    if as_json:
+        output.emit_json(doc)
+        return
+    con = output.console()
+    for c in doc["components"]:
+        plan_fig = "" if c["plan_monthly"] is None else f"{c['plan_monthly']:>8.2f}"
+        con.print(f"{c['component']:34} {c['monthly']:>9.2f} {plan_fig:>9}  {c['basis']}",
+                  highlight=False)
+    con.print(f"{'total':34} {doc['total_monthly']:>9.2f} {doc['plan']['total_monthly']:>9.2f}"
+              f"   reserved 1y: {doc['total_reserved_monthly']:.2f} (plan "
+              f"{doc['plan']['total_reserved_monthly']:.2f}) {doc['currency']}", highlight=False)
+    for gap in doc["plan_leaves_out"]:
+        con.print(f"the plan leaves out: {gap}", highlight=False)
+    con.print(f"prices: {doc['prices']['source']} ({doc['prices']['as_of']})", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(azure_app, name="azure")
+    app.command("cost")(cost_cmd)
+
+
+@azure_app.command("verify")
+def verify_cmd(as_json: JsonOpt = False) -> None:
+    """Read everything back and compare it with the plan; exit 1 when a check fails."""
+    from billdb.azure import verify
+
+    report = verify.verify(*_prod())
+    output.checks(report, as_json)
+    output.exit_status(report["ok"])
+
+
+@azure_app.command("failover")
+def failover_cmd(as_json: JsonOpt = False) -> None:
+    """Planned HA failover: a restart with failover to the standby zone."""
+    from billdb.azure import dr
+
+    output.conclude(dr.failover(*_prod()), as_json)
+
+
+@azure_app.command("promote-replica")
+def promote_cmd(
+    forced: Annotated[bool, typer.Option("--forced/--planned", help="Forced: do not wait "
+                                         "for the replica to catch up.")] = False,
+    switchover: Annotated[bool, typer.Option("--switchover", help="Swap roles with the "
+                                             "primary instead of a standalone server.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """§9.2 region failure: promote the Korea South replica; reports what Azure drops."""
+    from billdb.azure import dr
+
+    output.conclude(dr.promote(*_prod(), forced, switchover), as_json)
+
+
+@azure_app.command("export")
+def export_cmd(
+    fmt: Annotated[str, typer.Option("--format", help="arm (template) or az (script).")],
+) -> None:
+    """The plan's resources as an ARM template or a checked `az` script, on stdout."""
+    from billdb.azure import apply, export
+
+    plan, path = _prod()
+    t, ops = apply.load(plan, path)
+    if fmt == "arm":
+        output.emit_json(export.arm_template(ops))
+    elif fmt == "az":
+        script = export.az_script(t)
+        errors = [f for f in export.check_script(script, t) if f.severity == "error"]
+        if errors:  # never hand out a script billdb's own check refuses
+            raise BilldbError("; ".join(f"{f.id}: {f.message}" for f in errors))
+        typer.echo(script, nl=False)
+    else:
+        raise BilldbError(f"--format must be arm or az, not {fmt!r}", )
+
+
+@azure_app.command("check-script")
+def check_script_cmd(
+    script: Annotated[typer.FileText, typer.Argument(help="An az script (bash).")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Check an az script offline against the Azure CLI's definitions and the plan."""
+    from billdb.azure import apply, export
+    from billdb.lint.findings import report
+
+    plan, path = _prod()
+    t, _ops = apply.load(plan, path)
+    doc = report(script.name, export.check_script(script.read(), t))
+    if as_json:
+        output.emit_json(doc)
+    else:
+        for f in doc["findings"]:
+            output.console().print(f"{f['severity']:7} {f['id']:28} line {f['line'] or '-'}: "
+                                   f"{f['message']}", highlight=False)
+    output.exit_status(doc["ok"])
