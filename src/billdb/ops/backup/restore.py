@@ -138,7 +138,11 @@ def _copy_settings(ctx: Context, name: str, port: int, paths: RestorePaths) -> s
         f"ident_file = '{paths.data / 'pg_ident.conf'}'",
         "synchronous_standby_names = ''",
         "archive_mode = 'off'",
-        "hot_standby = 'on'",
+        # off: PostgreSQL checks the primary's max_connections (and the other at-least-the-
+        # primary's settings) in the WAL only for a hot standby; a target past a raise of
+        # max_connections would otherwise pause recovery for good ("insufficient parameter
+        # settings"). The copy takes connections once promoted.
+        "hot_standby = 'off'",
     ]
     return "\n".join(lines) + "\n"
 
