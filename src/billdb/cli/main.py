@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from billdb import __version__
-from billdb.cli import backup_cmd, output, workload_cmd
+from billdb.cli import appconfig_cmd, backup_cmd, output, workload_cmd
 from billdb.cli.common import EnvOpt, JsonOpt, PlanOpt, Selection, local_context
 from billdb.cli.drill_cmd import dr_app, drill_app
 from billdb.cli.plan_cmd import plan_app
@@ -122,6 +122,7 @@ backup_cmd.register(app)
 app.add_typer(dr_app, name="dr")
 app.add_typer(plan_app, name="plan")
 workload_cmd.register(app)
+appconfig_cmd.register(app)
 
 
 def main() -> None:
