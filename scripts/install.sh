@@ -5,7 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(postgresql-15 postgresql-contrib postgresql-15-pgaudit pgbackrest etcd-server
-              pgbouncer locales python3-venv openssl)
+              pgbouncer locales python3-venv openssl
+              default-jdk-headless libpostgresql-jdbc-java libhikaricp-java libslf4j-java)
+# (Java: the pgjdbc + HikariCP client of tests/test_client_jdbc.py; HikariCP needs slf4j-api)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
