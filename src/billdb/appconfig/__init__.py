@@ -12,6 +12,7 @@ standby just before the promotion would be skipped that long after it became the
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,7 @@ PROD_CA = "/etc/bill-inquiry/db-ca/root.crt"  # mounted in the pod (Azure's root
 SECRET_NAME = "bill-inquiry-db"
 KEYRING_ENV = "BILLDB_COLUMN_KEYRING"
 APP_USER = "bill_app_user"
+PROFILE_FILE = "client-profile.json"
 
 # pgjdbc/HikariCP failover settings: (name, value, why). Rendered as comments in `spring`.
 PGJDBC_FAILOVER: tuple[tuple[str, str, str], ...] = (
@@ -78,6 +80,8 @@ class Settings:
     passfile: str | None
     secrets_file: str | None
     hikari: dict[str, int]
+    pooler_port: int
+    routes_file: str | None  # the local stand-in for DNS that `up` and DR drills rewrite
     master: DataSource
     readonly: DataSource
     plan: Plan
@@ -128,7 +132,9 @@ def settings(ctx: Context, env: str = "local", through_pooler: bool = False) -> 
                           {"targetServerType": "preferSecondary", **base})
     local = env == "local"
     return Settings(env, through_pooler, ca, str(lay.pgpass) if local else None,
-                    str(lay.secrets_file) if local else None, hikari, master, readonly, plan)
+                    str(lay.secrets_file) if local else None, hikari,
+                    ctx.local.pooler_port if local else AZURE_POOLER_PORT,
+                    str(lay.routes_file) if local else None, master, readonly, plan)
 
 
 def jdbc_json(s: Settings) -> dict[str, Any]:
@@ -145,7 +151,7 @@ def jdbc_json(s: Settings) -> dict[str, Any]:
 def client_profile(s: Settings) -> dict[str, Any]:
     """The Python client's connection profile (billdb-client reads this, never the plan)."""
     p = s.plan
-    enc = {c: _row_key(c) for c in p.security.column_encryption.columns}
+    enc = encrypted_columns(p)
     return {
         "version": 1, "env": s.env, "dbname": p.database.name,
         "application_name": p.service.name,
@@ -157,6 +163,9 @@ def client_profile(s: Settings) -> dict[str, Any]:
                  "idle_timeout_s": p.pool.idle_timeout_s,
                  "max_lifetime_s": p.pool.max_lifetime_s},
         "through_pooler": s.through_pooler,
+        "pooler": {"port": s.pooler_port, "read_dbname": read_alias(p)}
+        if p.pooler.enabled else None,
+        "routes_file": s.routes_file,
         "max_lag_bytes": p.read_replica.max_lag_bytes,
         "sslrootcert": s.sslrootcert, "passfile": s.passfile,
         "password_env": {s.master.user: s.master.password_env,
@@ -194,3 +203,18 @@ def libpq_env(s: Settings) -> str:
     if s.passfile:
         lines.append(f"export PGPASSFILE={s.passfile}")
     return "\n".join(lines) + "\n"
+
+
+def encrypted_columns(plan: Plan) -> dict[str, str]:
+    """Encrypted column -> the column binding its values to their row (§10.2)."""
+    return {c: _row_key(c) for c in plan.security.column_encryption.columns}
+
+
+def write_profile(ctx: Context) -> bool:
+    """`<state_dir>/client-profile.json` (no secret inside, 0644): what billdb-client reads.
+    True when the content changed."""
+    from billdb.fsutil import write_atomic
+
+    doc = client_profile(settings(ctx, "local"))
+    return write_atomic(ctx.layout.state_dir / PROFILE_FILE, json.dumps(doc, indent=2) + "\n",
+                        0o644)
