@@ -32,6 +32,7 @@ if [ ! -x .venv/bin/python ]; then
   /usr/bin/python3 -m venv .venv
 fi
 .venv/bin/pip install -q --upgrade pip >/dev/null
+.venv/bin/pip install -q -e ./clients/python  # billdb-client: the service's client
 .venv/bin/pip install -q -e '.[test]'
 chmod -R a+rX .venv
 
