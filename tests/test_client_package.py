@@ -84,3 +84,16 @@ asyncio.run(main())
     assert res.returncode == 0, res.stderr
     out = [json.loads(line) for line in res.stdout.splitlines()]
     assert out == [{"pooled": False, "rows": [["x"]]}, {"pooled": True, "rows": [["x"]]}]
+
+
+@pytest.mark.unit
+def test_pooler_stats_delta_is_per_transaction_over_the_run():
+    from billdb.ops.bench.poolerstats import _delta
+
+    s0 = {"total_xact_count": "10", "total_query_count": "20", "total_xact_time": "1000",
+          "total_wait_time": "0"}
+    s1 = {"total_xact_count": "110", "total_query_count": "320", "total_xact_time": "2001000",
+          "total_wait_time": "50000"}
+    assert _delta(s0, s1) == {"transactions": 100, "queries": 300, "avg_xact_ms": 20.0,
+                              "avg_wait_ms": 0.5}
+    assert _delta(None, {**s1, "total_xact_count": "0"})["avg_xact_ms"] is None
