@@ -48,7 +48,10 @@ def application_yml(s: Settings) -> str:
     head += ["#   targetServerType=primary (master) / preferSecondary (readonly): the multi-host",
              "#   URL is tried in order and pgjdbc keeps the server of the wanted role.",
              "#   sslmode=verify-full + sslrootcert: TLS, and the server's certificate and name",
-             "#   are checked against the environment's CA."]
+             "#   are checked against the environment's CA.",
+             "# HikariCP retries a failed connect with a growing pause: up to 5 s (HikariCP 4+),",
+             "# up to min(10 s, connection-timeout) in 2.x; a write resumes within that pause",
+             "# of the promotion, so keep the pool on a current HikariCP."]
     if s.through_pooler:
         head.append("#   prepareThreshold=0: PgBouncer's transaction pooling cannot carry "
                     "server-side prepared statements.")
