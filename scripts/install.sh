@@ -5,7 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(postgresql-15 postgresql-contrib postgresql-15-pgaudit pgbackrest etcd-server
-              pgbouncer locales python3-venv openssl)
+              pgbouncer locales python3-venv openssl
+              default-jdk-headless libpostgresql-jdbc-java libhikaricp-java libslf4j-java)
+# (Java: the pgjdbc + HikariCP client of tests/test_client_jdbc.py; HikariCP needs slf4j-api)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -30,6 +32,7 @@ if [ ! -x .venv/bin/python ]; then
   /usr/bin/python3 -m venv .venv
 fi
 .venv/bin/pip install -q --upgrade pip >/dev/null
+.venv/bin/pip install -q -e ./clients/python  # billdb-client: the service's client
 # .[azure]: the production target's SDKs (billdb --env prod azure ..., docs/azure.md).
 .venv/bin/pip install -q -e '.[test,azure]'
 chmod -R a+rX .venv

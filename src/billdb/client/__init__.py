@@ -1,15 +1,12 @@
-"""What the Bill-Inquiry service imports: routed pools, errors, and (later) the repository.
+"""The ops tool's view of the service's client, which is its own distribution now:
+`billdb-client` (clients/python, import `billdb_client`). These modules re-export it so
+existing imports keep working, and add what only the ops tool knows: the plan
+(`ClientConfig.from_plan`) and the plan's encrypted-column list."""
 
-    from billdb.client import BillDB, ClientConfig
-    async with BillDB(ClientConfig.from_plan()) as db:
-        async with db.write(user_id="u1") as conn:
-            await conn.execute("INSERT ...")
-        rows = await db.fetch("SELECT ...", route="read", user_id="u1")
-"""
+from billdb_client.errors import ClientError, RouteUnavailable, TransactionInterrupted
+from billdb_client.routes import Routes
 
 from billdb.client.db import BillDB, ClientConfig
-from billdb.client.errors import ClientError, RouteUnavailable, TransactionInterrupted
-from billdb.client.routes import Routes
 
 __all__ = ["BillDB", "ClientConfig", "ClientError", "RouteUnavailable", "Routes",
            "TransactionInterrupted"]

@@ -1,29 +1,3 @@
-"""Where each route points: the stand-in for the service's DNS / datasource configuration.
+"""Re-export of billdb_client.routes (the billdb-client distribution)."""
 
-`billdb up` writes `<state_dir>/routes.json`; the DR drill repoints it after promoting the
-read replica. Clients reread it when their connections fail, as an application would pick
-up a changed DNS record.
-"""
-
-from __future__ import annotations
-
-import json
-from dataclasses import asdict, dataclass
-from pathlib import Path
-
-from billdb.fsutil import write_atomic
-
-
-@dataclass(frozen=True)
-class Routes:
-    write: list[int]  # ports tried in order; libpq keeps the read-write one
-    read: list[int]  # the read replica(s); reads fall back to the write route
-
-    @classmethod
-    def load(cls, path: Path) -> Routes:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return cls(write=list(data["write"]), read=list(data["read"]))
-
-    def save(self, path: Path) -> bool:
-        """Write atomically; True when the content changed."""
-        return write_atomic(path, json.dumps(asdict(self), indent=2) + "\n", 0o644)
+from billdb_client.routes import *  # noqa: F403

@@ -10,6 +10,7 @@ import json
 import os
 from pathlib import Path
 
+from billdb import appconfig
 from billdb import sql as sqlfiles
 from billdb.client.routes import Routes
 from billdb.context import Context
@@ -323,4 +324,5 @@ def ensure_routes(ctx: Context) -> tuple[bool, str]:
         write = [lead.port, *write]
     read = [m.port for m in ctx.members if m.kind == "replica" and m.name != lead.name]
     changed = Routes(write=write, read=read).save(ctx.layout.routes_file)
+    changed = appconfig.write_profile(ctx) or changed  # what billdb-client reads
     return changed, f"write -> {write}, read -> {read or write}"

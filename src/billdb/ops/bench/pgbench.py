@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from billdb_client import sql as client_sql
 from psycopg import sql
 
 from billdb import sql as sqlfiles
@@ -58,7 +59,7 @@ def to_pgbench(statement: str) -> str:
 
 def flow_script() -> str:
     parts = [sqlfiles.load("bench/pgbench_flow_header").strip()]
-    parts += [to_pgbench(sqlfiles.load(f"repository/{name}")) for name in FLOW_STATEMENTS]
+    parts += [to_pgbench(client_sql.load(name)) for name in FLOW_STATEMENTS]
     return "\n".join(parts) + "\n"
 
 
@@ -90,7 +91,7 @@ def create_scratch(ctx: Context, with_schema: bool, lines: int) -> None:
             conn.execute(text)
         cipher = FieldCipher.from_secrets_file(ctx.layout.secrets_file)
         with conn.cursor() as cur:
-            cur.executemany(sqlfiles.load("repository/customer_put"), [
+            cur.executemany(client_sql.load("customer_put"), [
                 {"customer_id": f"bench-c{i}", "line_number": str(BENCH_LINE_BASE + i),
                  "customer_name": cipher.seal_text("벤치 고객", context(
                      "customer_info.customer_name", f"bench-c{i}")),

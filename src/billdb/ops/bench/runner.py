@@ -24,6 +24,7 @@ from billdb.errors import BilldbError
 from billdb.ops import cluster
 from billdb.ops.bench import machine
 from billdb.ops.bench.flow import OPERATIONS, PassThroughCipher, line_number, user_id
+from billdb.ops.bench.poolerstats import PoolerSampler
 from billdb.ops.bench.stats import ms, percentile
 from billdb.ops.bench.worker import WorkerArgs
 from billdb.ops.bench.worker import main as worker_main
@@ -139,6 +140,7 @@ def run(ctx: Context, users: int, duration_s: float, think_ms: float, workers: i
             if kind == "failed":
                 raise BilldbError(f"bench worker {w} failed: {payload}")
             ready += kind == "ready"
+        sampler = PoolerSampler(ctx).start() if through_pooler else None
         start_epoch.value = time.time() + 0.2
         start_event.set()
         progress(f"{users} users, {pods} pods in {workers} process(es), think {think_ms:g} ms, "
@@ -177,6 +179,7 @@ def run(ctx: Context, users: int, duration_s: float, think_ms: float, workers: i
             if not any(p.is_alive() for p in procs) and len(results) < workers and q.empty():
                 raise BilldbError("bench workers exited without a result")
         cpu_after = cpu_after or machine.cpu_times()
+        pooler = sampler.stop() if sampler else None
     finally:
         start_event.set()
         for p in procs:
@@ -190,8 +193,11 @@ def run(ctx: Context, users: int, duration_s: float, think_ms: float, workers: i
     if not keep_data:
         progress("removing the benchmark's rows")
         asyncio.run(_cleanup(ctx, users, n_lines, through_pooler))
-    return report(merged, users, duration_s, workers, pods, through_pooler, encrypt, think_ms,
-                  version, machine.busy_pct(cpu_before, cpu_after) if cpu_before else None)
+    doc = report(merged, users, duration_s, workers, pods, through_pooler, encrypt, think_ms,
+                 version, machine.busy_pct(cpu_before, cpu_after) if cpu_before else None)
+    if pooler is not None:
+        doc["pooler"] = pooler  # PgBouncer's SHOW POOLS / SHOW STATS over the run
+    return doc
 
 
 def report(merged: dict[str, Any], users: int, duration_s: float, workers: int, pods: int,

@@ -1,0 +1,80 @@
+"""PgBouncer's own view of a bench run through the pooler: does anyone wait for a server
+connection (SHOW POOLS cl_waiting / maxwait), how busy the server side is (sv_active), and
+how long a transaction spends in the pooler (SHOW STATS deltas over the run). Sampled once a
+second from the admin console as the plan's stats user (the read role)."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import psycopg
+
+from billdb.context import Context
+from billdb.engines.secrets import SecretStore
+
+
+def _rows(conn: psycopg.Connection, command: str) -> list[dict[str, Any]]:
+    cur = conn.execute(command)
+    names = [d.name for d in cur.description or []]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+
+class PoolerSampler:
+    """Start before the measured window, `stop()` after it: the figures of the run."""
+
+    def __init__(self, ctx: Context, interval_s: float = 1.0) -> None:
+        user = ctx.plan.read_replica.read_user
+        self._conninfo = psycopg.conninfo.make_conninfo(
+            host="127.0.0.1", port=ctx.local.pooler_port, dbname="pgbouncer", user=user,
+            password=SecretStore(ctx.layout.secrets_file).role_password(user),
+            sslmode="verify-full", sslrootcert=str(ctx.layout.ca_cert), connect_timeout=3)
+        self._interval = interval_s
+        self._stop = threading.Event()
+        self._samples: list[list[dict[str, Any]]] = []
+        self._stats0: dict[str, dict[str, Any]] = {}
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _connect(self) -> psycopg.Connection:
+        # The admin console speaks the simple query protocol only: no prepared statements.
+        return psycopg.connect(self._conninfo, autocommit=True, prepare_threshold=None)
+
+    def start(self) -> PoolerSampler:
+        with self._connect() as conn:
+            self._stats0 = {r["database"]: r for r in _rows(conn, "SHOW STATS")}
+        self._thread.start()
+        return self
+
+    def _loop(self) -> None:
+        with self._connect() as conn:
+            while not self._stop.wait(self._interval):
+                self._samples.append([p for p in _rows(conn, "SHOW POOLS")
+                                      if p["database"] != "pgbouncer"])
+
+    def stop(self) -> dict[str, Any]:
+        self._stop.set()
+        self._thread.join(timeout=10)
+        with self._connect() as conn:
+            stats1 = {r["database"]: r for r in _rows(conn, "SHOW STATS")}
+        pools: dict[str, dict[str, float]] = {}
+        for sample in self._samples:
+            for p in sample:
+                agg = pools.setdefault(f"{p['database']}/{p['user']}", {
+                    "max_cl_waiting": 0, "max_maxwait_ms": 0.0, "max_sv_active": 0})
+                agg["max_cl_waiting"] = max(agg["max_cl_waiting"], int(p["cl_waiting"]))
+                wait_ms = int(p["maxwait"]) * 1000 + int(p.get("maxwait_us", 0)) / 1000
+                agg["max_maxwait_ms"] = max(agg["max_maxwait_ms"], round(wait_ms, 1))
+                agg["max_sv_active"] = max(agg["max_sv_active"], int(p["sv_active"]))
+        return {"samples": len(self._samples), "pools": pools, "stats": {
+            db: _delta(self._stats0.get(db), s1) for db, s1 in stats1.items() if db != "pgbouncer"}}
+
+
+def _delta(s0: dict[str, Any] | None, s1: dict[str, Any]) -> dict[str, Any]:
+    """Per-transaction figures over the run (SHOW STATS totals are in microseconds)."""
+    def d(key: str) -> int:
+        return int(s1[key]) - int((s0 or {}).get(key, 0))
+
+    xacts = d("total_xact_count")
+    return {"transactions": xacts, "queries": d("total_query_count"),
+            "avg_xact_ms": round(d("total_xact_time") / xacts / 1000, 2) if xacts else None,
+            "avg_wait_ms": round(d("total_wait_time") / xacts / 1000, 2) if xacts else None}

@@ -1,0 +1,93 @@
+"""`billdb app-config`: the service's datasources from the plan (no server needed)."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+from ruamel.yaml import YAML
+
+from conftest import billdb, write_plan
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.fixture(scope="module")
+def plan(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("appconfig")
+    return write_plan(d / "plan.yaml", d / "state", 31000)
+
+
+def _yaml_docs(text: str) -> list:
+    return list(YAML(typ="safe").load_all(io.StringIO(text)))
+
+
+def _secrets_absent(text: str, plan: Path) -> None:
+    assert "password=" not in text.lower()
+    for line in text.splitlines():
+        if "password" in line.lower() and ":" in line and "${" not in line \
+                and "Env" not in line and "_env" not in line and not line.strip().startswith("#"):
+            raise AssertionError(f"a password value? {line!r}")
+
+
+def test_spring_is_valid_yaml_with_both_datasources_and_the_pool_settings(plan: Path):
+    text = billdb("app-config", "--format", "spring", plan=plan).stdout
+    (doc,) = _yaml_docs(text)
+    ds = doc["spring"]["datasource"]
+    m, r = ds["master"], ds["readonly"]
+    for d in (m, r):
+        assert (d["maximum-pool-size"], d["connection-timeout"], d["idle-timeout"],
+                d["max-lifetime"]) == (15, 30000, 600000, 1800000)
+        assert d["password"].startswith("${") and d["password"].endswith("}")
+        for p in ("sslmode=verify-full", "sslrootcert=", "hostRecheckSeconds=",
+                  "connectTimeout=", "socketTimeout=", "loginTimeout=", "tcpKeepAlive=true"):
+            assert p in d["jdbc-url"], p
+    assert "targetServerType=primary" in m["jdbc-url"] and m["username"] == "bill_app_user"
+    assert m["jdbc-url"].startswith("jdbc:postgresql://127.0.0.1:31010,127.0.0.1:31011/")
+    assert "targetServerType=preferSecondary" in r["jdbc-url"]
+    assert r["jdbc-url"].startswith("jdbc:postgresql://127.0.0.1:31012,")  # replica first
+    assert r["username"] == "bill_readonly_user"
+    for setting in ("hostRecheckSeconds", "connectTimeout", "socketTimeout", "loginTimeout",
+                    "tcpKeepAlive", "keepalive-time", "validation-timeout"):
+        assert any(setting in line and "#" in line for line in text.splitlines()), setting
+    _secrets_absent(text, plan)
+
+
+def test_spring_prod_through_the_pooler_has_the_secret_manifest(plan: Path):
+    text = billdb("--env", "prod", "app-config", "--format", "spring", "--through-pooler",
+                  plan=plan).stdout
+    app, secret = _yaml_docs(text)
+    url = app["spring"]["datasource"]["master"]["jdbc-url"]
+    assert ".postgres.database.azure.com:6432/" in url and "prepareThreshold=0" in url
+    assert secret["kind"] == "Secret"
+    assert secret["stringData"] == {"BILL_APP_USER_PASSWORD": "",
+                                    "BILL_READONLY_USER_PASSWORD": "",
+                                    "BILLDB_COLUMN_KEYRING": ""}
+    refs = {v["password"][2:-1] for v in app["spring"]["datasource"].values()}
+    assert refs <= set(secret["stringData"])
+    same = billdb("app-config", "--env", "prod", "--format", "spring", "--through-pooler",
+                  plan=plan).stdout
+    assert same == text
+
+
+def test_jdbc_json_env_and_client_json(plan: Path):
+    doc = json.loads(billdb("app-config", "--format", "jdbc-json", plan=plan).stdout)
+    m = doc["datasources"]["master"]
+    assert m["password"] == "${BILL_APP_USER_PASSWORD}" and m["hikari"]["maximumPoolSize"] == 15
+    pooled = json.loads(billdb("app-config", "--format", "jdbc-json", "--through-pooler",
+                               plan=plan).stdout)
+    assert "/bill_inquiry_db_read?" in pooled["datasources"]["readonly"]["jdbcUrl"]
+    env = billdb("app-config", "--format", "env", plan=plan).stdout
+    assert "export PGSSLMODE=verify-full" in env and "PGPASSWORD=" not in env
+    prof = json.loads(billdb("app-config", "--format", "client-json", plan=plan).stdout)
+    assert prof["roles"] == {"write": "bill_app_user", "read": "bill_readonly_user"}
+    assert prof["encrypted_columns"]["customer_info.customer_name"] == "customer_id"
+    assert prof["routes"]["write"] == [["127.0.0.1", 31010], ["127.0.0.1", 31011]]
+
+
+def test_bad_format_or_env_exits_2_without_a_traceback(plan: Path):
+    for args in (("--format", "xml"), ("--env", "staging")):
+        res = billdb("app-config", *args, plan=plan, check=False)
+        assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr
