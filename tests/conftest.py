@@ -16,7 +16,14 @@ from ruamel.yaml import YAML
 ROOT = Path(__file__).resolve().parents[1]
 PLAN = ROOT / "plans" / "bill-inquiry.yaml"
 BILLDB = str(Path(sys.executable).parent / "billdb")
-PORT_BASE = int(os.environ.get("BILLDB_TEST_PORT_BASE", "25000"))
+# `make test` runs two pytest-xdist workers (gw0, gw1), each with its own environment: the
+# worker's number moves its ports and state directory by 100.
+_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+PORT_BASE = int(os.environ.get("BILLDB_TEST_PORT_BASE", "25000")) + 100 * _WORKER
+# The longest files first, so the workers finish together (within a file the order stays).
+LONGEST_FIRST = ("test_supervise", "test_journal", "test_client_jdbc", "test_ha",
+                 "test_workload", "test_converge", "test_backup", "test_monitoring",
+                 "test_azure", "test_foundation")
 
 
 def write_plan(path: Path, state_dir: Path, port_base: int = PORT_BASE,
@@ -91,3 +98,5 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
            and SERVER_FIXTURES & set(getattr(item, "fixturenames", ()))]
     if bad:
         raise pytest.UsageError("unit tests must not use server fixtures:\n" + "\n".join(bad))
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.stem, len(rank)))  # stable: keeps file order

@@ -68,7 +68,7 @@ class Double:
 
 @pytest.fixture
 def double(tmp_path: Path):
-    d = Double(tmp_path, PORT_BASE + 1, VNETS)
+    d = Double(tmp_path, PORT_BASE + 51, VNETS)
     yield d
     d.stop()
 
@@ -197,7 +197,7 @@ def test_kill_mid_apply_then_rerun_ends_the_same(double: Double, point: str):
 
 
 def test_arm_error_is_a_clear_message(tmp_path: Path):
-    d = Double(tmp_path, PORT_BASE + 2, VNETS[:1])  # the replica's VNet does not exist
+    d = Double(tmp_path, PORT_BASE + 52, VNETS[:1])  # the replica's VNet does not exist
     try:
         res = run("azure", "apply", "--yes", env=d.env)
     finally:

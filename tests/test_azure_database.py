@@ -75,7 +75,7 @@ def stand_in(tmp_path: Path):
     for f in base.iterdir():
         shutil.chown(f, "postgres")
     (base / "server.key").chmod(0o600)
-    data, port = base / "data", PORT_BASE + 10
+    data, port = base / "data", PORT_BASE + 60
     _as_postgres(str(PGBIN / "initdb"), "-D", str(data), "-U", "postgres", "-E", "UTF8",
                  "--locale", "en_US.UTF-8", "--auth-local", "peer",
                  "--auth-host", "scram-sha-256")
@@ -112,7 +112,7 @@ def stand_in(tmp_path: Path):
 
 
 def test_apply_reaches_the_database_over_tls_as_a_non_superuser(tmp_path: Path, stand_in):
-    d = Double(tmp_path, PORT_BASE + 3, VNETS)
+    d = Double(tmp_path, PORT_BASE + 53, VNETS)
     env = {**d.env, **{k: v for k, v in stand_in.items() if k != "state"},
            "BILLDB_AZURE_STATE": stand_in["state"]}
     env.pop("BILLDB_AZURE_SQL")
