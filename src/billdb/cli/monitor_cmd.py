@@ -56,6 +56,22 @@ def receiver() -> None:
     rcv.serve(ctx.local.monitoring.receiver_port, stack.alert_log(ctx))
 
 
+@monitor_app.command("grafana")
+def grafana(out: Annotated[Path | None, typer.Option(
+        "-o", "--output", help="Write the dashboard JSON here (default: stdout).")] = None,
+) -> None:
+    """The HTML report's panels as a Grafana dashboard JSON, from the plan (not rendered here)."""
+    from billdb.cli.common import context
+    from billdb.monitoring import grafana as grafana_model
+
+    text = json.dumps(grafana_model.dashboard(context().plan), indent=2) + "\n"
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        typer.echo(str(out))
+
+
 def alerts(
     as_json: JsonOpt = False,
     since: Annotated[str | None, typer.Option(
