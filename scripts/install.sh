@@ -5,7 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(postgresql-15 postgresql-contrib postgresql-15-pgaudit pgbackrest etcd-server
-              pgbouncer locales python3-venv openssl)
+              pgbouncer locales python3-venv openssl
+              # monitoring (docs/monitoring.md); chromium for the HTML report's test
+              prometheus prometheus-alertmanager prometheus-node-exporter
+              prometheus-postgres-exporter chromium)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
