@@ -141,14 +141,34 @@ def pgbouncer_stats(ctx: Context) -> None:
             XACTS.labels(r["database"]).set(r["total_xact_count"])
 
 
-def archiver(ctx: Context) -> None:
-    lead = cluster.leader(ctx)
-    with cluster.admin_connect(ctx, lead) as conn:
-        row = conn.execute(sqlfiles.load("backup/archiver")).fetchone()
+class Archiver:
+    """pg_stat_archiver on the primary over one kept connection (a new one every poll would
+    fill the server log with connection lines); reconnects when the leader moves."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.conn: psycopg.Connection | None = None
+        self.member = ""
+
+    def poll(self) -> None:
+        lead = cluster.leader(self.ctx)
+        if self.conn is None or self.conn.closed or self.member != lead.name:
+            if self.conn is not None:
+                self.conn.close()
+            self.conn, self.member = cluster.admin_connect(self.ctx, lead), lead.name
+        try:
+            row = self.conn.execute(sqlfiles.load("backup/archiver")).fetchone()
+        except psycopg.Error:
+            self.conn.close()
+            raise
+        archiver_metrics(self.ctx, lead.name, row)
+
+
+def archiver_metrics(ctx: Context, leader: str, row: tuple) -> None:
     _count, _wal, last_time, _failed, _fwal, _ftime, healthy, _cur, now = row
     ARCH_AGE.set((now - last_time).total_seconds() if last_time else 0)
     ARCH_FAILING.set(0 if healthy else 1)
-    status = ctx.layout.member(lead.name).data / "pg_wal" / "archive_status"
+    status = ctx.layout.member(leader).data / "pg_wal" / "archive_status"
     ARCH_READY.set(len(list(status.glob("*.ready"))) if status.is_dir() else 0)
 
 
@@ -183,14 +203,14 @@ def run(ctx: Context, interval: float = 2.0, slow_every: int = 15) -> None:
     mon = ctx.local.monitoring
     assert mon is not None
     start_http_server(mon.exporter_port, addr="127.0.0.1")
-    counter, prober = LogCounter(ctx), Prober(ctx)
+    counter, prober, arch = LogCounter(ctx), Prober(ctx), Archiver(ctx)
     threading.Thread(target=_slow_loop, args=(ctx, interval * slow_every), daemon=True).start()
     while True:
         t0 = time.monotonic()
         _guard("log", counter.poll)
         _guard("probe", prober.poll)
         _guard("pgbouncer", pgbouncer_stats, ctx)
-        _guard("archiver", archiver, ctx)
+        _guard("archiver", arch.poll)
         time.sleep(max(0.1, interval - (time.monotonic() - t0)))
 
 
