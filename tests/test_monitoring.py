@@ -15,6 +15,7 @@ import pytest
 
 from billdb.engines import patroni, process
 from billdb.ops import cluster
+from billdb.ops.status import postmaster_pid
 from conftest import BILLDB
 
 LIMIT_S = 120
@@ -99,6 +100,7 @@ def test_standby_stopped_fires_the_standby_alert(env) -> None:
     process.stop(svc)  # through supervisord: Patroni stops its postmaster, nothing restarts it
     try:
         assert process.running_pid(svc) is None
+        assert postmaster_pid(ctx.layout.member("replica").data) is None
         fired = _wait_alert(env, "StandbysMissing", start)
     finally:
         process.start(svc)

@@ -72,9 +72,10 @@ def field_alerts(plan: Plan, n_members: int, sync_mode: bool) -> list[Alert]:
         Alert("PatroniNoLeader", "(sum(patroni_primary) or vector(0)) < 1", "sev1",
               "§2.2 availability", "no member is the Patroni leader", "10s"),
         # against the lowest timeline of the last 3 min (not `offset 3m`, which is empty for the
-        # first 3 min of a fresh Prometheus)
+        # first 3 min of a fresh Prometheus); a Patroni whose PostgreSQL is not up yet reports 0
         Alert("PostgresFailover", "max(patroni_postgres_timeline) > "
-              "min(min_over_time(patroni_postgres_timeline[3m]))", "sev1", "§14.2 severity 1",
+              "min(min_over_time((patroni_postgres_timeline > 0)[3m:]))", "sev1",
+              "§14.2 severity 1",
               "the timeline changed: a failover happened; confirm it"),
         Alert("StandbysMissing", f"pg_billdb_standbys_streaming < {n_members - 1} and {PRIMARY}",
               "sev2", "§2.2 HA, §7 replica", f"fewer than {n_members - 1} streaming standbys",
