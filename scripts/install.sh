@@ -6,7 +6,10 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(postgresql-15 postgresql-contrib postgresql-15-pgaudit pgbackrest etcd-server
               pgbouncer locales python3-venv openssl
-              default-jdk-headless libpostgresql-jdbc-java libhikaricp-java libslf4j-java)
+              default-jdk-headless libpostgresql-jdbc-java libhikaricp-java libslf4j-java
+              # monitoring (docs/monitoring.md); chromium for the HTML report's test
+              prometheus prometheus-alertmanager prometheus-node-exporter
+              prometheus-postgres-exporter chromium)
 # (Java: the pgjdbc + HikariCP client of tests/test_client_jdbc.py; HikariCP needs slf4j-api)
 
 missing=()

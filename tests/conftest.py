@@ -41,6 +41,12 @@ def write_plan(path: Path, state_dir: Path, port_base: int = PORT_BASE,
         member["rest_port"] = port_base + 20 + i
     local["backup"]["azurite_port"] = port_base + 30
     local["backup"]["restore_ports"] = [port_base + 31, port_base + 39]
+    if "monitoring" in local:
+        mon = local["monitoring"]
+        for i, key in enumerate(("prometheus_port", "alertmanager_port", "node_exporter_port",
+                                 "exporter_port", "receiver_port")):
+            mon[key] = port_base + 3 + i
+        mon["postgres_exporter_ports"] = [port_base + 13 + i for i in range(len(local["members"]))]
     if mutate:
         mutate(doc)
     with path.open("w", encoding="utf-8") as fh:

@@ -96,6 +96,10 @@ def status(report: dict[str, Any], as_json: bool) -> None:
     for repo, last in (backup.get("last_backups") or {}).items():
         if isinstance(last, dict):
             console().print(f"backup {repo}: {last['label']} ({last['type']}, {last['stop']})")
+    mon = report.get("monitoring") or {}
+    if mon:
+        console().print(f"monitoring: {mon['prometheus_url']} (alerts {mon['alerts_url']}), "
+                        f"firing: {', '.join(mon['firing']) or 'none'} (billdb alerts)")
     if isinstance(backup.get("archiver"), dict):
         arch = backup["archiver"]
         console().print(f"archiving: last {arch['last_archived_wal']} at "

@@ -27,6 +27,7 @@ from billdb.engines.secrets import SecretStore, write_pgpass
 from billdb.engines.tls import ensure_tls
 from billdb.errors import StepError
 from billdb.internal import REPLICATION_USER, REWIND_USER, SUPERUSER
+from billdb.monitoring import stack as monitoring_stack
 from billdb.ops import cluster, heal, keys, partitions, pooler, services
 from billdb.ops.backup import provision as backup_provision
 from billdb.ops.steps import Steps
@@ -59,6 +60,7 @@ def up(ctx: Context, steps: Steps) -> Steps:
     steps.run("backup", lambda: backup_provision.ensure_stanza(ctx))
     steps.run("routes", lambda: ensure_routes(ctx))
     steps.run("pooler", lambda: pooler.ensure_step(ctx))
+    steps.run("monitoring", lambda: monitoring_stack.ensure_step(ctx))  # docs/monitoring.md
     steps.run("services", lambda: services.ensure_started(ctx))
     return steps
 

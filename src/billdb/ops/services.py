@@ -8,10 +8,11 @@ from billdb.engines import process
 
 def satellites(ctx: Context) -> list[process.Service]:
     """Services started by `up` after the cluster, stopped by `down` before it."""
+    from billdb.monitoring import stack
     from billdb.ops import pooler
     from billdb.ops.backup import services as backup_services
 
-    return [*backup_services.services(ctx), *pooler.services(ctx)]
+    return [*backup_services.services(ctx), *pooler.services(ctx), *stack.services(ctx)]
 
 
 def ensure_started(ctx: Context) -> tuple[bool, str]:

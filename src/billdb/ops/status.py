@@ -68,7 +68,9 @@ def status(ctx: Context) -> dict[str, Any]:
     svcs = service_states(ctx)
     healthy = all(m["state"] in ("running", "streaming") for m in mem) and all(
         s["state"] == "running" for s in svcs)
+    from billdb.monitoring import status as monitoring_status
     from billdb.ops.backup import health as backup_health
 
     return {"ok": healthy, "state_dir": str(ctx.layout.state_dir), "members": mem,
-            "services": svcs, "backup": backup_health.status_section(ctx)}
+            "services": svcs, "backup": backup_health.status_section(ctx),
+            "monitoring": monitoring_status.section(ctx)}

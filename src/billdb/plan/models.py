@@ -433,6 +433,26 @@ class LocalBackup(Strict):
         return self
 
 
+class LocalMonitoring(Strict):
+    """The monitoring stack on loopback (docs/monitoring.md): one port each, and one
+    postgres_exporter per member (same order as `members`)."""
+
+    prometheus_port: Port
+    alertmanager_port: Port
+    node_exporter_port: Port
+    exporter_port: Port  # billdb's own exporter
+    receiver_port: Port  # billdb's webhook receiver (the alert log)
+    postgres_exporter_ports: list[Port] = Field(min_length=1)
+    # Where Alertmanager sends notifications; None: billdb's receiver on receiver_port.
+    receiver_url: str | None = Field(default=None, pattern=r"^https?://")
+    scrape_interval_s: int = Field(default=2, ge=1, le=60)
+    evaluation_interval_s: int = Field(default=2, ge=1, le=60)
+
+    def ports(self) -> list[int]:
+        return [self.prometheus_port, self.alertmanager_port, self.node_exporter_port,
+                self.exporter_port, self.receiver_port, *self.postgres_exporter_ports]
+
+
 class LocalEnvironment(Strict):
     platform: Literal["local"]
     state_dir: str = Field(pattern=r"^/")
@@ -446,6 +466,7 @@ class LocalEnvironment(Strict):
     patroni: PatroniSettings
     members: list[Member] = Field(min_length=1)
     backup: LocalBackup
+    monitoring: LocalMonitoring | None = None  # None: no monitoring stack
 
     @model_validator(mode="after")
     def _consistent(self) -> LocalEnvironment:
@@ -459,6 +480,10 @@ class LocalEnvironment(Strict):
             ports += [m.port, m.rest_port]
         first, last = self.backup.restore_ports
         ports += [self.backup.azurite_port]
+        if self.monitoring:
+            ports += self.monitoring.ports()
+            if len(self.monitoring.postgres_exporter_ports) != len(self.members):
+                raise ValueError("monitoring.postgres_exporter_ports needs one port per member")
         if any(first <= p <= last for p in ports):
             raise ValueError("backup.restore_ports overlaps another port of the environment")
         if len(set(ports)) != len(ports):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from billdb.internal import REPLICATION_USER, REWIND_USER, SUPERUSER
+from billdb.internal import MONITOR_USER, REPLICATION_USER, REWIND_USER, SUPERUSER
 from billdb.plan.models import Plan
 
 
@@ -41,6 +41,8 @@ def hba_rules(plan: Plan, env_name: str = "local") -> list[HbaRule]:
             HbaRule("hostssl", "replication", REPLICATION_USER, net, "scram-sha-256"),
             HbaRule("hostssl", "postgres", REWIND_USER, net, "scram-sha-256"),
             HbaRule("hostssl", "all", SUPERUSER, net, "scram-sha-256"),
+            # the monitoring exporters' least-privilege login (pg_monitor; monitoring/stack.py)
+            HbaRule("hostssl", f"{db},postgres", MONITOR_USER, net, "scram-sha-256"),
         ]
     for client in plan.network.allowed_clients:
         rules.append(

@@ -1,0 +1,94 @@
+"""Plan -> the stack's configuration files (pure functions): prometheus.yml, alertmanager.yml
+and postgres_exporter's queries.yaml. Written as JSON, which both read as YAML."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from billdb import sql as sqlfiles
+from billdb.plan.models import LocalEnvironment
+
+# postgres_exporter metrics are <query>_<column>; every query runs on every member
+# (no `master: true`: it means "the first DSN", not the primary).
+QUERIES: dict[str, dict[str, tuple[str, str]]] = {
+    "pg_billdb_backends": {"client": ("GAUGE", "client backends"),
+                           "max_connections": ("GAUGE", "max_connections")},
+    "pg_billdb_standbys": {"is_primary": ("GAUGE", "1 on the primary"),
+                           "streaming": ("GAUGE", "streaming standbys (primary's view)"),
+                           "sync": ("GAUGE", "synchronous standbys"),
+                           "max_lag_bytes": ("GAUGE", "largest replay lag in bytes")},
+    "pg_billdb_replay": {"lag_seconds": ("GAUGE", "replay delay of a standby")},
+    "pg_billdb_xact": {"longest_seconds": ("GAUGE", "oldest open transaction"),
+                       "max_xid_age": ("GAUGE", "oldest datfrozenxid age")},
+    "pg_billdb_database": {c: ("COUNTER", c) for c in (
+        "blks_hit", "blks_read", "xact_commit", "xact_rollback", "deadlocks", "temp_files")},
+    "pg_billdb_statements": {"total_exec_time_ms": ("COUNTER", "pg_stat_statements total"),
+                             "calls": ("COUNTER", "pg_stat_statements calls")},
+}
+
+
+def queries_yaml() -> str:
+    """--extend.query-path: the key is the metric prefix (the exporter adds none)."""
+    out = {name: {"query": sqlfiles.load(f"monitoring/{name.removeprefix('pg_billdb_')}"),
+                  "metrics": [{col: {"usage": usage, "description": desc}}
+                              for col, (usage, desc) in cols.items()]}
+           for name, cols in QUERIES.items()}
+    return json.dumps(out, indent=1) + "\n"
+
+
+def _static(job: str, targets: dict[str, int], labels: str = "member") -> dict:
+    return {"job_name": job, "static_configs": [
+        {"targets": [f"127.0.0.1:{port}"], "labels": {labels: name}}
+        for name, port in targets.items()]}
+
+
+def prometheus_config(env: LocalEnvironment, rule_path: Path) -> dict:
+    mon = env.monitoring
+    assert mon is not None
+    interval = f"{mon.scrape_interval_s}s"
+    pg = {m.name: port for m, port in zip(env.members, mon.postgres_exporter_ports, strict=True)}
+    patroni = {m.name: m.rest_port for m in env.members}
+    # A scrape of a down PostgreSQL takes ~1.4 s: keep the timeout above that so pg_up 0 is
+    # seen as such instead of turning into up 0.
+    timeout = f"{max(2, mon.scrape_interval_s)}s"
+    return {
+        "global": {"scrape_interval": interval, "scrape_timeout": timeout,
+                   "evaluation_interval": f"{mon.evaluation_interval_s}s"},
+        "rule_files": [str(rule_path)],
+        "alerting": {"alertmanagers": [{"static_configs": [
+            {"targets": [f"127.0.0.1:{mon.alertmanager_port}"]}]}]},
+        "scrape_configs": [
+            _static("prometheus", {"prometheus": mon.prometheus_port}, "instance_name"),
+            _static("node", {"host": mon.node_exporter_port}, "instance_name"),
+            _static("postgres", pg),
+            {**_static("patroni", patroni), "scheme": "http"},
+            _static("billdb", {"billdb": mon.exporter_port}, "instance_name"),
+        ],
+    }
+
+
+def receiver_url(env: LocalEnvironment) -> str:
+    mon = env.monitoring
+    assert mon is not None
+    return mon.receiver_url or f"http://127.0.0.1:{mon.receiver_port}/alerts"
+
+
+def alertmanager_config(env: LocalEnvironment) -> dict:
+    """sev1 goes out at once and is repeated; sev2/sev3 are grouped by alert name."""
+    hook = {"url": receiver_url(env), "send_resolved": True}
+    return {
+        "route": {"receiver": "billdb", "group_by": ["alertname", "severity"],
+                  "group_wait": "5s", "group_interval": "10s", "repeat_interval": "4h",
+                  "routes": [
+                      {"matchers": ['severity="sev1"'], "receiver": "billdb",
+                       "group_by": ["alertname", "member"], "group_wait": "0s",
+                       "group_interval": "5s", "repeat_interval": "15m"},
+                      {"matchers": ['severity=~"sev2|sev3"'], "receiver": "billdb"},
+                  ]},
+        "receivers": [{"name": "billdb", "webhook_configs": [hook]}],
+    }
+
+
+def dump(doc: dict) -> str:
+    return json.dumps(doc, indent=1, sort_keys=True) + "\n"

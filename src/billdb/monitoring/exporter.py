@@ -1,0 +1,221 @@
+"""billdb's exporter (prometheus_client), for what no packaged exporter gives:
+
+- billdb_pg_failed_connections_total{member,reason}: PostgreSQL keeps no counter of failed
+  connections, so the server log's own lines are counted (new lines only; every series starts
+  at 0, so the first increase is seen);
+- billdb_probe_latency_seconds{route}: a bound lookup of the service's kind (customer_get.sql)
+  every few seconds on the write and the read route, as the application's roles;
+- billdb_pgbouncer_*: SHOW POOLS / SHOW STATS (Debian's pgbouncer exporter crashes on 1.18);
+- billdb_backup_age_seconds{repo}: pgBackRest's newest backup per repository;
+- billdb_archiver_*: pg_stat_archiver on the primary and the WAL segments waiting (.ready);
+- billdb_cert_expiry_seconds{cert}: the TLS server certificate.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+from cryptography import x509
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
+
+from billdb import sql as sqlfiles
+from billdb.context import Context
+from billdb.ops import cluster, connections, pooler
+
+log = logging.getLogger("billdb.exporter")
+
+REASONS = {
+    "password": re.compile(r"password authentication failed"),
+    "hba": re.compile(r"no pg_hba\.conf entry"),
+    "role": re.compile(r'FATAL:\s+role ".*" does not exist'),
+    "too_many": re.compile(r"sorry, too many clients|remaining connection slots are reserved"),
+    "tls": re.compile(r"could not accept SSL connection|SSL error|unsupported protocol"),
+}
+FAILED = Counter("billdb_pg_failed_connections", "failed connection attempts in the server log",
+                 ["member", "reason"])
+PROBE = Histogram("billdb_probe_latency_seconds", "latency of the probe statement",
+                  ["route"], buckets=(.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5))
+PROBE_ERRORS = Counter("billdb_probe_errors", "probe statements that failed", ["route"])
+WAITING = Gauge("billdb_pgbouncer_clients_waiting", "SHOW POOLS cl_waiting",
+                ["database", "user"])
+ACTIVE = Gauge("billdb_pgbouncer_clients_active", "SHOW POOLS cl_active", ["database", "user"])
+MAXWAIT = Gauge("billdb_pgbouncer_maxwait_seconds", "SHOW POOLS maxwait", ["database", "user"])
+XACTS = Gauge("billdb_pgbouncer_xact_count", "SHOW STATS total_xact_count", ["database"])
+BACKUP_AGE = Gauge("billdb_backup_age_seconds", "age of the newest backup", ["repo"])
+ARCH_AGE = Gauge("billdb_archiver_last_archive_age_seconds", "since the last archived WAL")
+ARCH_FAILING = Gauge("billdb_archiver_failing", "1 when the last attempt failed")
+ARCH_READY = Gauge("billdb_archiver_ready_segments", "WAL segments waiting to be archived")
+CERT = Gauge("billdb_cert_expiry_seconds", "seconds until the certificate expires", ["cert"])
+
+
+class LogCounter:
+    """Follows every member's pg_log directory; counts matching lines of new text."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.dirs = {m.name: ctx.layout.member(m.name).pg_log_dir for m in ctx.members}
+        self.offsets: dict[Path, int] = {}
+        for member, d in self.dirs.items():
+            for reason in REASONS:
+                FAILED.labels(member, reason)
+            for f in self._files(d):
+                self.offsets[f] = f.stat().st_size  # history is not counted
+
+    @staticmethod
+    def _files(d: Path) -> list[Path]:
+        try:
+            return sorted(d.glob("*.log"))
+        except OSError:
+            return []
+
+    def poll(self) -> None:
+        for member, d in self.dirs.items():
+            for f in self._files(d):
+                size = f.stat().st_size
+                start = self.offsets.get(f, 0)
+                if size < start:  # truncated (the weekday's file reused)
+                    start = 0
+                if size == start:
+                    continue
+                with f.open("rb") as fh:
+                    fh.seek(start)
+                    chunk = fh.read(size - start)
+                end = chunk.rfind(b"\n") + 1  # a partial last line waits for the next poll
+                self.offsets[f] = start + end
+                for line in chunk[:end].decode(errors="replace").splitlines():
+                    for reason, rx in REASONS.items():
+                        if rx.search(line):
+                            FAILED.labels(member, reason).inc()
+                            break
+
+
+class Prober:
+    """One connection per route, kept open; the statement is timed on its own."""
+
+    def __init__(self, ctx: Context) -> None:
+        plan = ctx.plan
+        app = next(iter(plan.roles.login))
+        self.dsn = {"write": connections.dsn(ctx, app, "write"),
+                    "read": connections.dsn(ctx, plan.read_replica.read_user, "read")}
+        self.conns: dict[str, psycopg.Connection | None] = {"write": None, "read": None}
+        self.sql = sqlfiles.load("repository/customer_get")
+        self.n = 0
+
+    def poll(self) -> None:
+        self.n += 1
+        for route in self.conns:
+            try:
+                conn = self.conns[route]
+                if conn is None or conn.closed:
+                    conn = self.conns[route] = psycopg.connect(self.dsn[route], autocommit=True)
+                t0 = time.perf_counter()
+                conn.execute(self.sql, {"line_number": f"010-0000-{self.n % 10000:04d}"})
+                PROBE.labels(route).observe(time.perf_counter() - t0)
+            except psycopg.Error as exc:
+                PROBE_ERRORS.labels(route).inc()
+                log.debug("probe %s: %s", route, exc)
+                self.conns[route] = None
+
+
+def pgbouncer_stats(ctx: Context) -> None:
+    user = ctx.plan.read_replica.read_user
+    with psycopg.connect(pooler.conninfo(ctx, "pgbouncer", user=user), autocommit=True,
+                         prepare_threshold=None) as conn:
+        cur = conn.execute("SHOW POOLS")
+        cols = [c.name for c in cur.description]
+        for row in cur.fetchall():
+            r = dict(zip(cols, row, strict=True))
+            labels = (r["database"], r["user"])
+            WAITING.labels(*labels).set(r["cl_waiting"])
+            ACTIVE.labels(*labels).set(r["cl_active"])
+            MAXWAIT.labels(*labels).set(r["maxwait"] + r.get("maxwait_us", 0) / 1e6)
+        cur = conn.execute("SHOW STATS")
+        cols = [c.name for c in cur.description]
+        for row in cur.fetchall():
+            r = dict(zip(cols, row, strict=True))
+            XACTS.labels(r["database"]).set(r["total_xact_count"])
+
+
+class Archiver:
+    """pg_stat_archiver on the primary over one kept connection (a new one every poll would
+    fill the server log with connection lines); reconnects when the leader moves."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.conn: psycopg.Connection | None = None
+        self.member = ""
+
+    def poll(self) -> None:
+        lead = cluster.leader(self.ctx)
+        if self.conn is None or self.conn.closed or self.member != lead.name:
+            if self.conn is not None:
+                self.conn.close()
+            self.conn, self.member = cluster.admin_connect(self.ctx, lead), lead.name
+        try:
+            row = self.conn.execute(sqlfiles.load("backup/archiver")).fetchone()
+        except psycopg.Error:
+            self.conn.close()
+            raise
+        archiver_metrics(self.ctx, lead.name, row)
+
+
+def archiver_metrics(ctx: Context, leader: str, row: tuple) -> None:
+    _count, _wal, last_time, _failed, _fwal, _ftime, healthy, _cur, now = row
+    ARCH_AGE.set((now - last_time).total_seconds() if last_time else 0)
+    ARCH_FAILING.set(0 if healthy else 1)
+    status = ctx.layout.member(leader).data / "pg_wal" / "archive_status"
+    ARCH_READY.set(len(list(status.glob("*.ready"))) if status.is_dir() else 0)
+
+
+def backups(ctx: Context) -> None:
+    from billdb.ops.backup import common, physical
+
+    stanza = common.engine(ctx).stanza_info()
+    now = time.time()
+    newest: dict[str, float] = {str(r.get("key")): 0 for r in stanza.get("repo", [])}
+    for b in physical.backups(stanza):
+        stop = b.get("start_epoch") or 0
+        newest[str(b["repo"])] = max(newest.get(str(b["repo"]), 0), stop)
+    for repo, ts in newest.items():
+        # no backup yet: its age counts from the epoch (fires BackupTooOld, as it should)
+        BACKUP_AGE.labels(repo).set(now - ts)
+
+
+def cert(ctx: Context) -> None:
+    c = x509.load_pem_x509_certificate(ctx.layout.server_cert.read_bytes())
+    CERT.labels("server").set((c.not_valid_after_utc - datetime.now(UTC)).total_seconds())
+
+
+def _guard(name: str, fn, *args) -> None:
+    try:
+        fn(*args)
+    except Exception as exc:
+        log.warning("%s: %s", name, str(exc).splitlines()[0] if str(exc) else exc)
+
+
+def run(ctx: Context, interval: float = 2.0, slow_every: int = 15) -> None:
+    """Serve /metrics and refresh forever (backups every `slow_every` rounds)."""
+    mon = ctx.local.monitoring
+    assert mon is not None
+    start_http_server(mon.exporter_port, addr="127.0.0.1")
+    counter, prober, arch = LogCounter(ctx), Prober(ctx), Archiver(ctx)
+    threading.Thread(target=_slow_loop, args=(ctx, interval * slow_every), daemon=True).start()
+    while True:
+        t0 = time.monotonic()
+        _guard("log", counter.poll)
+        _guard("probe", prober.poll)
+        _guard("pgbouncer", pgbouncer_stats, ctx)
+        _guard("archiver", arch.poll)
+        time.sleep(max(0.1, interval - (time.monotonic() - t0)))
+
+
+def _slow_loop(ctx: Context, every: float) -> None:
+    while True:
+        _guard("backups", backups, ctx)
+        _guard("cert", cert, ctx)
+        time.sleep(every)

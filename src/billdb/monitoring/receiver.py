@@ -1,0 +1,111 @@
+"""billdb's webhook receiver (a supervised program): Alertmanager POSTs each notification,
+firing or resolved, and every alert in it is appended as one JSON line to the alert log.
+`billdb alerts` reads that log back: what is firing now and what fired."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("billdb.receiver")
+
+
+def entries(notification: dict[str, Any], received: datetime) -> list[dict[str, Any]]:
+    """One log line per alert of an Alertmanager webhook body (version 4)."""
+    out = []
+    for a in notification.get("alerts", []):
+        labels, notes = a.get("labels", {}), a.get("annotations", {})
+        out.append({
+            "received_at": received.isoformat(), "status": a.get("status"),
+            "alertname": labels.get("alertname"), "severity": labels.get("severity"),
+            "section": labels.get("section"), "summary": notes.get("summary"),
+            "value": notes.get("value"), "starts_at": a.get("startsAt"),
+            "ends_at": a.get("endsAt"), "fingerprint": a.get("fingerprint"),
+            "labels": labels,
+        })
+    return out
+
+
+def append(path: Path, lines: list[dict[str, Any]]) -> None:
+    with path.open("a", encoding="utf-8") as fh:
+        for line in lines:
+            fh.write(json.dumps(line, sort_keys=True) + "\n")
+
+
+def serve(port: int, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200 if self.path == "/healthz" else 404)
+            self.end_headers()
+
+        def do_POST(self) -> None:
+            try:
+                size = int(self.headers.get("Content-Length", "0"))
+                body = json.loads(self.rfile.read(size) or b"{}")
+                lines = entries(body, datetime.now(UTC))
+            except (ValueError, AttributeError) as exc:
+                self.send_response(400)
+                self.end_headers()
+                log.warning("bad notification: %s", exc)
+                return
+            append(path, lines)
+            log.info("%d alerts (%s)", len(lines), ", ".join(
+                f"{x['alertname']} {x['status']}" for x in lines))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, fmt: str, *args: Any) -> None:
+            return
+
+    ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
+
+
+def read(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            continue
+    return out
+
+
+def summarize(lines: list[dict[str, Any]], since: datetime | None = None) -> list[dict[str, Any]]:
+    """Alerts by fingerprint and start: name, severity, section, value, since, resolved
+    (None while firing), first_logged; newest first. `since` keeps those active after it."""
+    by: dict[tuple, dict[str, Any]] = {}
+    for x in lines:
+        key = (x.get("fingerprint"), x.get("starts_at"))
+        cur = by.setdefault(key, {"alertname": x["alertname"], "severity": x["severity"],
+                                  "section": x["section"], "summary": x["summary"],
+                                  "labels": x["labels"], "since": x["starts_at"],
+                                  "first_logged": x["received_at"], "resolved": None,
+                                  "value": x["value"]})
+        if x["status"] == "resolved":
+            cur["resolved"] = x["ends_at"]
+        else:
+            cur["value"] = x["value"]
+    out = list(by.values())
+    if since is not None:
+        out = [a for a in out if a["resolved"] is None or _ts(a["resolved"]) >= since]
+    for a in out:
+        a["firing"] = a["resolved"] is None
+    return sorted(out, key=lambda a: a["since"] or "", reverse=True)
+
+
+def _ts(value: str) -> datetime:
+    """Alertmanager's RFC 3339 times (nanoseconds trimmed for fromisoformat)."""
+    head, _, tail = value.replace("Z", "+00:00").partition(".")
+    if tail:
+        frac, zone = tail[:tail.index("+") if "+" in tail else len(tail)], ""
+        zone = tail[len(frac):]
+        head = f"{head}.{frac[:6]}{zone}"
+    return datetime.fromisoformat(head)
