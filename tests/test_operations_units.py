@@ -69,3 +69,30 @@ def test_metrics_without_prometheus(monkeypatch: pytest.MonkeyPatch) -> None:
     assert metrics.peak(ctx, "up", 24) is None
     monkeypatch.setenv("BILLDB_PROMETHEUS_URL", "http://127.0.0.1:9")  # nothing listens
     assert metrics.peak(ctx, "up", 24) is None
+
+
+def test_incidents_cli_reads_the_alert_log(tmp_path: Path) -> None:
+    """`billdb incidents` on a plan whose environment is not running: the open sev1 says the
+    write route does not answer; a malformed log exits 2 naming the line."""
+    import json
+    import subprocess
+    import sys
+
+    from conftest import write_plan
+
+    plan = write_plan(tmp_path / "plan.yaml", tmp_path / "state", port_base=33090)
+    billdb = str(Path(sys.executable).parent / "billdb")
+    env = {"BILLDB_ALERT_LOG": str(DATA), "PATH": "/usr/bin:/bin"}
+    res = subprocess.run([billdb, "--plan", str(plan), "incidents", "--json"],
+                         capture_output=True, text=True, env=env, timeout=60)
+    assert res.returncode == 1, res.stderr  # the sev2 missed its 2 h, the open sev1 its 30 min
+    doc = json.loads(res.stdout)
+    assert len(doc["incidents"]) == 4 and doc["missed"] == 2
+    open_sev1 = next(i for i in doc["incidents"] if i["alert"] == "WriteRouteDown")
+    assert open_sev1["escalated"] is not None and open_sev1["target_met"] is False
+    assert open_sev1["confirmation"]["write_route"].startswith("does not answer")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("not json\n")
+    res = subprocess.run([billdb, "--plan", str(plan), "incidents"], capture_output=True,
+                         text=True, env=env | {"BILLDB_ALERT_LOG": str(bad)}, timeout=60)
+    assert res.returncode == 2 and "line 1" in res.stderr and "Traceback" not in res.stderr

@@ -18,6 +18,12 @@ from typing import Any
 from billdb.errors import BilldbError
 
 
+class AlertLogError(BilldbError):
+    """A line of the alert log that is not an alert: bad input, exit 2."""
+
+    exit_code = 2
+
+
 def path_for(state_dir: Path) -> Path:
     env = os.environ.get("BILLDB_ALERT_LOG")
     return Path(env) if env else state_dir / "monitoring" / "alerts.jsonl"
@@ -40,11 +46,11 @@ def read_alerts(path: Path) -> list[dict[str, Any]]:
         try:
             doc = json.loads(line)
         except ValueError as exc:
-            raise BilldbError(f"{path} line {n}: not JSON ({exc})") from None
+            raise AlertLogError(f"{path} line {n}: not JSON ({exc})") from None
         for a in doc.get("alerts", [doc]):
             labels = a.get("labels") or {}
             if "alertname" not in labels or a.get("status") not in ("firing", "resolved"):
-                raise BilldbError(f"{path} line {n}: an alert needs labels.alertname and "
+                raise AlertLogError(f"{path} line {n}: an alert needs labels.alertname and "
                                   "status firing|resolved")
             out.append({"name": labels["alertname"], "severity": labels.get("severity", ""),
                         "status": a["status"], "starts_at": parse_time(a.get("startsAt")),

@@ -78,7 +78,10 @@ def confirm(ctx: Any) -> dict[str, Any]:
     from billdb.engines import postgres
     from billdb.ops import cluster, connections
 
-    leader = cluster.leader_name(ctx)
+    try:
+        leader = cluster.leader_name(ctx)
+    except Exception as exc:  # Patroni unreachable is part of the answer
+        leader = f"unknown: {exc}"[:200]
     try:
         with postgres.connect(connections.dsn(ctx, "bill_app_user"), what="write route") as c:
             c.execute("SELECT 1")
