@@ -96,3 +96,26 @@ def test_incidents_cli_reads_the_alert_log(tmp_path: Path) -> None:
     res = subprocess.run([billdb, "--plan", str(plan), "incidents"], capture_output=True,
                          text=True, env=env | {"BILLDB_ALERT_LOG": str(bad)}, timeout=60)
     assert res.returncode == 2 and "line 1" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_dr_review_reads_drill_figures(tmp_path: Path) -> None:
+    """The monthly DR item: the last `drill dr` from the journal's archive and the last
+    `drill restore` the checklist stored, against the RTO of 30 min, with their age."""
+    import json
+
+    from billdb.operations import monthly, weekly
+    from conftest import write_plan
+
+    ctx = load_context(write_plan(tmp_path / "plan.yaml", tmp_path / "state", port_base=33090))
+    done = tmp_path / "state" / "journal" / "done"
+    done.mkdir(parents=True)
+    item = monthly.dr_update(ctx, "x")
+    assert item["status"] == "warn" and "no `drill dr`" in item["evidence"]["dr"]
+    (done / "abc-drill-dr.json").write_text(json.dumps({
+        "finished_at": datetime.now(UTC).isoformat(),
+        "data": {"result": {"rto_s": 21.5, "lost_commits": 0}}}))
+    weekly.record_drill(ctx, "restore", {"restore_s": 9.1, "ok": True})
+    item = monthly.dr_update(ctx, "x")
+    assert item["status"] == "pass", item
+    assert item["evidence"]["dr"]["rto_s"] == 21.5 and item["evidence"]["dr"]["rto_met"]
+    assert item["evidence"]["restore"]["restore_s"] == 9.1

@@ -3,12 +3,14 @@ figures and their age, the security audit."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from billdb.context import Context
 from billdb.operations import store
 from billdb.operations.results import FAIL, PASS, WARN, item
+from billdb.ops import journal
 
 S = "§14.1 monthly"
 DRILL_MAX_AGE = timedelta(days=31)
@@ -47,10 +49,25 @@ def cost_review(ctx: Context, since: str) -> dict[str, Any]:
         "source": "billdb cost (list prices in the plan, not a quote)"}, since)
 
 
+def last_dr_drill(ctx: Context) -> dict[str, Any] | None:
+    """The newest finished `drill dr` in the journal's archive (journal/done/)."""
+    done = journal.directory(ctx.layout.state_dir) / "done"
+    best = None
+    for p in done.glob("*-drill-dr.json") if done.exists() else []:
+        doc = json.loads(p.read_text(encoding="utf-8"))
+        result = (doc.get("data") or {}).get("result")
+        if result and (best is None or doc.get("finished_at", "") > best["at"]):
+            best = {"rto_s": result.get("rto_s"), "lost_commits": result.get("lost_commits"),
+                    "at": doc.get("finished_at", ""), "journal": str(p)}
+    return best
+
+
 def dr_update(ctx: Context, since: str) -> dict[str, Any]:
     rto_s = ctx.plan.dr.rto_min * 60
     rpo_s = ctx.plan.dr.rpo_min * 60
     drills = store.state(ctx, "drills")
+    if (dr := last_dr_drill(ctx)) is not None:
+        drills["dr"] = dr
     now = datetime.now(UTC)
     out: dict[str, Any] = {"rto_s": rto_s, "rpo_s": rpo_s}
     status = PASS
@@ -69,7 +86,9 @@ def dr_update(ctx: Context, since: str) -> dict[str, Any]:
             status = FAIL
         elif age > DRILL_MAX_AGE and status == PASS:
             status = WARN
-    out["source"] = "figures the weekly checklist and test-plan stored"
+    out["source"] = ("drill restore: figures the weekly checklist and test-plan stored; "
+                     "drill dr: its journal in journal/done/ (RPO as lost commits: async "
+                     "replication)")
     return item("dr_plan_update", S, status, out, since)
 
 
