@@ -119,3 +119,16 @@ def test_dr_review_reads_drill_figures(tmp_path: Path) -> None:
     assert item["status"] == "pass", item
     assert item["evidence"]["dr"]["rto_s"] == 21.5 and item["evidence"]["dr"]["rto_met"]
     assert item["evidence"]["restore"]["restore_s"] == 9.1
+
+
+def test_checklist_jobs_at_plan_times() -> None:
+    """The scheduler's list holds the three checklists at operations.schedule's times."""
+    from billdb.ops.scheduler import jobs
+
+    ctx = load_context(PLAN)
+    by = {j.name: j for j in jobs.all_jobs(ctx)}
+    sch = ctx.plan.operations.schedule
+    assert by["checklist.daily"].slot.at == sch.daily_at
+    assert by["checklist.weekly"].slot.weekday == sch.weekly_on
+    assert by["checklist.monthly"].slot.at == sch.monthly_at
+    assert "day 1" in by["checklist.monthly"].description
