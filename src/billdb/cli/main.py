@@ -9,7 +9,15 @@ from typing import Annotated
 import typer
 
 from billdb import __version__
-from billdb.cli import appconfig_cmd, azure_cmd, backup_cmd, monitor_cmd, output, workload_cmd
+from billdb.cli import (
+    appconfig_cmd,
+    azure_cmd,
+    backup_cmd,
+    monitor_cmd,
+    ops_cmd,
+    output,
+    workload_cmd,
+)
 from billdb.cli.common import EnvOpt, JsonOpt, PlanOpt, Selection, local_context
 from billdb.cli.drill_cmd import dr_app, drill_app
 from billdb.cli.plan_cmd import plan_app
@@ -126,6 +134,7 @@ workload_cmd.register(app)
 azure_cmd.register(app)  # --env prod: azure …, cost
 appconfig_cmd.register(app)
 monitor_cmd.register(app)  # alerts, report …, monitor exporter|receiver
+ops_cmd.register(app)  # audit, checklist, test-plan, incidents
 
 
 def main() -> None:

@@ -292,8 +292,19 @@ class Checklists(Strict):
     monthly: list[str]
 
 
+class ChecklistSchedule(Strict):
+    """When the scheduler runs the §14.1 checklists (the database's time zone); issue 12."""
+
+    daily_at: ClockTime = "08:30"
+    weekly_on: Weekday = "tuesday"      # a weekday: the failover test switches over twice
+    weekly_at: ClockTime = "10:00"
+    monthly_day: int = Field(default=1, ge=1, le=28)  # 28: every month has it
+    monthly_at: ClockTime = "11:00"
+
+
 class Operations(Strict):
     checklists: Checklists
+    schedule: ChecklistSchedule = ChecklistSchedule()  # issue 12: checklist run times
     incidents: dict[Literal["severity_1", "severity_2", "severity_3"], Incident]
 
 

@@ -1,0 +1,165 @@
+"""Audit controls on who may connect and what they may do (CIS PostgreSQL 15 §4 user access
+and authorization, §5 connection and login; pgdsat's role and privilege checks)."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+
+from billdb import sql as sqlfiles
+from billdb.context import Context
+from billdb.internal import REPLICATION_USER, REWIND_USER, SUPERUSER
+from billdb.operations.results import control
+
+ACCESS = "CIS 4 user access and authorization"
+LOGIN = "CIS 5 connection and login"
+ENC = "pgdsat encryption (plan §10.2)"
+
+
+def _net(addr: str | None, mask: str | None) -> ipaddress._BaseNetwork | None:
+    if not addr:
+        return None
+    try:
+        return ipaddress.ip_network(f"{addr}/{mask}" if mask else addr, strict=False)
+    except ValueError:
+        return None
+
+
+def hba_controls(ctx: Context, rules: list[tuple], where: str) -> Iterator[dict[str, Any]]:
+    """rules: rows of audit/hba (line, type, databases, users, address, mask, method, error)."""
+    net_rules = [r for r in rules if r[1] != "local"]
+    plain = [f"line {r[0]} {r[1]}" for r in net_rules if r[1] != "hostssl"]
+    yield control("hba.hostssl_only", "pg_hba: network rules are hostssl only", LOGIN,
+                  not plain, f"{where}: " + (", ".join(plain) or f"{len(net_rules)} rules, "
+                                             "all hostssl"))
+    weak = [f"line {r[0]} {r[6]}" for r in net_rules if r[6] != "scram-sha-256"]
+    yield control("hba.scram_only", "pg_hba: scram-sha-256 on every network rule", LOGIN,
+                  not weak, f"{where}: " + (", ".join(weak) or "scram-sha-256 everywhere"))
+    bad = [f"line {r[0]} {r[1]} {r[6]}" for r in rules
+           if r[6] in ("trust", "password", "md5", "ident")]
+    yield control("hba.no_weak_methods", "pg_hba: no trust, password, md5 or ident", LOGIN,
+                  not bad, f"{where}: " + (", ".join(bad) or "none"))
+    local = [f"line {r[0]} {','.join(r[3])} {r[6]}" for r in rules if r[1] == "local"]
+    ok_local = all(r[6] == "peer" and r[3] == [SUPERUSER] for r in rules if r[1] == "local")
+    yield control("hba.local_peer_only", "pg_hba: local socket only for the server user by peer",
+                  LOGIN, ok_local, f"{where}: " + ("; ".join(local) or "no local rules"))
+    wide = [f"line {r[0]} {r[4]}" for r in net_rules
+            if ((n := _net(r[4], r[5])) is not None and n.prefixlen == 0) or r[4] == "all"]
+    yield control("hba.no_any_address", "pg_hba: no rule for any address (0.0.0.0/0, all)",
+                  LOGIN, not wide, f"{where}: " + (", ".join(wide) or "none"))
+    errors = [f"line {r[0]}: {r[7]}" for r in rules if r[7]]
+    yield control("hba.valid", "pg_hba: every line valid", LOGIN, not errors,
+                  f"{where}: " + ("; ".join(errors) or f"{len(rules)} lines, no errors"))
+    yield _superuser_reach(ctx, net_rules, where)
+    repl = [r for r in net_rules if "replication" in r[2]]
+    ok = all(r[3] == [REPLICATION_USER] and r[6] == "scram-sha-256" for r in repl)
+    yield control("hba.replication_rules", "replication only for the replication role, scram",
+                  "CIS 7 replication", ok and bool(repl),
+                  f"{where}: {len(repl)} replication rules, users "
+                  f"{sorted({u for r in repl for u in r[3]})}")
+
+
+def _superuser_reach(ctx: Context, net_rules: list[tuple], where: str) -> dict[str, Any]:
+    """A rule that lets a superuser (or `all`) in from a client network outside the admin
+    networks makes a superuser reachable from the service's side."""
+    env = ctx.local
+    clients = [ipaddress.ip_network(env.client_networks[c])
+               for c in ctx.plan.network.allowed_clients]
+    admin = [ipaddress.ip_network(a) for a in env.admin_networks]
+    reach = []
+    for r in net_rules:
+        n = _net(r[4], r[5])
+        if n is None or not any(n.overlaps(c) for c in clients):
+            continue
+        if any(n.subnet_of(a) for a in admin if n.version == a.version):
+            continue
+        if {"all", SUPERUSER} & set(r[3]):
+            reach.append(f"line {r[0]} {r[4]} users {','.join(r[3])}")
+    return control("hba.superuser_not_from_clients", "no superuser reachable from client "
+                   "networks", LOGIN, not reach,
+                   f"{where}: " + (", ".join(reach) or f"client networks "
+                                   f"{[str(c) for c in clients]} admit only the plan's login "
+                                   f"roles; {SUPERUSER} only from {[str(a) for a in admin]}"))
+
+
+def role_controls(ctx: Context, roles: list[tuple], server_roles: list[tuple]) \
+        -> Iterator[dict[str, Any]]:
+    """roles: rows of audit/roles (name, super, createrole, createdb, replication, bypassrls,
+    login, connlimit, has_password, md5)."""
+    plan_roles = set(ctx.plan.roles.all()) | {ctx.plan.roles.owner}
+    internal = {SUPERUSER, REPLICATION_USER, REWIND_USER}
+    supers = [r[0] for r in roles if r[1]]
+    yield control("roles.superuser_count", "superusers: only billdb's administrator", ACCESS,
+                  supers == [SUPERUSER], f"{len(supers)} superuser(s): {supers}")
+    mine = [r for r in roles if r[0] in plan_roles]
+    for col, attr in ((1, "SUPERUSER"), (2, "CREATEROLE"), (3, "CREATEDB"), (4, "REPLICATION"),
+                      (5, "BYPASSRLS")):
+        bad = [r[0] for r in mine if r[col]]
+        yield control(f"roles.no_{attr.lower()}", f"no plan role has {attr}", ACCESS, not bad,
+                      f"{len(mine)} plan roles; with {attr}: {bad or 'none'}")
+    extra = sorted(r[0] for r in roles if r[0] not in plan_roles | internal)
+    yield control("roles.only_known", "no role outside the plan and billdb's own", ACCESS,
+                  not extra, f"{len(roles)} roles; unknown: {extra or 'none'}")
+    repl = sorted(r[0] for r in roles if r[4] and not r[1])
+    yield control("roles.replication_dedicated", "replication attribute only on the "
+                  "replication role", "CIS 7 replication", repl == [REPLICATION_USER],
+                  f"non-superusers with REPLICATION: {repl}")
+    md5 = [r[0] for r in roles if r[9]]
+    yield control("roles.no_md5_verifiers", "no md5 password verifiers stored", LOGIN, not md5,
+                  f"md5 verifiers: {md5 or 'none'} of {sum(1 for r in roles if r[8])} passwords")
+    nopw = [r[0] for r in roles if r[6] and not r[8] and r[0] != SUPERUSER]
+    yield control("roles.login_has_password", "every login role has a password", LOGIN,
+                  not nopw, f"login roles without password: {nopw or 'none'} "
+                  f"({SUPERUSER} logs in by peer on the private socket, by password on TLS)")
+    nologin = [r[0] for r in roles if r[0] not in ctx.plan.roles.login and r[0] in plan_roles
+               and r[6]]
+    yield control("roles.groups_nologin", "group and owner roles cannot log in", ACCESS,
+                  not nologin, f"group/owner roles with LOGIN: {nologin or 'none'}")
+    limits = {r[0]: r[7] for r in roles if r[0] in ctx.plan.roles.login}
+    unlimited = sorted(n for n, lim in limits.items() if lim < 0)
+    yield control("roles.connection_limits", "per-role connection limits", LOGIN,
+                  None if unlimited else True,
+                  f"limits {limits}" + ("; unlimited roles are bounded by PgBouncer's pools "
+                                        "and max_connections (plan §5.2 sets no per-role "
+                                        "limit)" if unlimited else ""))
+    held = [f"{m} in {g}" for m, g in server_roles]
+    yield control("roles.no_server_file_access", "no role reads/writes server files or runs "
+                  "programs", ACCESS, not held, f"memberships: {held or 'none'}")
+
+
+def database_controls(conn: psycopg.Connection, ctx: Context) -> Iterator[dict[str, Any]]:
+    """Inside the service database: PUBLIC's privileges, SECURITY DEFINER, extensions and the
+    encrypted columns."""
+    q = sqlfiles.load
+    create, usage, connect, temp = conn.execute(q("audit/public_schema")).fetchone()
+    yield control("priv.public_schema_create", "no CREATE on schema public for PUBLIC", ACCESS,
+                  not create, f"PUBLIC on schema public: CREATE {create}, USAGE {usage}")
+    yield control("priv.public_database", "no CONNECT/TEMPORARY on the database for PUBLIC",
+                  ACCESS, not (connect or temp), f"PUBLIC: CONNECT {connect}, TEMPORARY {temp}")
+    rows = conn.execute(q("audit/public_tables")).fetchall()
+    yield control("priv.public_tables", "no PUBLIC privileges on the service's tables", ACCESS,
+                  not rows, f"PUBLIC grants: {[f'{t}:{p}' for t, p in rows] or 'none'}")
+    funcs = conn.execute(q("audit/security_definer")).fetchall()
+    loose = [f for f, fixed in funcs if not fixed]
+    yield control("priv.security_definer_search_path", "SECURITY DEFINER functions fix "
+                  "search_path", ACCESS, not loose,
+                  f"{len(funcs)} SECURITY DEFINER functions; without search_path: "
+                  f"{loose or 'none'}")
+    exts = {r[0] for r in conn.execute(q("audit/extensions"))}
+    allowed = set(ctx.plan.database.extensions) | {"plpgsql", "amcheck"}
+    yield control("ext.only_plan", "only the plan's extensions installed",
+                  "CIS 1 installation and patches",
+                  exts <= allowed, f"installed {sorted(exts)}")
+    yield control("audit.pgaudit_extension", "pgaudit extension created", "CIS 3.2 pgaudit",
+                  "pgaudit" in exts, f"pgaudit {'present' if 'pgaudit' in exts else 'absent'} "
+                  f"in {ctx.plan.database.name}")
+    for col in ctx.plan.security.column_encryption.columns:
+        table, column = col.split(".")
+        plain, total = conn.execute(psycopg.sql.SQL(q("audit/plaintext")).format(
+            table=psycopg.sql.Identifier("public", table),
+            column=psycopg.sql.Identifier(column))).fetchone()
+        yield control(f"enc.{col}", f"{col}: only AES-256-GCM envelopes stored", ENC,
+                      plain == 0, f"{total} values, {plain} not a v1 envelope")

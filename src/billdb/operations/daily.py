@@ -1,0 +1,139 @@
+"""The daily checklist (plan §14.1): availability, resources, backups, slow statements,
+errors, connections. Each item reads the tool that knows (supervisord, Patroni, pgBackRest,
+the server logs, pg_stat_activity, Prometheus through operations.metrics)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from billdb import sql as sqlfiles
+from billdb.context import Context
+from billdb.engines.http import HttpError, request
+from billdb.operations import logscan, metrics, store
+from billdb.operations.results import FAIL, PASS, WARN, item
+from billdb.ops import cluster
+from billdb.ops import status as status_op
+from billdb.ops.verify import backup as verify_backup
+
+S = "§14.1 daily"
+
+
+def _failovers(ctx: Context, since: datetime) -> list[str]:
+    """Leader changes in Patroni's history (GET /history) since `since`."""
+    for m in ctx.members:
+        try:
+            code, body = request("GET", f"http://127.0.0.1:{m.rest_port}/history", timeout=3)
+        except HttpError:
+            continue
+        if code == 200 and isinstance(body, list):
+            out = []
+            for row in body:
+                when = datetime.fromisoformat(row[3]) if len(row) > 3 and row[3] else None
+                if when and when >= since:
+                    who = row[4] if len(row) > 4 else "?"
+                    out.append(f"timeline {row[0]} at {row[3]} -> {who}")
+            return out
+    return []
+
+
+def availability(ctx: Context, since: datetime) -> dict[str, Any]:
+    mem = status_op.members(ctx)
+    svcs = status_op.service_states(ctx)
+    down = [m["name"] for m in mem if m["state"] not in ("running", "streaming")]
+    down += [s["name"] for s in svcs if s["state"] != "running"]
+    restarts = {m["name"]: (m.get("supervisor") or {}).get("restarts", 0) for m in mem}
+    restarts |= {s["name"]: s.get("restarts", 0) for s in svcs}
+    prev = (store.state(ctx, "daily").get("restarts") or {})
+    new = {k: v - prev.get(k, 0) for k, v in restarts.items() if v - prev.get(k, 0) > 0}
+    fo = _failovers(ctx, since)
+    status = FAIL if down else (WARN if new or fo else PASS)
+    return item("availability", S, status, {
+        "members": {m["name"]: f"{m['role']} {m['state']}" for m in mem},
+        "services": {s["name"]: s["state"] for s in svcs}, "down": down,
+        "restarts_since_last_run": new, "failovers": fo,
+        "source": "supervisord (restarts), Patroni /cluster and /history"}, since.isoformat()), \
+        restarts
+
+
+def resources(ctx: Context, since: datetime) -> dict[str, Any]:
+    mon = ctx.plan.monitoring
+    queries = {"cpu_pct": ("100 * (1 - avg(rate(node_cpu_seconds_total{mode=\"idle\"}[1m])))",
+                           mon.cpu_pct),
+               "memory_pct": ("100 * (1 - node_memory_MemAvailable_bytes / "
+                              "node_memory_MemTotal_bytes)", mon.memory_pct),
+               "disk_pct": ("100 * max((node_filesystem_size_bytes - node_filesystem_avail_bytes)"
+                            " / node_filesystem_size_bytes)", mon.disk_pct)}
+    peaks = {k: metrics.peak(ctx, q, 24) for k, (q, _) in queries.items()}
+    if all(v is None for v in peaks.values()):
+        return item("resources", S, WARN, {"note": metrics.NOT_CONFIGURED,
+                                           "thresholds": {k: t for k, (_, t) in queries.items()}},
+                    since.isoformat())
+    over = [k for k, v in peaks.items() if v is not None and v >= queries[k][1]]
+    return item("resources", S, FAIL if over else PASS,
+                {"peak_24h": peaks, "thresholds": {k: t for k, (_, t) in queries.items()},
+                 "over": over, "source": "Prometheus (node_exporter)"}, since.isoformat())
+
+
+def backups(ctx: Context, since: datetime) -> dict[str, Any]:
+    checks = [c for c in verify_backup.checks(ctx) if c.id != "backup.logical_age"]
+    failed = [c for c in checks if not c.ok]
+    return item("backups", S, FAIL if failed else PASS,
+                {c.id: c.actual for c in checks} | {"failed": [c.id for c in failed],
+                                                    "source": "pgbackrest check/info, "
+                                                    "pg_stat_archiver, scheduler state"},
+                since.isoformat())
+
+
+def logs(ctx: Context, since: datetime, known: dict[str, Any]) -> tuple[list, dict]:
+    files = sorted(p for m in ctx.members
+                   for p in ctx.layout.member(m.name).pg_log_dir.glob("*.log"))
+    sc = logscan.scan(files, known.get("offsets", {}))
+    threshold = ctx.plan.parameters.log_min_duration_statement_ms
+    slow = item("slow_queries", S, WARN if sc.slow else PASS,
+                {"over_ms": threshold, "count": len(sc.slow),
+                 "top": [{"ms": ms, "statement": st} for ms, st in sc.slow[:5]],
+                 "lines_read": sc.lines, "source": f"{len(files)} server log files"},
+                since.isoformat())
+    seen = set(known.get("error_kinds", []))
+    baseline = "error_kinds" not in known  # the first run learns the kinds already there
+    new = [] if baseline else sorted(k for k in sc.errors if k not in seen)
+    bad = [k for k in sc.errors if k.startswith("PANIC")]
+    status = FAIL if bad else (WARN if new else PASS)
+    errs = item("errors", S, status, {"by_kind": sc.errors, "new_kinds": new,
+                                      "total": sum(sc.errors.values()),
+                                      **({"note": "first run: these kinds are the baseline"}
+                                         if baseline else {}),
+                                      "source": "server logs since the last run"},
+                since.isoformat())
+    return [slow, errs], {"offsets": sc.offsets, "error_kinds": sorted(seen | set(sc.errors))}
+
+
+def connections(ctx: Context, since: datetime) -> dict[str, Any]:
+    limit = ctx.plan.monitoring.connections
+    with cluster.admin_connect(ctx) as conn:
+        now = conn.execute(sqlfiles.load("checklist/connections")).fetchone()[0]
+    peak = metrics.peak(ctx, "sum(pg_stat_activity_count)", 24)
+    p99 = metrics.peak(ctx, "billdb_probe_duration_p99_ms", 24)
+    worst = max(v for v in (now, peak) if v is not None)
+    status = FAIL if worst >= limit else (WARN if peak is None else PASS)
+    return item("connections", S, status, {
+        "now": now, "peak_24h": peak if peak is not None else metrics.NOT_CONFIGURED,
+        "limit": limit, "probe_p99_ms": p99 if p99 is not None else metrics.NOT_CONFIGURED,
+        "p99_limit_ms": ctx.plan.monitoring.response_time_ms,
+        "source": "pg_stat_activity on the primary; Prometheus for the peak"},
+        since.isoformat())
+
+
+def run(ctx: Context) -> list[dict[str, Any]]:
+    last = store.last_run(ctx, "daily")
+    since = (datetime.fromisoformat(last["finished"]) if last
+             else datetime.now(UTC) - timedelta(hours=24))
+    known = store.state(ctx, "daily")
+    avail, restarts = availability(ctx, since)
+    items = [avail, resources(ctx, since), backups(ctx, since)]
+    log_items, log_state = logs(ctx, since, known)
+    items += log_items
+    items.append(connections(ctx, since))
+    store.save_state(ctx, "daily", known | log_state | {"restarts": restarts})
+    return items

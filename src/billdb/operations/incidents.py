@@ -1,0 +1,91 @@
+"""Incidents (plan §14.2) opened from the alert log with the alert's severity.
+
+sev1 (service down): notify at once, escalate when still open after escalate_min, recover
+within recover_min; billdb confirms whether an automatic failover happened and whether the
+write route answers. sev2 (degraded): resolve within resolve_min. sev3: plan within plan_min.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from billdb.plan.models import Plan
+
+_SEVERITY = {"sev1": 1, "critical": 1, "page": 1, "sev2": 2, "warning": 2, "sev3": 3,
+             "info": 3}
+
+
+def severity(label: str) -> int:
+    return _SEVERITY.get(label.lower(), 3)
+
+
+def targets(plan: Plan) -> dict[int, dict[str, float | None]]:
+    inc = plan.operations.incidents
+    s1, s2, s3 = inc["severity_1"], inc["severity_2"], inc["severity_3"]
+    return {1: {"escalate_min": s1.escalate_min, "target_min": s1.recover_min},
+            2: {"escalate_min": None, "target_min": s2.resolve_min},
+            3: {"escalate_min": None, "target_min": s3.plan_min}}
+
+
+def build(plan: Plan, alerts: list[dict[str, Any]], now: datetime | None = None,
+          confirm: Callable[[], dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """One incident per alert firing (fingerprint + startsAt); resolved by its resolved line.
+    `confirm` (sev1 only, open incidents) reports failover and the write route."""
+    now = now or datetime.now(UTC)
+    tg = targets(plan)
+    by_key: dict[tuple, dict[str, Any]] = {}
+    for a in alerts:
+        if a["starts_at"] is None:
+            continue
+        key = (a["fingerprint"], a["starts_at"])
+        inc = by_key.setdefault(key, {"alert": a["name"], "severity": severity(a["severity"]),
+                                      "opened": a["starts_at"], "resolved": None})
+        if a["status"] == "resolved":
+            inc["resolved"] = a["ends_at"] or a["starts_at"]
+    out = []
+    for inc in sorted(by_key.values(), key=lambda i: i["opened"]):
+        t = tg[inc["severity"]]
+        end = inc["resolved"] or now
+        minutes = (end - inc["opened"]).total_seconds() / 60
+        esc = t["escalate_min"]
+        escalated = (inc["opened"] + timedelta(minutes=esc)
+                     if esc is not None and minutes > esc else None)
+        row = {"alert": inc["alert"], "severity": f"sev{inc['severity']}",
+               "opened": inc["opened"].isoformat(), "notified": inc["opened"].isoformat(),
+               "escalated": escalated.isoformat() if escalated else None,
+               "resolved": inc["resolved"].isoformat() if inc["resolved"] else None,
+               "duration_min": round(minutes, 2), "target_min": t["target_min"],
+               "target_met": minutes <= t["target_min"] if inc["resolved"] else
+               (None if minutes <= t["target_min"] else False)}
+        if inc["severity"] == 1 and confirm is not None and inc["resolved"] is None:
+            row["confirmation"] = confirm()
+        out.append(row)
+    return out
+
+
+def report(plan: Plan, alerts: list[dict[str, Any]], **kw: Any) -> dict[str, Any]:
+    rows = build(plan, alerts, **kw)
+    return {"incidents": rows, "open": sum(1 for r in rows if r["resolved"] is None),
+            "missed": sum(1 for r in rows if r["target_met"] is False),
+            "ok": all(r["target_met"] is not False for r in rows)}
+
+
+def confirm(ctx: Any) -> dict[str, Any]:
+    """For an open sev1: who leads now (did Patroni fail over?) and does the write route
+    answer (a SELECT 1 as the application role over it)."""
+    from billdb.engines import postgres
+    from billdb.ops import cluster, connections
+
+    try:
+        leader = cluster.leader_name(ctx)
+    except Exception as exc:  # Patroni unreachable is part of the answer
+        leader = f"unknown: {exc}"[:200]
+    try:
+        with postgres.connect(connections.dsn(ctx, "bill_app_user"), what="write route") as c:
+            c.execute("SELECT 1")
+        route = "answers"
+    except Exception as exc:  # the finding itself
+        route = f"does not answer: {exc}"[:200]
+    return {"leader": leader, "write_route": route}

@@ -1,0 +1,57 @@
+"""The scheduler's checklist jobs (listed in billdb.ops.scheduler.jobs.PROVIDERS): daily at
+a plan time, weekly on a plan weekday, monthly on a plan day of the month.
+
+A job runs `billdb checklist KIND --json` as its own process: the checklists read what the
+scheduler itself reports (backup health), so importing them here would close an import
+circle, and a long weekly run stays apart from the scheduler's loop.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from billdb.context import Context
+from billdb.ops.scheduler.calendar import Slot, zone
+from billdb.ops.scheduler.job import Job
+
+S = "§14.1 checklists"
+
+
+def _runner(kind: str):
+    def run(ctx: Context, slot_time: datetime) -> str:
+        if kind == "monthly":
+            day = ctx.plan.operations.schedule.monthly_day
+            local = slot_time.astimezone(zone(ctx.plan.database.timezone))
+            if local.day != day:
+                return f"not day {day} of the month: nothing to run"
+        billdb = str(Path(sys.executable).parent / "billdb")
+        res = subprocess.run([billdb, "--plan", str(ctx.plan_path), "checklist", kind, "--json"],
+                             capture_output=True, text=True, timeout=3600)
+        try:
+            r = json.loads(res.stdout)
+        except ValueError:
+            raise RuntimeError(f"checklist {kind} exited {res.returncode}: "
+                               f"{res.stderr.strip()[-300:]}") from None
+        failed = [i["id"] for i in r["items"] if i["status"] == "fail"]
+        if failed:
+            raise RuntimeError(f"checklist {kind}: failed {', '.join(failed)} "
+                               f"(stored in {r['stored']})")
+        return f"checklist {kind}: {r['summary']} (stored in {r['stored']})"
+    return run
+
+
+def jobs(ctx: Context) -> list[Job]:
+    sch = ctx.plan.operations.schedule
+    tz = ctx.plan.database.timezone
+    return [
+        Job("checklist.daily", "the §14.1 daily checklist", Slot(sch.daily_at, tz),
+            _runner("daily"), S),
+        Job("checklist.weekly", "the §14.1 weekly checklist (switchover there and back, "
+            "restore drill)", Slot(sch.weekly_at, tz, sch.weekly_on), _runner("weekly"), S),
+        Job("checklist.monthly", f"the §14.1 monthly checklist (day {sch.monthly_day})",
+            Slot(sch.monthly_at, tz), _runner("monthly"), S),
+    ]

@@ -1,0 +1,48 @@
+"""Every read of Prometheus goes through here (the monitoring stack is issue 10).
+
+Where Prometheus is: $BILLDB_PROMETHEUS_URL, else `monitoring.prometheus_url` in the plan when
+the monitoring issue adds it. With neither, or when it does not answer, `peak` returns None
+and the checklist item says "monitoring not configured": it never fakes a figure.
+"""
+
+from __future__ import annotations
+
+import os
+import urllib.parse
+
+from billdb.context import Context
+from billdb.engines.http import HttpError, request
+
+NOT_CONFIGURED = "monitoring not configured"
+
+
+def base_url(ctx: Context) -> str | None:
+    url = os.environ.get("BILLDB_PROMETHEUS_URL") or getattr(
+        ctx.plan.monitoring, "prometheus_url", None)
+    return url.rstrip("/") if url else None
+
+
+def query(ctx: Context, promql: str) -> list[dict] | None:
+    """An instant query (/api/v1/query); None when Prometheus is absent or errs."""
+    url = base_url(ctx)
+    if not url:
+        return None
+    try:
+        status, body = request("GET", f"{url}/api/v1/query?"
+                               + urllib.parse.urlencode({"query": promql}), timeout=5)
+    except HttpError:
+        return None
+    if status != 200 or not isinstance(body, dict) or body.get("status") != "success":
+        return None
+    return body.get("data", {}).get("result", [])
+
+
+def peak(ctx: Context, promql: str, hours: float) -> float | None:
+    """The highest value of `promql` over the last `hours` (max_over_time of a subquery)."""
+    result = query(ctx, f"max(max_over_time(({promql})[{int(hours * 3600)}s:30s]))")
+    if not result:
+        return None
+    try:
+        return float(result[0]["value"][1])
+    except (KeyError, IndexError, TypeError, ValueError):
+        return None

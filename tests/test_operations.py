@@ -1,0 +1,133 @@
+"""billdb audit security, checklists and test-plan against a real environment.
+
+The four weakenings of the issue each fail their named control and `billdb up` repairs them;
+archiving broken fails the daily backup item; an ERROR of a new kind is flagged.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from ruamel.yaml import YAML
+
+from billdb.engines.patroni import PatroniAPI
+from billdb.ops import cluster
+from billdb.retry import wait_until
+
+
+def _audit(env) -> dict:
+    res = env.run("audit", "security", "--json", check=False)
+    doc = json.loads(res.stdout)
+    assert res.returncode == (0 if doc["ok"] else 1)
+    return doc
+
+
+def _failing(doc: dict) -> set[str]:
+    return {c["id"] for c in doc["controls"] if c["status"] == "fail"}
+
+
+def test_audit_passes_weakenings_fail_and_up_repairs(env) -> None:
+    doc = _audit(env)
+    assert doc["count"] >= 50 and doc["ok"], _failing(doc)
+    warned = {c["id"] for c in doc["controls"] if c["status"] == "warn"}
+    assert warned <= {"roles.connection_limits"}
+    assert all(c["evidence"] and c["reference"] for c in doc["controls"])
+    ctx = env.context()
+    lead = cluster.leader(ctx)
+    with cluster.admin_connect(ctx, lead) as c:
+        c.execute("ALTER ROLE bill_app_user SUPERUSER")
+    with cluster.admin_connect(ctx, lead, dbname=ctx.plan.database.name) as c:
+        c.execute("GRANT CREATE ON SCHEMA public TO PUBLIC")
+    os.chmod(ctx.layout.secrets_file, 0o644)
+    cfg = ctx.layout.member(lead.name).config
+    yaml = YAML()
+    pcfg = yaml.load(cfg.read_text(encoding="utf-8"))
+    pcfg["postgresql"]["pg_hba"].append("hostssl all bill_readonly_user 127.0.0.1/32 md5")
+    with cfg.open("w", encoding="utf-8") as fh:
+        yaml.dump(pcfg, fh)
+    PatroniAPI(lead).reload()
+    assert wait_until(lambda: "hba.no_weak_methods" in _failing(_audit(env)), timeout=30,
+                      interval=2), "the md5 rule never came into force"
+    failing = _failing(_audit(env))
+    assert {"roles.no_superuser", "roles.superuser_count", "priv.public_schema_create",
+            "files.secrets_file", "hba.no_weak_methods", "hba.scram_only"} <= failing
+    env.run("up")
+    assert wait_until(lambda: not _failing(_audit(env)), timeout=30, interval=2), \
+        _failing(_audit(env))
+
+
+def test_daily_checklist_and_its_failures(env) -> None:
+    first = json.loads(env.run("checklist", "daily", "--json").stdout)
+    ids = [i["id"] for i in first["items"]]
+    assert ids == ["availability", "resources", "backups", "slow_queries", "errors",
+                   "connections"]
+    assert len(ids) == len(first["plan_items"])
+    by = {i["id"]: i for i in first["items"]}
+    assert by["availability"]["status"] == "pass" and by["backups"]["status"] == "pass"
+    assert by["resources"]["evidence"]["note"] == "monitoring not configured"
+    assert by["connections"]["evidence"]["now"] >= 0
+    ctx = env.context()
+    with cluster.admin_connect(ctx, dbname=ctx.plan.database.name) as c:
+        c.execute("SELECT 1", prepare=False)
+        with pytest.raises(Exception, match="billdb_no_such_fn_ops"):
+            c.execute("SELECT billdb_no_such_fn_ops()")
+    # Archiving broken: a failing archive_command on the primary, one WAL switch.
+    with cluster.admin_connect(ctx) as c:
+        c.execute("ALTER SYSTEM SET archive_command = '/bin/false'")
+        c.execute("SELECT pg_reload_conf()")
+        c.execute("SELECT pg_switch_wal()")
+        c.execute("CREATE TABLE IF NOT EXISTS billdb_ops_probe (x int)")
+        c.execute("SELECT pg_switch_wal()")
+    try:
+        def failed_now() -> bool:
+            with cluster.admin_connect(ctx) as c:
+                return c.execute("SELECT failed_count > 0 FROM pg_stat_archiver").fetchone()[0]
+        assert wait_until(failed_now, timeout=60, interval=1), "archive_command never failed"
+        res = env.run("checklist", "daily", "--json", check=False)
+        assert res.returncode == 1
+        second = {i["id"]: i for i in json.loads(res.stdout)["items"]}
+        assert second["backups"]["status"] == "fail"
+        assert "backup.archiving" in second["backups"]["evidence"]["failed"]
+        new = second["errors"]["evidence"]["new_kinds"]
+        assert any("billdb_no_such_fn_ops" in k for k in new), new
+    finally:
+        with cluster.admin_connect(ctx) as c:
+            c.execute("ALTER SYSTEM RESET archive_command")
+            c.execute("SELECT pg_reload_conf()")
+            c.execute("DROP TABLE IF EXISTS billdb_ops_probe")
+            c.execute("SELECT pg_switch_wal()")
+
+        def healthy() -> bool:
+            with cluster.admin_connect(ctx) as c:
+                return c.execute("SELECT last_archived_time > last_failed_time "
+                                 "FROM pg_stat_archiver").fetchone()[0]
+        assert wait_until(healthy, timeout=90, interval=1), "archiving did not recover"
+    hist = json.loads(env.run("checklist", "history", "--json").stdout)["runs"]
+    assert [r["kind"] for r in hist][-2:] == ["daily", "daily"]
+
+
+def test_test_plan_weekly_monthly(env) -> None:
+    tp = json.loads(env.run("test-plan", "--duration", "5", "--json").stdout)
+    by = {r["id"]: r for r in tp["results"]}
+    assert set(by) == {"13.1.functional", "13.2.pgbench", "13.3.switchover", "13.3.pitr"}
+    assert by["13.1.functional"]["conninfo"]["user"] == "bill_app_user"
+    assert by["13.1.functional"]["conninfo"]["tls_version"] in ("TLSv1.2", "TLSv1.3")
+    assert all(by["13.1.functional"]["crud"].values())
+    assert by["13.2.pgbench"]["tps"] > 0 and by["13.3.switchover"]["write_gap_s"] < 60
+    assert by["13.3.pitr"]["rows_match"] and by["13.3.pitr"]["amcheck_ok"]
+    wk = json.loads(env.run("checklist", "weekly", "--json").stdout)
+    wby = {i["id"]: i for i in wk["items"]}
+    assert list(wby) == ["failover_test", "restore_test", "statements", "security_patches",
+                         "capacity"]
+    assert wby["failover_test"]["status"] == "pass"
+    assert len(wby["failover_test"]["evidence"]["runs"]) == 2
+    assert wby["restore_test"]["status"] == "pass"
+    assert wby["capacity"]["evidence"]["connection_headroom"] > 0
+    mo = json.loads(env.run("checklist", "monthly", "--json").stdout)
+    mby = {i["id"]: i for i in mo["items"]}
+    assert list(mby) == ["performance_review", "cost_review", "dr_plan_update",
+                         "security_audit"]
+    assert mby["security_audit"]["status"] == "pass"
+    assert mby["dr_plan_update"]["evidence"]["restore"]["rto_met"] is True

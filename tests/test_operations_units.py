@@ -1,0 +1,134 @@
+"""Pure parts of billdb.operations: incidents from a synthetic alert log (a data file in
+Alertmanager's webhook shape), the log scanner, the Prometheus module without Prometheus."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from billdb.context import load_context
+from billdb.errors import BilldbError
+from billdb.operations import alertlog, incidents, logscan, metrics
+
+DATA = Path(__file__).parent / "data" / "alerts-sample.jsonl"
+PLAN = Path(__file__).resolve().parents[1] / "plans" / "bill-inquiry.yaml"
+pytestmark = pytest.mark.unit
+
+
+def test_incidents_from_alert_log() -> None:
+    plan = load_context(PLAN).plan
+    alerts = alertlog.read_alerts(DATA)
+    assert len(alerts) == 6
+    now = datetime(2026, 12, 1, 15, 20, tzinfo=UTC)
+    seen = []
+    r = incidents.report(plan, alerts, now=now, confirm=lambda: seen.append(1) or {"x": 1})
+    by = {i["alert"]: i for i in r["incidents"]}
+    down = by["PostgresPrimaryDown"]
+    assert down["severity"] == "sev1" and down["duration_min"] == 0.35
+    assert down["target_met"] is True and down["escalated"] is None
+    lag = by["ReplicaLagHigh"]
+    assert lag["severity"] == "sev2" and lag["duration_min"] == 210 and lag["target_met"] is False
+    route = by["WriteRouteDown"]  # open 20 min: escalated at 15, still inside the 30 min target
+    assert route["resolved"] is None and route["escalated"] == "2026-12-01T15:15:00+00:00"
+    assert route["target_met"] is None and route["confirmation"] == {"x": 1}
+    assert by["DiskFillingUp"]["severity"] == "sev3" and by["DiskFillingUp"]["target_min"] == 1440
+    assert seen == [1]  # confirmation asked for the open sev1 only
+    assert r["open"] == 2 and r["missed"] == 1 and r["ok"] is False
+
+
+def test_alert_log_bad_line_names_file_and_line(tmp_path: Path) -> None:
+    p = tmp_path / "alerts.jsonl"
+    p.write_text('{"status": "firing", "labels": {}}\n')
+    with pytest.raises(BilldbError, match="line 1"):
+        alertlog.read_alerts(p)
+    assert alertlog.read_alerts(tmp_path / "absent.jsonl") == []
+
+
+def test_logscan_kinds_slow_and_offsets(tmp_path: Path) -> None:
+    log = tmp_path / "postgresql-Tue.log"
+    pre = "2026-12-01 10:00:00 KST [1]: user=a,db=b,app=c,client=d"
+    log.write_text(
+        f'{pre} ERROR:  relation "x" does not exist\n'
+        f'{pre} ERROR:  relation "y" does not exist\n'
+        f"{pre} LOG:  duration: 1500.5 ms  "
+        "statement: SELECT pg_sleep(1.5)\n")
+    s = logscan.scan([log], {})
+    assert s.errors == {'ERROR: relation "…" does not exist': 2}
+    assert s.slow == [(1500.5, "SELECT pg_sleep(1.5)")]
+    with log.open("a") as fh:
+        fh.write("2026-12-01 10:00:03 KST [4]: user=a FATAL:  terminating connection 42\n")
+    again = logscan.scan([log], s.offsets)
+    assert again.errors == {"FATAL: terminating connection N": 1} and again.lines == 1
+
+
+def test_metrics_without_prometheus(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("BILLDB_PROMETHEUS_URL", raising=False)
+    ctx = load_context(PLAN)
+    assert metrics.peak(ctx, "up", 24) is None
+    monkeypatch.setenv("BILLDB_PROMETHEUS_URL", "http://127.0.0.1:9")  # nothing listens
+    assert metrics.peak(ctx, "up", 24) is None
+
+
+def test_incidents_cli_reads_the_alert_log(tmp_path: Path) -> None:
+    """`billdb incidents` on a plan whose environment is not running: the open sev1 says the
+    write route does not answer; a malformed log exits 2 naming the line."""
+    import json
+    import subprocess
+    import sys
+
+    from conftest import write_plan
+
+    plan = write_plan(tmp_path / "plan.yaml", tmp_path / "state", port_base=33090)
+    billdb = str(Path(sys.executable).parent / "billdb")
+    env = {"BILLDB_ALERT_LOG": str(DATA), "PATH": "/usr/bin:/bin"}
+    res = subprocess.run([billdb, "--plan", str(plan), "incidents", "--json"],
+                         capture_output=True, text=True, env=env, timeout=60)
+    assert res.returncode == 1, res.stderr  # the sev2 missed its 2 h, the open sev1 its 30 min
+    doc = json.loads(res.stdout)
+    assert len(doc["incidents"]) == 4 and doc["missed"] == 2
+    open_sev1 = next(i for i in doc["incidents"] if i["alert"] == "WriteRouteDown")
+    assert open_sev1["escalated"] is not None and open_sev1["target_met"] is False
+    assert open_sev1["confirmation"]["write_route"].startswith("does not answer")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("not json\n")
+    res = subprocess.run([billdb, "--plan", str(plan), "incidents"], capture_output=True,
+                         text=True, env=env | {"BILLDB_ALERT_LOG": str(bad)}, timeout=60)
+    assert res.returncode == 2 and "line 1" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_dr_review_reads_drill_figures(tmp_path: Path) -> None:
+    """The monthly DR item: the last `drill dr` from the journal's archive and the last
+    `drill restore` the checklist stored, against the RTO of 30 min, with their age."""
+    import json
+
+    from billdb.operations import monthly, weekly
+    from conftest import write_plan
+
+    ctx = load_context(write_plan(tmp_path / "plan.yaml", tmp_path / "state", port_base=33090))
+    done = tmp_path / "state" / "journal" / "done"
+    done.mkdir(parents=True)
+    item = monthly.dr_update(ctx, "x")
+    assert item["status"] == "warn" and "no `drill dr`" in item["evidence"]["dr"]
+    (done / "abc-drill-dr.json").write_text(json.dumps({
+        "finished_at": datetime.now(UTC).isoformat(),
+        "data": {"result": {"rto_s": 21.5, "lost_commits": 0}}}))
+    weekly.record_drill(ctx, "restore", {"restore_s": 9.1, "ok": True})
+    item = monthly.dr_update(ctx, "x")
+    assert item["status"] == "pass", item
+    assert item["evidence"]["dr"]["rto_s"] == 21.5 and item["evidence"]["dr"]["rto_met"]
+    assert item["evidence"]["restore"]["restore_s"] == 9.1
+
+
+def test_checklist_jobs_at_plan_times() -> None:
+    """The scheduler's list holds the three checklists at operations.schedule's times."""
+    from billdb.ops.scheduler import jobs
+
+    ctx = load_context(PLAN)
+    by = {j.name: j for j in jobs.all_jobs(ctx)}
+    sch = ctx.plan.operations.schedule
+    assert by["checklist.daily"].slot.at == sch.daily_at
+    assert by["checklist.weekly"].slot.weekday == sch.weekly_on
+    assert by["checklist.monthly"].slot.at == sch.monthly_at
+    assert "day 1" in by["checklist.monthly"].description
