@@ -90,7 +90,8 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Env:
     e.run("down", "--purge", check=False)  # leftovers of an interrupted run
     e.run("up")
     yield e
-    e.run("down", "--purge", check=False)
+    # BILLDB_TEST_KEEP=1 keeps the state directory (stopped) to read its logs after a failure.
+    e.run("down", *([] if os.environ.get("BILLDB_TEST_KEEP") else ["--purge"]), check=False)
 
 
 # Fixtures that start or need servers; a test marked `unit` must use none of them.

@@ -1,8 +1,9 @@
 """Every read of Prometheus goes through here (the monitoring stack is issue 10).
 
-Where Prometheus is: $BILLDB_PROMETHEUS_URL, else `monitoring.prometheus_url` in the plan when
-the monitoring issue adds it. With neither, or when it does not answer, `peak` returns None
-and the checklist item says "monitoring not configured": it never fakes a figure.
+Where Prometheus is: $BILLDB_PROMETHEUS_URL, else the environment's own Prometheus
+(`environments.local.monitoring.prometheus_port`, docs/monitoring.md). With neither, or when it
+does not answer, `peak` returns None and the checklist item says "monitoring not configured":
+it never fakes a figure.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ NOT_CONFIGURED = "monitoring not configured"
 
 
 def base_url(ctx: Context) -> str | None:
-    url = os.environ.get("BILLDB_PROMETHEUS_URL") or getattr(
-        ctx.plan.monitoring, "prometheus_url", None)
+    url = os.environ.get("BILLDB_PROMETHEUS_URL")
+    mon = ctx.local.monitoring
+    if not url and mon is not None:
+        url = f"http://127.0.0.1:{mon.prometheus_port}"
     return url.rstrip("/") if url else None
 
 
