@@ -20,4 +20,4 @@ lint: install
 
 test: install
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/pytest -n 2 --dist loadfile  # two workers, each its own environment
+	$(VENV)/bin/pytest -n 3 --dist loadfile  # three workers, each its own environment

@@ -16,13 +16,13 @@ from ruamel.yaml import YAML
 ROOT = Path(__file__).resolve().parents[1]
 PLAN = ROOT / "plans" / "bill-inquiry.yaml"
 BILLDB = str(Path(sys.executable).parent / "billdb")
-# `make test` runs two pytest-xdist workers (gw0, gw1), each with its own environment: the
+# `make test` runs three pytest-xdist workers (gw0..gw2), each with its own environment: the
 # worker's number moves its ports and state directory by 100.
 _WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
 PORT_BASE = int(os.environ.get("BILLDB_TEST_PORT_BASE", "25000")) + 100 * _WORKER
 # The longest files first, so the workers finish together (within a file the order stays).
-LONGEST_FIRST = ("test_supervise", "test_journal", "test_client_jdbc", "test_ha",
-                 "test_workload", "test_converge", "test_backup", "test_monitoring",
+LONGEST_FIRST = ("test_client_jdbc", "test_supervise", "test_journal", "test_ha", "test_operations",
+                 "test_monitoring", "test_workload", "test_converge", "test_backup",
                  "test_azure", "test_foundation")
 
 
