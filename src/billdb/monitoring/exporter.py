@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
+from billdb_client import sql as client_sql
 from cryptography import x509
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
@@ -103,7 +104,7 @@ class Prober:
         self.dsn = {"write": connections.dsn(ctx, app, "write"),
                     "read": connections.dsn(ctx, plan.read_replica.read_user, "read")}
         self.conns: dict[str, psycopg.Connection | None] = {"write": None, "read": None}
-        self.sql = sqlfiles.load("repository/customer_get")
+        self.sql = client_sql.load("customer_get")  # the service's own statement
         self.n = 0
 
     def poll(self) -> None:
