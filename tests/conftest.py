@@ -88,10 +88,13 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Env:
     plan = write_plan(tmp_path_factory.mktemp("plan") / "plan.yaml", state)
     e = Env(plan, state)
     e.run("down", "--purge", check=False)  # leftovers of an interrupted run
-    e.run("up")
-    yield e
-    # BILLDB_TEST_KEEP=1 keeps the state directory (stopped) to read its logs after a failure.
-    e.run("down", *([] if os.environ.get("BILLDB_TEST_KEEP") else ["--purge"]), check=False)
+    try:
+        e.run("up")
+        yield e
+    finally:  # also when `up` failed: nothing of a test environment is left running
+        # BILLDB_TEST_KEEP=1 keeps the state directory (stopped) to read its logs afterwards.
+        e.run("down", *([] if os.environ.get("BILLDB_TEST_KEEP") else ["--purge"]),
+              check=False)
 
 
 # Fixtures that start or need servers; a test marked `unit` must use none of them.
