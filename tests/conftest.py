@@ -3,10 +3,11 @@ with its own ports and state directory, so tests never touch the `make up` envir
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,9 +18,9 @@ ROOT = Path(__file__).resolve().parents[1]
 PLAN = ROOT / "plans" / "bill-inquiry.yaml"
 BILLDB = str(Path(sys.executable).parent / "billdb")
 # `make test` runs three pytest-xdist workers (gw0..gw2), each with its own environment: the
-# worker's number moves its ports and state directory by 100.
+# worker's number moves its ports and state directory by 200 (a module's own: +100).
 _WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
-PORT_BASE = int(os.environ.get("BILLDB_TEST_PORT_BASE", "25000")) + 100 * _WORKER
+PORT_BASE = int(os.environ.get("BILLDB_TEST_PORT_BASE", "25000")) + 200 * _WORKER
 # The longest files first, so the workers finish together (within a file the order stays).
 LONGEST_FIRST = ("test_client_jdbc", "test_supervise", "test_journal", "test_ha", "test_operations",
                  "test_monitoring", "test_workload", "test_converge", "test_backup",
@@ -81,11 +82,11 @@ class Env:
         return self.run("dsn", "--role", role, "--route", route).stdout.strip()
 
 
-@pytest.fixture(scope="session")
-def env(tmp_path_factory: pytest.TempPathFactory) -> Env:
-    """One real three-member environment for the whole session, purged afterwards."""
-    state = Path(f"/tmp/billdb-test-{PORT_BASE}")
-    plan = write_plan(tmp_path_factory.mktemp("plan") / "plan.yaml", state)
+@contextlib.contextmanager
+def running_env(tmp_path_factory: pytest.TempPathFactory, port_base: int) -> Iterator[Env]:
+    """A real three-member environment on `port_base`, stopped and purged afterwards."""
+    state = Path(f"/tmp/billdb-test-{port_base}")
+    plan = write_plan(tmp_path_factory.mktemp("plan") / "plan.yaml", state, port_base)
     e = Env(plan, state)
     e.run("down", "--purge", check=False)  # leftovers of an interrupted run
     try:
@@ -97,8 +98,23 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Env:
               check=False)
 
 
+@pytest.fixture(scope="session")
+def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
+    """One real three-member environment for the whole session (of this worker)."""
+    with running_env(tmp_path_factory, PORT_BASE) as e:
+        yield e
+
+
+@pytest.fixture(scope="module")
+def fresh_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
+    """An environment of the module's own, for tests that judge the last hours (alerts,
+    checklists) and must not see the drills other files ran in the session's one."""
+    with running_env(tmp_path_factory, PORT_BASE + 100) as e:
+        yield e
+
+
 # Fixtures that start or need servers; a test marked `unit` must use none of them.
-SERVER_FIXTURES = {"env", "scratch"}
+SERVER_FIXTURES = {"env", "fresh_env", "scratch"}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -16,9 +16,15 @@ import pytest
 from billdb.engines import patroni, process
 from billdb.ops import cluster
 from billdb.ops.status import postmaster_pid
-from conftest import BILLDB
+from conftest import BILLDB, Env
 
 LIMIT_S = 120
+
+
+@pytest.fixture(scope="module")
+def env(fresh_env: Env) -> Env:
+    """This file's own environment: its checks judge the last hours of alerts and history."""
+    return fresh_env
 
 
 def _alerts(env, since: str) -> list[dict]:

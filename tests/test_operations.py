@@ -15,6 +15,13 @@ from ruamel.yaml import YAML
 from billdb.engines.patroni import PatroniAPI
 from billdb.ops import cluster
 from billdb.retry import wait_until
+from conftest import Env
+
+
+@pytest.fixture(scope="module")
+def env(fresh_env: Env) -> Env:
+    """This file's own environment: its checks judge the last hours of alerts and history."""
+    return fresh_env
 
 
 def _audit(env) -> dict:

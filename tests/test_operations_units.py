@@ -132,3 +132,19 @@ def test_checklist_jobs_at_plan_times() -> None:
     assert by["checklist.weekly"].slot.weekday == sch.weekly_on
     assert by["checklist.monthly"].slot.at == sch.monthly_at
     assert "day 1" in by["checklist.monthly"].description
+
+
+@pytest.mark.unit
+def test_restored_wal_of_older_timelines_is_marked_archived(tmp_path: Path):
+    from billdb.ops.backup.promote import mark_restored_wal_archived
+
+    wal = tmp_path / "pg_wal"
+    (wal / "archive_status").mkdir(parents=True)
+    for name in ("00000004000000000000001B", "00000005000000000000001B",
+                 "00000005000000000000001C", "00000005.history"):
+        (wal / name).write_text("x")
+    (wal / "archive_status" / "00000004000000000000001B.ready").write_text("")
+    assert mark_restored_wal_archived(wal) == 1
+    status = sorted(p.name for p in (wal / "archive_status").iterdir())
+    assert status == ["00000004000000000000001B.done"]  # the copy's own timeline stays to archive
+    assert mark_restored_wal_archived(wal) == 0  # a rerun (journal resume) changes nothing

@@ -11,7 +11,7 @@ import psycopg
 
 from billdb import sql as sqlfiles
 from billdb.context import Context
-from billdb.internal import REPLICATION_USER, REWIND_USER, SUPERUSER
+from billdb.internal import MONITOR_USER, REPLICATION_USER, REWIND_USER, SUPERUSER
 from billdb.operations.results import control
 
 ACCESS = "CIS 4 user access and authorization"
@@ -90,7 +90,7 @@ def role_controls(ctx: Context, roles: list[tuple], server_roles: list[tuple]) \
     """roles: rows of audit/roles (name, super, createrole, createdb, replication, bypassrls,
     login, connlimit, has_password, md5)."""
     plan_roles = set(ctx.plan.roles.all()) | {ctx.plan.roles.owner}
-    internal = {SUPERUSER, REPLICATION_USER, REWIND_USER}
+    internal = {SUPERUSER, REPLICATION_USER, REWIND_USER, MONITOR_USER}  # billdb's own
     supers = [r[0] for r in roles if r[1]]
     yield control("roles.superuser_count", "superusers: only billdb's administrator", ACCESS,
                   supers == [SUPERUSER], f"{len(supers)} superuser(s): {supers}")

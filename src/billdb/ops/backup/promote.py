@@ -125,7 +125,33 @@ def _clean_settings(copy_data: Path) -> str:
     text = clean_auto_conf(auto.read_text(encoding="utf-8"))
     st = copy_data.stat()  # atomic: a kill leaves the old file or the new one
     write_atomic(auto, text, 0o600, st.st_uid, st.st_gid, only_if_changed=False)
-    return "restore settings stripped from postgresql.auto.conf"
+    marked = mark_restored_wal_archived(copy_data / "pg_wal", st.st_uid, st.st_gid)
+    return f"restore settings stripped from postgresql.auto.conf; {marked} restored WAL " \
+           "segments of older timelines marked archived"
+
+
+def mark_restored_wal_archived(pg_wal: Path, uid: int = -1, gid: int = -1) -> int:
+    """The copy's segments of timelines before its own came from the archive (restore_command);
+    it ran with archive_mode off, so they have no archive status. As the primary, PostgreSQL
+    would mark them .ready and push them again, and a segment the recovery rewrote then differs
+    from the archived one ("already exists with a different checksum"): archiving would stop.
+    Marking them .done keeps what the archive holds; the copy's own timeline is archived."""
+    segments = [f for f in pg_wal.iterdir() if len(f.name) == 24 and f.is_file()
+                and all(c in "0123456789ABCDEF" for c in f.name)] if pg_wal.is_dir() else []
+    if not segments:
+        return 0
+    current = max(f.name[:8] for f in segments)
+    status = pg_wal / "archive_status"
+    n = 0
+    for seg in segments:
+        if seg.name[:8] >= current:
+            continue
+        (status / f"{seg.name}.ready").unlink(missing_ok=True)
+        done = status / f"{seg.name}.done"
+        if not done.exists():
+            write_atomic(done, "", 0o600, uid, gid)
+            n += 1
+    return n
 
 
 def _clear_rest(ctx: Context, d: dict[str, Any]) -> str:
