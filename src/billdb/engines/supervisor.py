@@ -233,9 +233,11 @@ class Supervisor:
             return False
         return True
 
-    def hold(self, name: str, timeout: float = 10) -> None:
+    def hold(self, name: str, timeout: float = 60) -> None:
         """Keep a program down after it was killed: a restart already under way is stopped
-        at once (it has not got far within these milliseconds), as if the machine were gone."""
+        at once (it has not got far within these milliseconds), as if the machine were gone.
+        A Patroni that did get its PostgreSQL up again stops it first (STOPPING), which on
+        busy cores takes seconds: hence the generous timeout."""
         api = self.rpc()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
