@@ -33,6 +33,13 @@ pytestmark = pytest.mark.skipif(shutil.which("javac") is None or not all(
 
 
 @pytest.fixture(scope="module")
+def env(fresh_env: Env) -> Env:
+    """This file's own environment: its drills change the cluster's shape, and a long shared
+    history of failovers and promotions must not decide what the next file's checks see."""
+    return fresh_env
+
+
+@pytest.fixture(scope="module")
 def jdbc(env: Env, tmp_path_factory: pytest.TempPathFactory):
     """Compile the client; write both jdbc-json files; the passwords as environment variables."""
     work = tmp_path_factory.mktemp("jdbc")

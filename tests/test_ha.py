@@ -19,6 +19,13 @@ from billdb.engines import patroni, process
 from conftest import Env
 
 
+@pytest.fixture(scope="module")
+def env(fresh_env: Env) -> Env:
+    """This file's own environment: its drills change the cluster's shape, and a long shared
+    history of failovers and promotions must not decide what the next file's checks see."""
+    return fresh_env
+
+
 def _status(env: Env) -> dict:
     return json.loads(env.run("status", "--json", check=False).stdout)
 

@@ -22,6 +22,13 @@ from billdb.ops.backup.promote import swap, unswap
 from conftest import BILLDB, ROOT, Env
 
 
+@pytest.fixture(scope="module")
+def env(fresh_env: Env) -> Env:
+    """This file's own environment: its drills change the cluster's shape, and a long shared
+    history of failovers and promotions must not decide what the next file's checks see."""
+    return fresh_env
+
+
 class Killed(BaseException):
     """Stands in for SIGKILL in the pure tests: nothing after it runs, nothing is caught."""
 

@@ -29,6 +29,13 @@ INSERT = ("INSERT INTO bill_inquiry_history (request_id, user_id, line_number) "
           "VALUES (%s, %s, '010')")
 
 
+@pytest.fixture(scope="module")
+def env(fresh_env: Env) -> Env:
+    """This file's own environment: its drills change the cluster's shape, and a long shared
+    history of failovers and promotions must not decide what the next file's checks see."""
+    return fresh_env
+
+
 def _cluster(env: Env) -> dict:
     for m in env.context().members:
         with contextlib.suppress(OSError, ValueError):
