@@ -174,8 +174,13 @@ def test_failover_fires_the_sev1_alert(env) -> None:
     t0 = time.monotonic()
     drill = subprocess.Popen([*_billdb(env), "drill", "failover", "--json"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    fired = _wait_alert(env, "PostgresFailover", start)
-    out, err = drill.communicate(timeout=300)
+    try:
+        fired = _wait_alert(env, "PostgresFailover", start)
+        out, err = drill.communicate(timeout=300)
+    finally:  # a failed wait must not leave the drill running against later environments
+        if drill.poll() is None:
+            drill.kill()
+            drill.communicate(timeout=30)
     assert drill.returncode == 0, out + err
     report = json.loads(out)
     print(f"failover: logged firing {fired:.1f} s after the drill began "
