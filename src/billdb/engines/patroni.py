@@ -34,6 +34,7 @@ def service(env: LocalEnvironment, layout: Layout, member: Member) -> process.Se
         priority=200,
         stop_timeout=120,  # Patroni stops its postmaster (fast) before it exits
         startsecs=2,
+        companion=paths.data / "postmaster.pid",
     )
 
 

@@ -42,6 +42,9 @@ class Service:
     priority: int = 500  # supervisord starts low numbers first and stops them last
     stop_timeout: int = 30
     startsecs: int = 1  # must stay up this long to count as started (else: backoff, retry)
+    # the pidfile of a detached child that must die with the program when its machine is lost
+    # (Patroni's postmaster runs in a session of its own)
+    companion: Path | None = None
 
     @property
     def program(self) -> str:
@@ -228,11 +231,27 @@ def run(argv: list[str], *, user: str | None = None, check: bool = True, step: s
 
 
 def hold(svc: Service) -> None:
-    """Keep a supervised program stopped after it was killed (no restart until `start`)."""
+    """Keep a supervised program stopped after it was killed (no restart until `start`).
+    A restart that got as far as starting the companion (a new postmaster) loses it too."""
     sup = supervisor_of(svc)
     if sup is None:
         raise StepError(svc.name, "is not supervised: nothing restarts it")
     sup.hold(svc.program)
+    pid = _companion_pid(svc)
+    if pid is not None:
+        kill(pid)
+        wait_dead(pid, 10)
+
+
+def _companion_pid(svc: Service) -> int | None:
+    if svc.companion is None:
+        return None
+    try:
+        pid = int(svc.companion.read_text().splitlines()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    owner = str(svc.companion.parent)
+    return pid if alive(pid) and any(owner in part for part in _cmdline(pid)) else None
 
 
 def info(svc: Service) -> dict:

@@ -19,6 +19,7 @@ import contextlib
 import os
 import re
 import shlex
+import signal
 import subprocess
 import sys
 import time
@@ -233,18 +234,25 @@ class Supervisor:
             return False
         return True
 
-    def hold(self, name: str, timeout: float = 60) -> None:
+    def hold(self, name: str, timeout: float = 60, kill_after: float = 5) -> None:
         """Keep a program down after it was killed: a restart already under way is stopped
-        at once (it has not got far within these milliseconds), as if the machine were gone.
-        A Patroni that did get its PostgreSQL up again stops it first (STOPPING), which on
-        busy cores takes seconds: hence the generous timeout."""
+        at once, as if the machine were gone. A restart that does not stop within
+        `kill_after` seconds (a new Patroni busy starting its PostgreSQL does not act on
+        SIGTERM until its loop comes round) gets SIGKILL, as a lost machine would."""
         api = self.rpc()
         deadline = time.monotonic() + timeout
+        stopping_since: float | None = None
         while time.monotonic() < deadline:
-            state = api.getProcessInfo(name)["statename"]
+            info = api.getProcessInfo(name)
+            state = info["statename"]
             if state in ("STOPPED", "FATAL"):
                 return
-            if state in (*RUNNING_STATES, "STOPPING"):
+            if state == "STOPPING":
+                stopping_since = stopping_since or time.monotonic()
+                if time.monotonic() - stopping_since > kill_after and info["pid"]:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(int(info["pid"]), signal.SIGKILL)
+            if state in RUNNING_STATES:
                 with contextlib.suppress(xmlrpc.client.Fault):
                     api.stopProcess(name, False)
             time.sleep(0.02)
