@@ -16,6 +16,7 @@ import pytest
 from billdb.engines import patroni, process
 from billdb.ops import cluster
 from billdb.ops.status import postmaster_pid
+from billdb.retry import wait_until
 from conftest import BILLDB, Env
 
 LIMIT_S = 120
@@ -114,6 +115,26 @@ def test_standby_stopped_fires_the_standby_alert(env) -> None:
     print(f"standby stopped: logged firing after {fired:.1f} s, resolved {resolved:.1f} s")
 
 
+def test_failover_fires_the_sev1_alert(env) -> None:
+    start = datetime.now(UTC)
+    t0 = time.monotonic()
+    drill = subprocess.Popen([*_billdb(env), "drill", "failover", "--json"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        fired = _wait_alert(env, "PostgresFailover", start)
+        out, err = drill.communicate(timeout=300)
+    finally:  # a failed wait must not leave the drill running against later environments
+        if drill.poll() is None:
+            drill.kill()
+            drill.communicate(timeout=30)
+    assert drill.returncode == 0, out + err
+    report = json.loads(out)
+    print(f"failover: logged firing {fired:.1f} s after the drill began "
+          f"(rto {report['rto_s']} s), drill {time.monotonic() - t0:.1f} s")
+    got = [a for a in _alerts(env, "5m") if a["alertname"] == "PostgresFailover"]
+    assert got and got[0]["severity"] == "sev1" and got[0]["section"] == "§14.2 severity 1"
+
+
 def test_reports_run_on_an_idle_and_a_busy_database(env) -> None:
     from billdb.monitoring import reports
 
@@ -169,24 +190,24 @@ def test_html_report_renders_in_headless_chromium(env, tmp_path) -> None:
     assert shot.stat().st_size > 50_000  # a blank page is a few kB
 
 
-def test_failover_fires_the_sev1_alert(env) -> None:
-    start = datetime.now(UTC)
-    t0 = time.monotonic()
-    drill = subprocess.Popen([*_billdb(env), "drill", "failover", "--json"],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        fired = _wait_alert(env, "PostgresFailover", start)
-        out, err = drill.communicate(timeout=300)
-    finally:  # a failed wait must not leave the drill running against later environments
-        if drill.poll() is None:
-            drill.kill()
-            drill.communicate(timeout=30)
-    assert drill.returncode == 0, out + err
-    report = json.loads(out)
-    print(f"failover: logged firing {fired:.1f} s after the drill began "
-          f"(rto {report['rto_s']} s), drill {time.monotonic() - t0:.1f} s")
-    got = [a for a in _alerts(env, "5m") if a["alertname"] == "PostgresFailover"]
-    assert got and got[0]["severity"] == "sev1" and got[0]["section"] == "§14.2 severity 1"
+def test_the_failover_is_one_sev1_incident_that_resolves(env) -> None:
+    """The drill above: `billdb incidents` shows its sev1, confirmed by the receiver when it
+    was notified (a new leader on a new timeline, the write route answering), resolved when
+    the alert's 3-minute window has passed, inside the 30-minute target."""
+    def incident() -> dict | None:
+        doc = json.loads(env.run("incidents", "--json", check=False).stdout)
+        got = [i for i in doc["incidents"] if i["alert"] == "PostgresFailover"]
+        return got[-1] if got and got[-1]["resolved"] else None
+
+    assert wait_until(lambda: incident() is not None, timeout=300, interval=5), \
+        "the failover incident did not resolve"
+    inc = incident()
+    assert inc["severity"] == "sev1" and inc["target_met"] is True and inc["target_min"] == 30
+    conf = inc["confirmation"]
+    assert conf["write_route"] == "answers" and conf["timeline"] >= 2, conf
+    assert conf["leader"] == cluster.leader_name(env.context()), conf
+    print(f"failover incident: opened {inc['opened']}, resolved after {inc['duration_min']} min;"
+          f" confirmed {conf}")
 
 
 def _billdb(env) -> list[str]:

@@ -1,18 +1,22 @@
 """billdb audit security, checklists and test-plan against a real environment.
 
 The four weakenings of the issue each fail their named control and `billdb up` repairs them;
-archiving broken fails the daily backup item; an ERROR of a new kind is flagged.
+archiving broken fails the daily backup item; 185 connections held earlier make the
+connections item warn or fail; an ERROR of a new kind is flagged.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 
+import psycopg
 import pytest
 from ruamel.yaml import YAML
 
 from billdb.engines.patroni import PatroniAPI
+from billdb.operations import metrics
 from billdb.ops import cluster
 from billdb.retry import wait_until
 from conftest import Env
@@ -80,7 +84,9 @@ def test_daily_checklist_and_its_failures(env) -> None:
     assert set(peaks) == {"cpu_pct", "memory_pct", "disk_pct"}
     assert all(v is not None and 0 <= v <= 100 for v in peaks.values())
     assert by["connections"]["evidence"]["now"] >= 0
+    assert by["connections"]["status"] != "fail", by["connections"]
     ctx = env.context()
+    _hold_connections(ctx, 185)
     with cluster.admin_connect(ctx, dbname=ctx.plan.database.name) as c:
         c.execute("SELECT 1", prepare=False)
         with pytest.raises(Exception, match="billdb_no_such_fn_ops"):
@@ -102,6 +108,8 @@ def test_daily_checklist_and_its_failures(env) -> None:
         second = {i["id"]: i for i in json.loads(res.stdout)["items"]}
         assert second["backups"]["status"] == "fail"
         assert "backup.archiving" in second["backups"]["evidence"]["failed"]
+        conns = second["connections"]
+        assert conns["status"] in ("warn", "fail") and conns["evidence"]["peak_24h"] >= 185, conns
         new = second["errors"]["evidence"]["new_kinds"]
         assert any("billdb_no_such_fn_ops" in k for k in new), new
     finally:
@@ -118,6 +126,19 @@ def test_daily_checklist_and_its_failures(env) -> None:
         assert wait_until(healthy, timeout=90, interval=1), "archiving did not recover"
     hist = json.loads(env.run("checklist", "history", "--json").stdout)["runs"]
     assert [r["kind"] for r in hist][-2:] == ["daily", "daily"]
+
+
+def _hold_connections(ctx, n: int) -> None:
+    """`n` client connections to the primary, held until Prometheus has scraped them."""
+    uri = cluster.admin_uri(ctx, cluster.leader(ctx))
+    with ThreadPoolExecutor(8) as pool:
+        conns = list(pool.map(lambda _: psycopg.connect(uri, autocommit=True), range(n)))
+    try:
+        assert wait_until(lambda: (metrics.highest(ctx, "pg_billdb_backends_client", 1) or 0)
+                          >= n, timeout=60, interval=2), "Prometheus never saw the connections"
+    finally:
+        for c in conns:
+            c.close()
 
 
 def test_test_plan_weekly_monthly(env) -> None:

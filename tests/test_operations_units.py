@@ -148,3 +148,53 @@ def test_restored_wal_of_older_timelines_is_marked_archived(tmp_path: Path):
     status = sorted(p.name for p in (wal / "archive_status").iterdir())
     assert status == ["00000004000000000000001B.done"]  # the copy's own timeline stays to archive
     assert mark_restored_wal_archived(wal) == 0  # a rerun (journal resume) changes nothing
+
+
+def _post(port: int, body: dict) -> int:
+    import json
+    import urllib.request
+
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/alerts", json.dumps(body).encode(),
+                                 {"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=5) as res:
+        return res.status
+
+
+def test_receiver_log_reads_back_as_incidents_with_the_sev1_confirmed(tmp_path: Path) -> None:
+    """What the receiver writes is what `incidents` reads: a sev1 webhook is logged, confirmed
+    at once (once per firing, not per repeat) and comes back as one incident that resolves."""
+    import socket
+    import threading
+    import time
+
+    from billdb.monitoring import receiver
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log, conf = tmp_path / "alerts.jsonl", alertlog.confirmations_path(tmp_path / "alerts.jsonl")
+    calls = []
+    threading.Thread(target=receiver.serve, daemon=True, args=(
+        port, log, conf, lambda: calls.append(1) or {"leader": "zone2", "timeline": 3,
+                                                      "write_route": "answers"})).start()
+    alert = {"labels": {"alertname": "PostgresFailover", "severity": "sev1"},
+             "startsAt": "2026-12-01T10:00:00.123456789Z", "fingerprint": "f9",
+             "annotations": {"summary": "the timeline changed"}}
+    firing = {**alert, "status": "firing", "endsAt": "0001-01-01T00:00:00Z"}
+    resolved = {**alert, "status": "resolved", "endsAt": "2026-12-01T10:03:30Z"}
+    time.sleep(0.2)
+    assert _post(port, {"version": "4", "alerts": [firing]}) == 200
+    assert _post(port, {"version": "4", "alerts": [firing]}) == 200  # a repeat (escalation)
+    assert _post(port, {"version": "4", "alerts": [resolved]}) == 200
+    for _ in range(50):
+        if conf.exists():
+            break
+        time.sleep(0.1)
+    plan = load_context(PLAN).plan
+    r = incidents.report(plan, alertlog.read_alerts(log),
+                         confirmed=alertlog.read_confirmations(conf))
+    assert calls == [1] and len(r["incidents"]) == 1
+    inc = r["incidents"][0]
+    assert inc["severity"] == "sev1" and inc["resolved"] == "2026-12-01T10:03:30+00:00"
+    assert inc["duration_min"] == 3.5 and inc["target_met"] is True
+    assert inc["confirmation"] == {"leader": "zone2", "timeline": 3, "write_route": "answers"}

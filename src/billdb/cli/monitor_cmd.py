@@ -45,15 +45,20 @@ def exporter() -> None:
 
 @monitor_app.command("receiver")
 def receiver() -> None:
-    """Receive Alertmanager's webhooks and append them to the alert log."""
+    """Receive Alertmanager's webhooks and append them to the alert log; a sev1 that starts
+    firing is confirmed at once (leader, timeline, write route) for `billdb incidents`."""
     from billdb import logsetup
     from billdb.monitoring import receiver as rcv
     from billdb.monitoring import stack
+    from billdb.operations import alertlog
+    from billdb.operations import incidents as inc
 
     logsetup.configure()
     ctx = local_context()
     assert ctx.local.monitoring is not None
-    rcv.serve(ctx.local.monitoring.receiver_port, stack.alert_log(ctx))
+    log = stack.alert_log(ctx)
+    rcv.serve(ctx.local.monitoring.receiver_port, log, alertlog.confirmations_path(log),
+              lambda: inc.confirm(ctx, patience_s=30))
 
 
 @monitor_app.command("grafana")

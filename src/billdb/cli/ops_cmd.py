@@ -116,8 +116,9 @@ def incidents(as_json: JsonOpt = False) -> None:
     from billdb.operations import incidents as inc
 
     ctx = local_context()
-    alerts = alertlog.read_alerts(alertlog.path_for(ctx.layout.state_dir))
-    r = inc.report(ctx.plan, alerts, confirm=lambda: inc.confirm(ctx))
+    log = alertlog.path_for(ctx.layout.state_dir)
+    r = inc.report(ctx.plan, alertlog.read_alerts(log), confirm=lambda: inc.confirm(ctx),
+                   confirmed=alertlog.read_confirmations(alertlog.confirmations_path(log)))
     if as_json:
         output.emit_json(r)
     else:

@@ -79,8 +79,8 @@ def _timeline(ctx: Context, start: float, end: float) -> go.Figure:
     since = datetime.fromtimestamp(start, UTC)
     fig = go.Figure()
     for a in receiver.summarize(receiver.read(stack.alert_log(ctx)), since):
-        t0 = max(receiver._ts(a["since"]), since)
-        t1 = receiver._ts(a["resolved"]) if a["resolved"] else datetime.fromtimestamp(end, UTC)
+        t0 = max(receiver.parse_ts(a["since"]), since)
+        t1 = receiver.parse_ts(a["resolved"]) if a["resolved"] else datetime.fromtimestamp(end, UTC)
         label = f"{a['alertname']} ({a['severity']})"
         fig.add_trace(go.Scatter(x=[t0, t1], y=[label, label], mode="lines+markers",
                                  line={"width": 8}, name=label, showlegend=False))

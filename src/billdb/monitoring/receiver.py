@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -36,8 +39,23 @@ def append(path: Path, lines: list[dict[str, Any]]) -> None:
             fh.write(json.dumps(line, sort_keys=True) + "\n")
 
 
-def serve(port: int, path: Path) -> None:
+def serve(port: int, path: Path, confirmations: Path | None = None,
+          confirm: Callable[[], dict[str, Any]] | None = None) -> None:
+    """Serve the webhook. A sev1 that starts firing is confirmed at once (`confirm`, in a
+    thread of its own so Alertmanager is answered first) and the answer appended to
+    `confirmations`: what billdb found when it was notified."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    confirmed: set[tuple] = set()
+
+    def on_lines(lines: list[dict[str, Any]]) -> None:
+        for x in lines:
+            key = (x["fingerprint"], x["starts_at"])
+            if confirm is None or confirmations is None or key in confirmed or \
+                    x["status"] != "firing" or x["severity"] != "sev1":
+                continue
+            confirmed.add(key)
+            threading.Thread(target=_confirm, args=(x, confirm, confirmations),
+                             daemon=True).start()
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -59,11 +77,24 @@ def serve(port: int, path: Path) -> None:
                 f"{x['alertname']} {x['status']}" for x in lines))
             self.send_response(200)
             self.end_headers()
+            on_lines(lines)
 
         def log_message(self, fmt: str, *args: Any) -> None:
             return
 
     ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
+
+
+def _confirm(alert: dict[str, Any], confirm: Callable[[], dict[str, Any]],
+             out: Path) -> None:
+    try:
+        found = confirm()
+    except Exception as exc:  # a failed confirmation is itself the finding
+        found = {"error": str(exc)[:300]}
+    append(out, [{"fingerprint": alert["fingerprint"], "starts_at": alert["starts_at"],
+                  "alertname": alert["alertname"],
+                  "confirmed_at": datetime.now(UTC).isoformat(), "confirmation": found}])
+    log.info("confirmed %s: %s", alert["alertname"], found)
 
 
 def read(path: Path) -> list[dict[str, Any]]:
@@ -95,17 +126,12 @@ def summarize(lines: list[dict[str, Any]], since: datetime | None = None) -> lis
             cur["value"] = x["value"]
     out = list(by.values())
     if since is not None:
-        out = [a for a in out if a["resolved"] is None or _ts(a["resolved"]) >= since]
+        out = [a for a in out if a["resolved"] is None or parse_ts(a["resolved"]) >= since]
     for a in out:
         a["firing"] = a["resolved"] is None
     return sorted(out, key=lambda a: a["since"] or "", reverse=True)
 
 
-def _ts(value: str) -> datetime:
-    """Alertmanager's RFC 3339 times (nanoseconds trimmed for fromisoformat)."""
-    head, _, tail = value.replace("Z", "+00:00").partition(".")
-    if tail:
-        frac, zone = tail[:tail.index("+") if "+" in tail else len(tail)], ""
-        zone = tail[len(frac):]
-        head = f"{head}.{frac[:6]}{zone}"
-    return datetime.fromisoformat(head)
+def parse_ts(value: str) -> datetime:
+    """Alertmanager's RFC 3339 times (nanoseconds trimmed to what fromisoformat takes)."""
+    return datetime.fromisoformat(re.sub(r"(\.\d{6})\d+", r"\1", value.replace("Z", "+00:00")))

@@ -1,9 +1,10 @@
 """The alert log the monitoring stack writes (issue 10), read in one place.
 
-Format: JSON lines, one alert state change per line, as Alertmanager's webhook payload
-carries each alert: {"status": "firing"|"resolved", "labels": {"alertname", "severity", ...},
-"annotations": {...}, "startsAt": RFC 3339, "endsAt": RFC 3339 (0001-01-01... while firing),
-"fingerprint"}. A whole webhook payload per line ({"alerts": [...]}) is read too.
+Format: JSON lines, one alert state change per line, as billdb's receiver writes them
+(billdb.monitoring.receiver.entries): {"status": "firing"|"resolved", "alertname",
+"severity", "starts_at": RFC 3339, "ends_at" (0001-01-01... while firing), "fingerprint",
+"labels", ...}. Alertmanager's own shapes are read too, for logs brought from elsewhere: a
+whole webhook payload per line ({"alerts": [...]}) or one of its alerts ({"startsAt", ...}).
 Location: $BILLDB_ALERT_LOG, else <state_dir>/monitoring/alerts.jsonl.
 """
 
@@ -11,11 +12,12 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from billdb.errors import BilldbError
+from billdb.monitoring import receiver
 
 
 class AlertLogError(BilldbError):
@@ -32,11 +34,20 @@ def path_for(state_dir: Path) -> Path:
 def parse_time(value: str | None) -> datetime | None:
     if not value or value.startswith("0001-"):
         return None
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return receiver.parse_ts(value)
+
+
+def _records(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """The receiver's records in one line of any of the three shapes."""
+    if "alerts" in doc:
+        return receiver.entries(doc, datetime.now(UTC))
+    if "startsAt" in doc:
+        return receiver.entries({"alerts": [doc]}, datetime.now(UTC))
+    return [doc]
 
 
 def read_alerts(path: Path) -> list[dict[str, Any]]:
-    """Each alert record: name, severity, status, starts_at, ends_at, fingerprint."""
+    """Each alert record: name, severity, status, starts_at, ends_at, fingerprint, labels."""
     if not path.exists():
         return []
     out = []
@@ -45,16 +56,40 @@ def read_alerts(path: Path) -> list[dict[str, Any]]:
             continue
         try:
             doc = json.loads(line)
-        except ValueError as exc:
-            raise AlertLogError(f"{path} line {n}: not JSON ({exc})") from None
-        for a in doc.get("alerts", [doc]):
-            labels = a.get("labels") or {}
-            if "alertname" not in labels or a.get("status") not in ("firing", "resolved"):
-                raise AlertLogError(f"{path} line {n}: an alert needs labels.alertname and "
-                                  "status firing|resolved")
-            out.append({"name": labels["alertname"], "severity": labels.get("severity", ""),
-                        "status": a["status"], "starts_at": parse_time(a.get("startsAt")),
-                        "ends_at": parse_time(a.get("endsAt")),
-                        "fingerprint": a.get("fingerprint") or labels["alertname"],
+            records = _records(doc)
+            for r in records:
+                r["_starts"], r["_ends"] = parse_time(r.get("starts_at")), parse_time(
+                    r.get("ends_at"))
+        except (ValueError, AttributeError, TypeError) as exc:
+            raise AlertLogError(f"{path} line {n}: not an alert record ({exc})") from None
+        for r in records:
+            labels = r.get("labels") or {}
+            name = r.get("alertname") or labels.get("alertname")
+            if not name or r.get("status") not in ("firing", "resolved"):
+                raise AlertLogError(f"{path} line {n}: an alert needs an alertname and "
+                                    "status firing|resolved")
+            out.append({"name": name, "severity": r.get("severity") or "",
+                        "status": r["status"], "starts_at": r["_starts"],
+                        "ends_at": r["_ends"], "fingerprint": r.get("fingerprint") or name,
                         "labels": labels})
+    return out
+
+
+def confirmations_path(alert_log: Path) -> Path:
+    """Where the receiver records its sev1 confirmations, beside the alert log."""
+    return alert_log.with_name("confirmations.jsonl")
+
+
+def read_confirmations(path: Path) -> dict[tuple[str, datetime | None], dict[str, Any]]:
+    """(fingerprint, starts_at) -> the confirmation the receiver made when it was notified."""
+    if not path.exists():
+        return {}
+    out = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            doc = json.loads(line)
+            key = (doc["fingerprint"], parse_time(doc["starts_at"]))
+        except (ValueError, KeyError, TypeError):
+            continue  # the receiver writes whole lines; a torn last line is skipped
+        out[key] = doc["confirmation"]
     return out

@@ -7,6 +7,7 @@ write route answers. sev2 (degraded): resolve within resolve_min. sev3: plan wit
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -30,9 +31,11 @@ def targets(plan: Plan) -> dict[int, dict[str, float | None]]:
 
 
 def build(plan: Plan, alerts: list[dict[str, Any]], now: datetime | None = None,
-          confirm: Callable[[], dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+          confirm: Callable[[], dict[str, Any]] | None = None,
+          confirmed: dict[tuple, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     """One incident per alert firing (fingerprint + startsAt); resolved by its resolved line.
-    `confirm` (sev1 only, open incidents) reports failover and the write route."""
+    A sev1 carries the confirmation the receiver made when notified (`confirmed`, by
+    fingerprint and start); an open sev1 without one is confirmed now (`confirm`)."""
     now = now or datetime.now(UTC)
     tg = targets(plan)
     by_key: dict[tuple, dict[str, Any]] = {}
@@ -41,7 +44,8 @@ def build(plan: Plan, alerts: list[dict[str, Any]], now: datetime | None = None,
             continue
         key = (a["fingerprint"], a["starts_at"])
         inc = by_key.setdefault(key, {"alert": a["name"], "severity": severity(a["severity"]),
-                                      "opened": a["starts_at"], "resolved": None})
+                                      "opened": a["starts_at"], "resolved": None,
+                                      "confirmation": (confirmed or {}).get(key)})
         if a["status"] == "resolved":
             inc["resolved"] = a["ends_at"] or a["starts_at"]
     out = []
@@ -59,8 +63,10 @@ def build(plan: Plan, alerts: list[dict[str, Any]], now: datetime | None = None,
                "duration_min": round(minutes, 2), "target_min": t["target_min"],
                "target_met": minutes <= t["target_min"] if inc["resolved"] else
                (None if minutes <= t["target_min"] else False)}
-        if inc["severity"] == 1 and confirm is not None and inc["resolved"] is None:
-            row["confirmation"] = confirm()
+        if inc["severity"] == 1:
+            row["confirmation"] = inc["confirmation"]
+            if row["confirmation"] is None and confirm is not None and inc["resolved"] is None:
+                row["confirmation"] = confirm()
         out.append(row)
     return out
 
@@ -72,20 +78,30 @@ def report(plan: Plan, alerts: list[dict[str, Any]], **kw: Any) -> dict[str, Any
             "ok": all(r["target_met"] is not False for r in rows)}
 
 
-def confirm(ctx: Any) -> dict[str, Any]:
-    """For an open sev1: who leads now (did Patroni fail over?) and does the write route
-    answer (a SELECT 1 as the application role over it)."""
+def confirm(ctx: Any, patience_s: float = 0) -> dict[str, Any]:
+    """For a sev1: who leads now (did Patroni fail over?) and does the write route answer
+    (a SELECT 1 as the application role over it), retried for up to `patience_s`."""
     from billdb.engines import postgres
     from billdb.ops import cluster, connections
 
-    try:
-        leader = cluster.leader_name(ctx)
-    except Exception as exc:  # Patroni unreachable is part of the answer
-        leader = f"unknown: {exc}"[:200]
-    try:
-        with postgres.connect(connections.dsn(ctx, "bill_app_user"), what="write route") as c:
-            c.execute("SELECT 1")
-        route = "answers"
-    except Exception as exc:  # the finding itself
-        route = f"does not answer: {exc}"[:200]
-    return {"leader": leader, "write_route": route}
+    t0 = time.monotonic()
+    while True:
+        try:
+            with postgres.connect(connections.dsn(ctx, "bill_app_user"), what="write route") as c:
+                c.execute("SELECT 1")
+            route = "answers"
+            break
+        except Exception as exc:  # the finding itself
+            route = f"does not answer: {exc}"[:200]
+        if time.monotonic() - t0 >= patience_s:
+            break
+        time.sleep(1)
+    try:  # Patroni unreachable is part of the answer
+        body = cluster.patroni_cluster(ctx) or {}
+    except Exception as exc:
+        body = {"error": str(exc)[:200]}
+    lead = [m for m in body.get("members", []) if m.get("role") in ("leader", "standby_leader")
+            and m.get("state") in ("running", "streaming")]
+    return {"leader": lead[0]["name"] if lead else body.get("error", "no leader"),
+            "timeline": lead[0].get("timeline") if lead else None, "write_route": route,
+            "checked_after_s": round(time.monotonic() - t0, 1)}

@@ -8,6 +8,7 @@ it never fakes a figure.
 
 from __future__ import annotations
 
+import math
 import os
 import urllib.parse
 
@@ -41,11 +42,22 @@ def query(ctx: Context, promql: str) -> list[dict] | None:
 
 
 def peak(ctx: Context, promql: str, hours: float) -> float | None:
-    """The highest value of `promql` over the last `hours` (max_over_time of a subquery)."""
-    result = query(ctx, f"max(max_over_time(({promql})[{int(hours * 3600)}s:30s]))")
+    """The highest value of `promql` over the last `hours` (max_over_time of a subquery,
+    sampled every 30 s: right for rates and ratios, which are smooth already)."""
+    return _scalar(query(ctx, f"max(max_over_time(({promql})[{int(hours * 3600)}s:30s]))"))
+
+
+def highest(ctx: Context, selector: str, hours: float) -> float | None:
+    """The highest scraped sample of a plain series selector over the last `hours`: a
+    spike shorter than a subquery step still counts (the connections held for a minute)."""
+    return _scalar(query(ctx, f"max(max_over_time({selector}[{int(hours * 3600)}s]))"))
+
+
+def _scalar(result: list[dict] | None) -> float | None:
     if not result:
         return None
     try:
-        return float(result[0]["value"][1])
+        value = float(result[0]["value"][1])
     except (KeyError, IndexError, TypeError, ValueError):
         return None
+    return None if math.isnan(value) else value  # no samples to judge: not a figure
