@@ -60,7 +60,9 @@ def test_spring_prod_through_the_pooler_has_the_secret_manifest(plan: Path):
                   plan=plan).stdout
     app, secret = _yaml_docs(text)
     url = app["spring"]["datasource"]["master"]["jdbc-url"]
-    assert ".postgres.database.azure.com:6432/" in url and "prepareThreshold=0" in url
+    # Azure's PgBouncer carries prepared statements (pgbouncer.max_prepared_statements)
+    assert ".postgres.database.azure.com:6432/" in url and "prepareThreshold" not in url
+    assert "pgbouncer.max_prepared_statements" in text
     assert secret["kind"] == "Secret"
     assert secret["stringData"] == {"BILL_APP_USER_PASSWORD": "",
                                     "BILL_READONLY_USER_PASSWORD": "",
@@ -79,6 +81,13 @@ def test_jdbc_json_env_and_client_json(plan: Path):
     pooled = json.loads(billdb("app-config", "--format", "jdbc-json", "--through-pooler",
                                plan=plan).stdout)
     assert "/bill_inquiry_db_read?" in pooled["datasources"]["readonly"]["jdbcUrl"]
+    assert "prepareThreshold=0" in pooled["datasources"]["master"]["jdbcUrl"]  # 1.18 locally
+    local = json.loads(billdb("app-config", "--format", "client-json", "--through-pooler",
+                              plan=plan).stdout)
+    prod = json.loads(billdb("--env", "prod", "app-config", "--format", "client-json",
+                             "--through-pooler", plan=plan).stdout)
+    assert local["pooler"]["prepared_statements"] is False
+    assert prod["pooler"]["prepared_statements"] is True
     env = billdb("app-config", "--format", "env", plan=plan).stdout
     assert "export PGSSLMODE=verify-full" in env and "PGPASSWORD=" not in env
     prof = json.loads(billdb("app-config", "--format", "client-json", plan=plan).stdout)

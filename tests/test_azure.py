@@ -87,7 +87,7 @@ def test_plan_offline_bodies_match_the_plan():
     doc = json.loads(res.stdout)
     assert doc["read"] is False and "nothing was read" in doc["note"]
     ops = _ops(doc)
-    assert doc["total"] == len(ops) == 52
+    assert doc["total"] == len(ops) == 53
     srv = ops["server"]
     assert (srv["method"], srv["api_version"], srv["resource_id"]) == ("PUT", "2026-10-01",
                                                                        SERVER)
@@ -113,11 +113,12 @@ def test_plan_offline_bodies_match_the_plan():
     assert values["shared_buffers"] == "524288" and values["work_mem"] == "16384"
     assert values["require_secure_transport"] == "on"
     assert values["pgbouncer.enabled"] == "true" and values["pgaudit.log"] == "write,ddl"
+    assert values["pgbouncer.max_prepared_statements"] == "200"
     fc = ops["alert.connections_failed"]["body"]["properties"]
     assert fc["windowSize"] == "PT1M" and fc["criteria"]["allOf"][0]["timeAggregation"] == \
         "Total" and ops["alert.connections_failed"]["api_version"] == "2018-03-01"
     assert "no response-time metric" in ops["alert.longest_query_time_sec"]["note"]
-    assert doc["counts"]["PUT parameter"] == 31 and doc["counts"]["PUT metric_alert"] == 7
+    assert doc["counts"]["PUT parameter"] == 32 and doc["counts"]["PUT metric_alert"] == 7
 
 
 @pytest.mark.unit
@@ -151,11 +152,11 @@ def test_azure_commands_need_env_prod_and_local_commands_refuse_it():
 def test_apply_twice_then_drift_found_and_repaired(double: Double):
     first = run("azure", "apply", "--yes", "--json", env=double.env)
     assert first.returncode == 0, first.stderr
-    assert json.loads(first.stdout)["changes"] == 52
+    assert json.loads(first.stdout)["changes"] == 53
     again = run("azure", "apply", "--yes", "--json", env=double.env)
     assert json.loads(again.stdout)["changes"] == 0, again.stdout
     plan = json.loads(run("azure", "plan", "--json", env=double.env).stdout)
-    assert plan["read"] and plan["operations"] == [] and plan["unchanged"] == 52
+    assert plan["read"] and plan["operations"] == [] and plan["unchanged"] == 53
     ok = run("azure", "verify", "--json", env=double.env)
     assert ok.returncode == 0, ok.stdout
     # someone changes one parameter in the portal

@@ -26,7 +26,7 @@ def test_export_arm_is_the_plan_bodies():
     tpl = json.loads(res.stdout)
     plan = json.loads(prod("plan", "--json").stdout)
     writes = [op for op in plan["operations"] if op["method"] == "PUT"]
-    assert len(tpl["resources"]) == len(writes) == 51
+    assert len(tpl["resources"]) == len(writes) == 52
     by_type: dict[str, dict] = {}
     for r in tpl["resources"]:
         by_type.setdefault(r["type"], r)  # the first of each type
@@ -37,7 +37,7 @@ def test_export_arm_is_the_plan_bodies():
     assert tpl["parameters"]["administratorLoginPassword"]["type"] == "securestring"
     cfg = [r for r in tpl["resources"]
            if r["type"] == "Microsoft.DBforPostgreSQL/flexibleServers/configurations"]
-    assert len(cfg) == 31 and cfg[0]["name"].startswith("phonebill-bill-inquiry-prod-pg/")
+    assert len(cfg) == 32 and cfg[0]["name"].startswith("phonebill-bill-inquiry-prod-pg/")
     sub = by_type["Microsoft.Network/virtualNetworks/subnets"]
     assert sub["name"] == "phonebill-vnet/database-subnet"
     assert all("dependsOn" in r for r in tpl["resources"][1:])

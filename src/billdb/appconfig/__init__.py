@@ -85,6 +85,9 @@ class Settings:
     master: DataSource
     readonly: DataSource
     plan: Plan
+    # the pooler carries the clients' prepared statements (Azure's, when the plan sets
+    # pooler.max_prepared_statements); the local PgBouncer 1.18 cannot
+    pooler_prepares: bool = False
 
 
 def _endpoints(ctx: Context, env: str, through_pooler: bool) -> tuple[list, list, str, str]:
@@ -118,7 +121,8 @@ def settings(ctx: Context, env: str = "local", through_pooler: bool = False) -> 
     base = {"sslmode": "verify-full", "sslrootcert": ca,
             **{k: v for k, v, _ in PGJDBC_FAILOVER},
             "ApplicationName": plan.service.name}
-    if through_pooler:
+    prepares = env == "prod" and plan.pooler.max_prepared_statements > 0
+    if through_pooler and not prepares:
         base["prepareThreshold"] = "0"  # transaction pooling: no server-side prepared stmts
     pool = plan.pool
     hikari = {"maximumPoolSize": pool.size, "connectionTimeout": pool.connection_timeout_s * 1000,
@@ -134,7 +138,8 @@ def settings(ctx: Context, env: str = "local", through_pooler: bool = False) -> 
     return Settings(env, through_pooler, ca, str(lay.pgpass) if local else None,
                     str(lay.secrets_file) if local else None, hikari,
                     ctx.local.pooler_port if local else AZURE_POOLER_PORT,
-                    str(lay.routes_file) if local else None, master, readonly, plan)
+                    str(lay.routes_file) if local else None, master, readonly, plan,
+                    pooler_prepares=through_pooler and prepares)
 
 
 def jdbc_json(s: Settings) -> dict[str, Any]:
@@ -163,7 +168,8 @@ def client_profile(s: Settings) -> dict[str, Any]:
                  "idle_timeout_s": p.pool.idle_timeout_s,
                  "max_lifetime_s": p.pool.max_lifetime_s},
         "through_pooler": s.through_pooler,
-        "pooler": {"port": s.pooler_port, "read_dbname": read_alias(p)}
+        "pooler": {"port": s.pooler_port, "read_dbname": read_alias(p),
+                   "prepared_statements": s.pooler_prepares}
         if p.pooler.enabled else None,
         "routes_file": s.routes_file,
         "max_lag_bytes": p.read_replica.max_lag_bytes,

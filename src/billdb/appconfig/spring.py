@@ -52,8 +52,12 @@ def application_yml(s: Settings) -> str:
              "# HikariCP retries a failed connect with a growing pause: up to 5 s (HikariCP 4+),",
              "# up to min(10 s, connection-timeout) in 2.x; a write resumes within that pause",
              "# of the promotion, so keep the pool on a current HikariCP."]
-    if s.through_pooler:
-        head.append("#   prepareThreshold=0: PgBouncer's transaction pooling cannot carry "
+    if s.through_pooler and s.pooler_prepares:
+        head.append(f"#   pgjdbc prepares as usual: Azure's PgBouncer keeps up to "
+                    f"{s.plan.pooler.max_prepared_statements} prepared statements per client "
+                    "(pgbouncer.max_prepared_statements).")
+    elif s.through_pooler:
+        head.append("#   prepareThreshold=0: this PgBouncer's transaction pooling cannot carry "
                     "server-side prepared statements.")
     body = ["spring:", "  datasource:"]
     body += _datasource(s, s.master, "writes: the zone pair's primary, as bill_app_user")

@@ -66,6 +66,9 @@ def server_parameters(plan: Plan) -> list[Param]:
                   "pooler.default_pool_size + reserve_pool_size", "§5.2"),
             Param("pgbouncer.max_client_conn", str(pool.max_client_conn),
                   "pooler.max_client_conn", "§5.2"),
+            # Without it every pooled statement is parsed and planned again (issue 13).
+            Param("pgbouncer.max_prepared_statements", str(pool.max_prepared_statements),
+                  "pooler.max_prepared_statements", "§5.2"),
         ]
     out += [
         Param("max_connections", str(p.max_connections), "parameters.max_connections", "§5.1"),

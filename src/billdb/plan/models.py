@@ -221,6 +221,11 @@ class Pooler(Strict):
     reserve_pool_size: int = Field(ge=0)
     max_client_conn: int = Field(ge=1)
     admin_reserved_connections: int = Field(ge=0)
+    # Protocol-level prepared statements the pooler tracks per client in transaction mode
+    # (PgBouncer 1.21+; Azure's built-in one is newer). 0: none, and clients must not prepare.
+    # The local stand-in, Debian 12's PgBouncer 1.18, has no such setting: its clients never
+    # prepare (docs/topology.md).
+    max_prepared_statements: int = Field(default=200, ge=0)
 
 
 class Routing(Strict):

@@ -93,10 +93,12 @@ class ClientConfig:
     min_size: int = 1
     extra: dict[str, str] = field(default_factory=dict)
     # Through PgBouncer (transaction mode): every pool connects to the pooler, which follows the
-    # primary and maps `pooler_read_dbname` to the read replica. No server-side prepared
-    # statements there (PgBouncer 1.18 cannot carry them across transactions).
+    # primary and maps `pooler_read_dbname` to the read replica. Server-side prepared
+    # statements only when the pooler carries them (`pooler_prepares`: PgBouncer 1.21+ with
+    # max_prepared_statements, as Azure's); never through the local PgBouncer 1.18.
     pooler_port: int | None = None
     pooler_read_dbname: str | None = None
+    pooler_prepares: bool = False
 
     # Encrypted column -> the column binding its values to their row (from the profile).
     encrypted_columns: dict[str, str] = field(default_factory=dict)
@@ -143,7 +145,8 @@ class ClientConfig:
                 raise profile.ProfileError("the profile's field 'pooler' is empty: this "
                                            "environment has no pooler")
             cfg = replace(cfg, pooler_port=int(pooler["port"]),
-                          pooler_read_dbname=str(pooler["read_dbname"]))
+                          pooler_read_dbname=str(pooler["read_dbname"]),
+                          pooler_prepares=bool(pooler.get("prepared_statements", False)))
         return replace(cfg, **overrides)
 
     def conninfo(self, user: str, ports: list[int], attrs: str, dbname: str | None = None) -> str:
@@ -185,7 +188,8 @@ class BillDB:
         c = self.config
         return _Pool(
             c.conninfo(user, ports, attrs, dbname), name=name, open=False,
-            kwargs={"prepare_threshold": None} if c.pooler_port else None,
+            kwargs={"prepare_threshold": None} if c.pooler_port and not c.pooler_prepares
+            else None,
             min_size=min(c.min_size, c.pool_size), max_size=c.pool_size,
             timeout=c.connection_timeout_s, max_idle=c.idle_timeout_s,
             max_lifetime=c.max_lifetime_s, check=_check_alive,
