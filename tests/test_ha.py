@@ -97,9 +97,7 @@ def test_client_survives_kill_9_of_the_primary(env: Env):
                     interrupted.append(exc)
                 if not killed and len(acked) == 20:
                     acked_before_kill = len(mux_acked)
-                    os.kill(old["patroni_pid"], signal.SIGKILL)
-                    os.kill(old["pid"], signal.SIGKILL)
-                    process.hold(held)  # the node is lost: supervision may not restart it
+                    process.lose(held)  # the node is lost: supervision may not restart it
                     killed = True
             stop.set()
             await asyncio.gather(*writers)

@@ -90,6 +90,15 @@ def _kill_member(env: Env, name: str) -> tuple[process.Service, int]:
     return svc, pm
 
 
+def _lose_member(env: Env, name: str) -> tuple[process.Service, int]:
+    """The member's machine is lost: Patroni and postmaster die and stay down until started."""
+    ctx = env.context()
+    svc = patroni.service(ctx.local, ctx.layout, ctx.member(name))
+    pid, pm = process.lose(svc)
+    assert pid and pm, f"{name}: Patroni {pid}, postmaster {pm}"
+    return svc, pm
+
+
 def _healed(env: Env, name: str, dead_pm: int) -> bool:
     """Whole again, `name` with a new postmaster (etcd may show a dead member for a ttl)."""
     pm = postmaster_pid(env.context().layout.member(name).data)
@@ -171,8 +180,7 @@ def test_killed_member_comes_back_by_itself(env: Env, writer: Writer, role: str)
 def test_status_shows_a_held_member_as_down_and_supervision_restarts_counted(env: Env):
     """While etcd still holds its key, a member whose Patroni does not answer is down."""
     assert _wait(lambda: _whole(env), 90)
-    svc, _ = _kill_member(env, "replica")
-    process.hold(svc)
+    svc, _ = _lose_member(env, "replica")
     try:
         ctx = env.context()
         scope = ctx.local.patroni.scope
@@ -216,8 +224,7 @@ def test_five_failovers_in_a_row_heal_without_a_command(env: Env, writer: Writer
     for n in range(5):
         old = _name_with(env, "leader")
         t0 = time.monotonic()
-        svc, pm = _kill_member(env, old)
-        process.hold(svc)
+        svc, pm = _lose_member(env, old)
         assert _wait(lambda old=old: _leader(env) not in (old, None), 60, 0.2)
         process.start(svc)  # the machine is back; no billdb command runs
         assert _wait(lambda old=old, pm=pm: _healed(env, old, pm),

@@ -243,6 +243,26 @@ def hold(svc: Service) -> None:
         wait_dead(pid, 10)
 
 
+def lose(svc: Service) -> tuple[int | None, int | None]:
+    """The supervised program's machine is lost: it and its companion die together and
+    nothing restarts them until `start` (see Supervisor.lose). (program pid, companion pid)."""
+    sup = supervisor_of(svc)
+    if sup is None:
+        raise StepError(svc.name, "is not supervised: nothing restarts it")
+    killed: list[int] = []
+
+    def companion() -> None:
+        pid = _companion_pid(svc)
+        if pid is not None:
+            kill(pid)
+            killed.append(pid)
+
+    pid = sup.lose(svc.program, companion)
+    for dead in killed:
+        wait_dead(dead, 10)
+    return pid, killed[0] if killed else None
+
+
 def _companion_pid(svc: Service) -> int | None:
     if svc.companion is None:
         return None

@@ -24,6 +24,7 @@ import subprocess
 import sys
 import time
 import xmlrpc.client
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -257,6 +258,28 @@ class Supervisor:
                     api.stopProcess(name, False)
             time.sleep(0.02)
         raise StepError(name, "could not be held stopped")
+
+    def lose(self, name: str, with_it: Callable[[], None]) -> int | None:
+        """The program's machine is lost, at once and for good (until `start`): it is frozen
+        (SIGSTOP: it can act no more, and supervisord still sees it running), `with_it` kills
+        what dies with it (its postmaster), supervisord is told to stop it, so its death is
+        expected, and SIGKILL ends it. Unlike kill then `hold`, no restart can slip in
+        between: a restarted Patroni that got as far as starting its PostgreSQL would act as
+        the primary again for a moment. Returns the pid it killed (None if none ran)."""
+        api = self.rpc()
+        info = api.getProcessInfo(name)
+        pid = int(info["pid"]) if info["statename"] in RUNNING_STATES and info["pid"] else None
+        if pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGSTOP)
+        with_it()
+        with contextlib.suppress(xmlrpc.client.Fault):
+            api.stopProcess(name, False)
+        if pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        self.hold(name)
+        return pid
 
     def shutdown(self, timeout: float = 120) -> bool:
         """Stop every program (reverse priority) and then supervisord itself."""

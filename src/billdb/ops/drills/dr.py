@@ -29,7 +29,6 @@ from billdb.errors import BilldbError
 from billdb.fsutil import write_atomic
 from billdb.ops import cluster, journal, provision
 from billdb.ops.drills import writer
-from billdb.ops.status import postmaster_pid
 from billdb.retry import wait_until_async
 
 Progress = Callable[[str], None]
@@ -48,12 +47,8 @@ def promote_replica(ctx: Context, replica_name: str, old_primary: str) -> None:
 
 def _crash_zones(ctx: Context) -> list[str]:
     zones = [m for m in ctx.members if m.kind == "zone"]
-    for z in zones:
-        svc = patroni.service(ctx.local, ctx.layout, z)
-        for pid in (process.running_pid(svc), postmaster_pid(ctx.layout.member(z.name).data)):
-            if pid:
-                process.kill(pid)
-        process.hold(svc)  # the region is gone: supervision must not bring it back
+    for z in zones:  # the region is gone: supervision must not bring it back
+        process.lose(patroni.service(ctx.local, ctx.layout, z))
     return [z.name for z in zones]
 
 

@@ -58,10 +58,11 @@ def _kill(ctx: Context, n: int, old, mode: str, progress: Progress) -> None:
         process.kill(pm_pid)
         progress(f"run {n + 1}: killed the postmaster of {old.name} (pid {pm_pid})")
         return
-    process.kill(patroni_pid)
-    process.kill(pm_pid)
     if mode == "node crash":
-        process.hold(svc)  # the machine is gone: supervision may not restart it yet
+        process.lose(svc)  # the machine is gone: supervision may not restart it yet
+    else:
+        process.kill(patroni_pid)
+        process.kill(pm_pid)
     progress(f"run {n + 1}: killed Patroni (pid {patroni_pid}) and postmaster (pid {pm_pid}) "
              f"of primary {old.name}" + (", held stopped" if mode == "node crash" else ""))
 
