@@ -55,24 +55,21 @@ def read_alerts(path: Path) -> list[dict[str, Any]]:
         if not line.strip():
             continue
         try:
-            doc = json.loads(line)
-            records = _records(doc)
-            for r in records:
-                r["_starts"], r["_ends"] = parse_time(r.get("starts_at")), parse_time(
-                    r.get("ends_at"))
-        except (ValueError, AttributeError, TypeError) as exc:
-            raise AlertLogError(f"{path} line {n}: not an alert record ({exc})") from None
-        for r in records:
-            labels = r.get("labels") or {}
-            name = r.get("alertname") or labels.get("alertname")
-            if not name or r.get("status") not in ("firing", "resolved"):
-                raise AlertLogError(f"{path} line {n}: an alert needs an alertname and "
-                                    "status firing|resolved")
-            out.append({"name": name, "severity": r.get("severity") or "",
-                        "status": r["status"], "starts_at": r["_starts"],
-                        "ends_at": r["_ends"], "fingerprint": r.get("fingerprint") or name,
-                        "labels": labels})
+            out += [_normal(r) for r in _records(json.loads(line))]
+        except (ValueError, AttributeError, TypeError, KeyError) as exc:
+            raise AlertLogError(f"{path} line {n}: not an alert record ({exc}); an alert "
+                                "needs an alertname and status firing|resolved") from None
     return out
+
+
+def _normal(r: dict[str, Any]) -> dict[str, Any]:
+    labels = r.get("labels") or {}
+    name = r.get("alertname") or labels["alertname"]
+    if r.get("status") not in ("firing", "resolved"):
+        raise ValueError(f"status {r.get('status')!r}")
+    return {"name": name, "severity": r.get("severity") or "", "status": r["status"],
+            "starts_at": parse_time(r.get("starts_at")), "ends_at": parse_time(r.get("ends_at")),
+            "fingerprint": r.get("fingerprint") or name, "labels": labels}
 
 
 def confirmations_path(alert_log: Path) -> Path:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from billdb.plan.models import Plan
+from billdb.retry import wait_until
 
 _SEVERITY = {"sev1": 1, "critical": 1, "page": 1, "sev2": 2, "warning": 2, "sev3": 3,
              "info": 3}
@@ -85,17 +86,20 @@ def confirm(ctx: Any, patience_s: float = 0) -> dict[str, Any]:
     from billdb.ops import cluster, connections
 
     t0 = time.monotonic()
-    while True:
+    route = ""
+
+    def answers() -> bool:
+        nonlocal route
         try:
             with postgres.connect(connections.dsn(ctx, "bill_app_user"), what="write route") as c:
                 c.execute("SELECT 1")
-            route = "answers"
-            break
         except Exception as exc:  # the finding itself
             route = f"does not answer: {exc}"[:200]
-        if time.monotonic() - t0 >= patience_s:
-            break
-        time.sleep(1)
+            return False
+        route = "answers"
+        return True
+
+    wait_until(answers, patience_s, 1)
     try:  # Patroni unreachable is part of the answer
         body = cluster.patroni_cluster(ctx) or {}
     except Exception as exc:
