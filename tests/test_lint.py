@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tempfile
 import textwrap
 from datetime import date
 from pathlib import Path
@@ -19,7 +20,7 @@ import pytest
 from billdb.engines import process
 from billdb.errors import BilldbError
 from billdb.lint import eol, lint_document, lint_plan
-from billdb.lint.scratch import PREFIX, remove_stale, scratch_server
+from billdb.lint.scratch import remove_stale, scratch_server
 from conftest import PLAN, ROOT, billdb, write_plan
 
 TODAY = date(2026, 11, 27)
@@ -251,8 +252,11 @@ def test_cli_plan_lint_on_our_plan_exits_0_with_json_only_on_stdout():
 
 
 @pytest.mark.skipif(not SEED.exists(), reason="shared/seed is not beside this clone")
-def test_cli_document_lint_on_the_seed_exits_1_with_its_defects():
-    before = set(Path("/tmp").glob(PREFIX + "*"))  # the module's own scratch server
+def test_cli_document_lint_on_the_seed_exits_1_with_its_defects(monkeypatch):
+    # A TMPDIR of its own: other workers' lints make and remove scratch servers in /tmp.
+    tmp = Path(tempfile.mkdtemp(prefix="billdb-lint-test-"))
+    tmp.chmod(0o755)  # the scratch server runs as postgres
+    monkeypatch.setenv("TMPDIR", str(tmp))
     res = billdb("plan", "lint", "--document", str(SEED), "--today", str(TODAY), "--json",
                  check=False)
     assert res.returncode == 1, res.stderr
@@ -267,7 +271,8 @@ def test_cli_document_lint_on_the_seed_exits_1_with_its_defects():
     executed = [f for f in by_id(report, "doc.sql_error") if f["section"] == "§8.2"]
     assert executed and executed[0]["source"] == "executed"
     assert "total_time" in executed[0]["message"]
-    assert set(Path("/tmp").glob(PREFIX + "*")) == before  # its scratch server is gone
+    assert list(tmp.iterdir()) == []  # its scratch server is gone
+    tmp.rmdir()
 
 
 def test_cli_table_output_and_bad_document_path(tmp_path):
