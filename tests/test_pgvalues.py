@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from billdb.ops.pgvalues import display, matches
-from billdb.plan.models import size_bytes
+from billdb.plan.types import size_bytes
 
 pytestmark = pytest.mark.unit
 

@@ -114,31 +114,16 @@ def extensions(t: Target) -> str:
 
 
 def privileges(t: Target) -> str:
-    want = priv_resource.desired(t.plan)
     with connect(t, t.plan.database.name, autocommit=False) as conn:
-        found = priv_resource.observe(conn, t.plan)
-        drifts = diff(priv_resource.checks(want, found))
-        conn.commit()
-        if not drifts:
-            return "least privilege as planned"
-        notes = priv_resource.apply(conn, t.plan, found, drifts)
-        conn.commit()
-        after = priv_resource.observe(conn, t.plan)
-        require_converged("azure privileges", priv_resource.repairable(
-            diff(priv_resource.checks(want, after)), after))
-        conn.commit()
-    return "; ".join(notes)
+        drifts, notes = priv_resource.converge(conn, t.plan, "azure privileges")
+    return "; ".join(notes) if drifts else "least privilege as planned"
 
 
 def migrations(t: Target) -> str:
     migs = sqlfiles.migrations()
     want = schema_resource.desired(migs, Catalog({}, []))
     with connect(t, t.plan.database.name, autocommit=False) as conn:
-        found = schema_resource.observe(conn)
-        conn.commit()
-        versions = schema_resource.pending(want, found)
-        done = schema_resource.apply(conn, t.plan.roles.owner, migs, versions) \
-            if versions else []
+        done = schema_resource.apply_pending(conn, t.plan.roles.owner, migs, want)
         conn.commit()
     return f"applied {', '.join(done)}" if done else f"{len(migs)} migrations, none pending"
 

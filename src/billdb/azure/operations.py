@@ -15,7 +15,7 @@ from billdb.azure.operation import API, MASK, PG_API, SECRET_FIELDS, Operation, 
 from billdb.azure.operations_more import dumps_and_alerts
 from billdb.azure.parameters import server_parameters
 from billdb.azure.target import Target
-from billdb.plan.models import AzureSubnet
+from billdb.plan.azure_models import AzureSubnet
 
 
 def _network(t: Target) -> list[Operation]:

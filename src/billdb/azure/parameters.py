@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from billdb.plan.models import Plan, size_bytes
+from billdb.plan.models import Plan, Pooler
+from billdb.plan.types import size_bytes
 
 STATIC = frozenset({"max_connections", "shared_buffers", "shared_preload_libraries"})
 
@@ -34,6 +35,26 @@ def _units(size: str, unit: int) -> str:
     return str(size_bytes(size) // unit)
 
 
+def _pooler(pool: Pooler) -> list[Param]:
+    """The built-in PgBouncer. Azure's has no reserve pool: the reserve is folded into the
+    default pool."""
+    out = [Param("pgbouncer.enabled", "true" if pool.enabled else "false", "pooler.enabled",
+                 "§5.2")]
+    if pool.enabled:
+        out += [
+            Param("pgbouncer.pool_mode", pool.mode.upper(), "pooler.mode", "§5.2"),
+            Param("pgbouncer.default_pool_size",
+                  str(pool.default_pool_size + pool.reserve_pool_size),
+                  "pooler.default_pool_size + reserve_pool_size", "§5.2"),
+            Param("pgbouncer.max_client_conn", str(pool.max_client_conn),
+                  "pooler.max_client_conn", "§5.2"),
+            # Without it every pooled statement is parsed and planned again (issue 13).
+            Param("pgbouncer.max_prepared_statements", str(pool.max_prepared_statements),
+                  "pooler.max_prepared_statements", "§5.2"),
+        ]
+    return out
+
+
 def server_parameters(plan: Plan) -> list[Param]:
     """Every parameter the plan sets on the Azure server, in apply order."""
     p, sec, au, pool = plan.parameters, plan.security, plan.security.audit, plan.pooler
@@ -54,22 +75,8 @@ def server_parameters(plan: Plan) -> list[Param]:
               "§10.3"),
         Param("log_temp_files", str(au.log_temp_files_kb), "security.audit.log_temp_files_kb",
               "§10.3"),
-        Param("pgbouncer.enabled", "true" if pool.enabled else "false", "pooler.enabled",
-              "§5.2"),
     ]
-    if pool.enabled:
-        # Azure's PgBouncer has no reserve pool: the reserve is folded into the default.
-        out += [
-            Param("pgbouncer.pool_mode", pool.mode.upper(), "pooler.mode", "§5.2"),
-            Param("pgbouncer.default_pool_size",
-                  str(pool.default_pool_size + pool.reserve_pool_size),
-                  "pooler.default_pool_size + reserve_pool_size", "§5.2"),
-            Param("pgbouncer.max_client_conn", str(pool.max_client_conn),
-                  "pooler.max_client_conn", "§5.2"),
-            # Without it every pooled statement is parsed and planned again (issue 13).
-            Param("pgbouncer.max_prepared_statements", str(pool.max_prepared_statements),
-                  "pooler.max_prepared_statements", "§5.2"),
-        ]
+    out += _pooler(pool)
     out += [
         Param("max_connections", str(p.max_connections), "parameters.max_connections", "§5.1"),
         Param("shared_buffers", _units(p.shared_buffers, 8192), "parameters.shared_buffers",

@@ -6,7 +6,8 @@ import os
 from dataclasses import dataclass
 
 from billdb.errors import PlanError
-from billdb.plan.models import AzureSubnet, AzureTarget, Plan
+from billdb.plan.azure_models import AzureSubnet, AzureTarget
+from billdb.plan.models import Plan
 
 
 @dataclass(frozen=True)

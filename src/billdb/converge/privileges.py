@@ -17,7 +17,7 @@ import psycopg
 from psycopg import sql
 
 from billdb import sql as sqlfiles
-from billdb.converge.core import Check, Drift, equal
+from billdb.converge.core import Check, Drift, diff, equal, require_converged
 from billdb.plan.models import Plan, RoleGrants
 from billdb.render import roles as role_sql
 
@@ -163,6 +163,24 @@ def apply(conn: psycopg.Connection, plan: Plan, found: Observed,
             conn.execute(stmt)
         notes.append(f"repaired {len(drifts) - len(owned)} privilege checks")
     return notes
+
+
+def converge(conn: psycopg.Connection, plan: Plan, step: str) -> tuple[list[Drift], list[str]]:
+    """One pass on a non-autocommit connection to the application database: observe, and
+    when anything drifts repair it and observe again; what is still off and repairable is an
+    error naming it. Returns (the drifts found, the repair notes)."""
+    want = desired(plan)
+    found = observe(conn, plan)
+    drifts = diff(checks(want, found))
+    conn.commit()
+    if not drifts:
+        return [], []
+    notes = apply(conn, plan, found, drifts)
+    conn.commit()
+    after = observe(conn, plan)
+    require_converged(step, repairable(diff(checks(want, after)), after))
+    conn.commit()
+    return drifts, notes
 
 
 def _direct(conn: psycopg.Connection, plan: Plan) -> dict[str, set[str]]:

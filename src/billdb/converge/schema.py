@@ -95,6 +95,15 @@ def pending(want: Desired, found: Observed) -> list[int]:
     return out
 
 
+def apply_pending(conn: psycopg.Connection, owner: str, migrations: list[tuple[int, str, str]],
+                  want: Desired) -> list[str]:
+    """Observe which migrations are pending and run them (non-autocommit connection)."""
+    found = observe(conn)
+    conn.commit()
+    versions = pending(want, found)
+    return apply(conn, owner, migrations, versions) if versions else []
+
+
 def apply(conn: psycopg.Connection, owner: str, migrations: list[tuple[int, str, str]],
           versions: list[int]) -> list[str]:
     """Run `versions` in order on a non-autocommit connection to the application database."""

@@ -282,19 +282,10 @@ def ensure_extensions(ctx: Context) -> tuple[bool, str]:
 
 
 def ensure_privileges(ctx: Context) -> tuple[bool, str]:
-    want = priv_resource.desired(ctx.plan)
     with cluster.admin_connect(ctx, dbname=ctx.plan.database.name, autocommit=False) as conn:
-        found = priv_resource.observe(conn, ctx.plan)
-        drifts = diff(priv_resource.checks(want, found))
-        conn.commit()
-        if not drifts:
-            return False, "least privilege as planned"
-        notes = priv_resource.apply(conn, ctx.plan, found, drifts)
-        conn.commit()
-        after = priv_resource.observe(conn, ctx.plan)
-        require_converged("privileges", priv_resource.repairable(
-            diff(priv_resource.checks(want, after)), after))
-        conn.commit()
+        drifts, notes = priv_resource.converge(conn, ctx.plan, "privileges")
+    if not drifts:
+        return False, "least privilege as planned"
     return True, f"privileges repaired: {'; '.join(notes)} ({', '.join(ids(drifts)[:5])})"
 
 
@@ -303,11 +294,7 @@ def apply_migrations(ctx: Context) -> tuple[bool, str]:
     want = schema_resource.desired(migrations, expected_schema.expected(ctx, migrations,
                                                                         save=True))
     with cluster.admin_connect(ctx, dbname=ctx.plan.database.name, autocommit=False) as conn:
-        found = schema_resource.observe(conn)
-        conn.commit()
-        versions = schema_resource.pending(want, found)
-        applied_now = schema_resource.apply(conn, ctx.plan.roles.owner, migrations, versions) \
-            if versions else []
+        applied_now = schema_resource.apply_pending(conn, ctx.plan.roles.owner, migrations, want)
         drifts = diff(schema_resource.checks(want, schema_resource.observe(conn)))
         conn.commit()
     require_converged("migrations", drifts)

@@ -6,38 +6,21 @@ error) and do no I/O: loading and error reporting live in `billdb.plan.load`.
 
 from __future__ import annotations
 
-import ipaddress
-import re
 from typing import Annotated, Literal
 
-from patroni.utils import parse_int
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
-_SIZE_RE = re.compile(r"^(\d+)(kB|MB|GB|TB)$")
-
-MemSize = Annotated[
-    str,
-    Field(pattern=_SIZE_RE.pattern, description="a PostgreSQL size such as 64MB or 4GB"),
-]
-Identifier = Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]{0,62}$")]
-Port = Annotated[int, Field(ge=1024, le=65535)]
-Pct = Annotated[float, Field(gt=0, le=100)]
-HHMM = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
-# A time of day for schedules; seconds are optional (tests schedule a job seconds ahead).
-ClockTime = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$")]
-Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
-
-
-def size_bytes(size: str) -> int:
-    """Bytes in a PostgreSQL size string ('64MB' -> 67108864), read by Patroni's parser."""
-    n = parse_int(size, "B") if _SIZE_RE.match(size) else None
-    if n is None:
-        raise ValueError(f"not a size: {size!r}")
-    return n
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+from billdb.plan.azure_models import AzureEnvironment, Cost
+from billdb.plan.types import (
+    Cidr,
+    ClockTime,
+    Identifier,
+    MemSize,
+    Pct,
+    Port,
+    Strict,
+    Weekday,
+)
 
 
 class Service(Strict):
@@ -100,16 +83,10 @@ class Backup(Strict):
 class Network(Strict):
     access: Literal["private", "public"]
     vnet: str
-    db_subnet: str
+    db_subnet: Cidr
     private_endpoint: bool
     private_dns_zone: str
     allowed_clients: list[str] = Field(min_length=1)
-
-    @field_validator("db_subnet")
-    @classmethod
-    def _cidr(cls, v: str) -> str:
-        ipaddress.ip_network(v)
-        return v
 
 
 class ColumnEncryption(Strict):
@@ -164,9 +141,9 @@ class RoleGrants(Strict):
     """What one role may do. Absent means nothing: least privilege by default."""
 
     purpose: str
-    tables: list[TablePriv] = []
-    sequences: list[SequencePriv] = []
-    database: list[DatabasePriv] = ["connect"]
+    tables: list[TablePriv] = Field(default_factory=list)
+    sequences: list[SequencePriv] = Field(default_factory=list)
+    database: list[DatabasePriv] = Field(default_factory=lambda: ["connect"])
     read_all_data: bool = False
     member_of_owner: bool = False
 
@@ -313,98 +290,6 @@ class Operations(Strict):
     incidents: dict[Literal["severity_1", "severity_2", "severity_3"], Incident]
 
 
-class CostItem(Strict):
-    component: str
-    spec: str
-    monthly: float = Field(ge=0)
-    saving: str
-
-
-class RegionPrices(Strict):
-    """List prices of one region, per unit (billdb cost, src/billdb/cost.py)."""
-
-    vcore_hour: dict[str, float]             # per vCore-hour, by tier (pay as you go)
-    storage_gb_month: float                  # provisioned storage (Premium SSD)
-    backup_gb_month: float                   # backup storage beyond the free amount
-    blob_gb_month: float                     # Blob (Hot, LRS) for the logical dumps
-
-
-class PriceTable(Strict):
-    """The prices `billdb cost` computes with: no price is fetched at run time, so the table
-    records where its figures come from."""
-
-    currency: Literal["USD"]
-    as_of: str = Field(pattern=r"^\d{4}-\d{2}(-\d{2})?$")
-    source: str
-    hours_per_month: int = Field(ge=672, le=744)
-    regions: dict[str, RegionPrices]
-    reserved_1y_discount_pct: float = Field(ge=0, lt=100)  # compute only
-    inter_region_transfer_gb: float = Field(ge=0)           # per GB
-    # What the estimate assumes for usage the plan does not give.
-    assumptions: dict[str, float]
-
-
-class Cost(Strict):
-    currency: Literal["USD"]
-    items: list[CostItem]
-    total_monthly: float = Field(ge=0)
-    total_reserved_monthly: float = Field(ge=0)
-    prices: PriceTable | None = None
-
-
-def _check_cidrs(networks: dict[str, str] | list[str]) -> None:
-    for cidr in networks.values() if isinstance(networks, dict) else networks:
-        ipaddress.ip_network(cidr)
-
-
-class AzureSubnet(Strict):
-    """A subnet delegated to Microsoft.DBforPostgreSQL/flexibleServers (VNet integration)."""
-
-    vnet: str
-    name: str
-    prefix: str
-    resource_group: str | None = None        # default: the environment's resource group
-
-    @field_validator("prefix")
-    @classmethod
-    def _cidr(cls, v: str) -> str:
-        ipaddress.ip_network(v)
-        return v
-
-
-class AzureTarget(Strict):
-    """What the Azure target needs that the seed does not name (docs/azure.md)."""
-
-    subscription_id: str = Field(pattern=r"^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$")
-    tenant_id: str = Field(pattern=r"^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$")
-    admin_login: Identifier                  # the password administrator (not "postgres")
-    entra_admin_object_id: str = Field(pattern=r"^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$")
-    entra_admin_type: Literal["User", "Group", "ServicePrincipal"]
-    # VNet integration uses a zone ending in .postgres.database.azure.com (not privatelink.*)
-    private_dns_zone: str = Field(pattern=r"^[a-z0-9.-]+\.postgres\.database\.azure\.com$")
-    db_subnet: AzureSubnet
-    replica_subnet: AzureSubnet
-    storage_account: str = Field(pattern=r"^[a-z0-9]{3,24}$")
-    dump_container: str = Field(pattern=r"^[a-z0-9-]{3,63}$")
-    action_group: str
-    alert_email: str
-    maintenance_window: dict[str, int]       # day_of_week (0=Sunday), start_hour (UTC)
-
-
-class AzureEnvironment(Strict):
-    platform: Literal["azure"]
-    resource_group: str
-    client_networks: dict[str, str]
-    admin_networks: list[str]
-    azure: AzureTarget | None = None
-
-    @model_validator(mode="after")
-    def _cidrs(self) -> AzureEnvironment:
-        _check_cidrs(self.client_networks)
-        _check_cidrs(self.admin_networks)
-        return self
-
-
 class Etcd(Strict):
     client_port: Port
     peer_port: Port
@@ -475,8 +360,8 @@ class LocalEnvironment(Strict):
     os_user: str
     postgres_bin: str = Field(pattern=r"^/")
     memory_budget_mb: int = Field(ge=128, le=65536)
-    client_networks: dict[str, str]
-    admin_networks: list[str] = Field(min_length=1)
+    client_networks: dict[str, Cidr]
+    admin_networks: list[Cidr] = Field(min_length=1)
     etcd: Etcd
     pooler_port: Port
     patroni: PatroniSettings
@@ -486,8 +371,6 @@ class LocalEnvironment(Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> LocalEnvironment:
-        _check_cidrs(self.client_networks)
-        _check_cidrs(self.admin_networks)
         names = [m.name for m in self.members]
         if len(set(names)) != len(names):
             raise ValueError("member names must be unique")

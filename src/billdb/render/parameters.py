@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from billdb.plan.models import Plan, size_bytes
+from billdb.plan.models import Plan
+from billdb.plan.types import size_bytes
 from billdb.render.pgbackrest import archive_command
 
 # Parameters whose change needs a restart (pg_settings.context = 'postmaster').

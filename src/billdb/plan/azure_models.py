@@ -1,0 +1,84 @@
+"""The plan's Azure target and its price table (`billdb azure …`, `billdb cost`)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from billdb.plan.types import Cidr, Identifier, Strict, Uuid
+
+
+class CostItem(Strict):
+    component: str
+    spec: str
+    monthly: float = Field(ge=0)
+    saving: str
+
+
+class RegionPrices(Strict):
+    """List prices of one region, per unit (billdb cost, src/billdb/cost.py)."""
+
+    vcore_hour: dict[str, float]             # per vCore-hour, by tier (pay as you go)
+    storage_gb_month: float                  # provisioned storage (Premium SSD)
+    backup_gb_month: float                   # backup storage beyond the free amount
+    blob_gb_month: float                     # Blob (Hot, LRS) for the logical dumps
+
+
+class PriceTable(Strict):
+    """The prices `billdb cost` computes with: no price is fetched at run time, so the table
+    records where its figures come from."""
+
+    currency: Literal["USD"]
+    as_of: str = Field(pattern=r"^\d{4}-\d{2}(-\d{2})?$")
+    source: str
+    hours_per_month: int = Field(ge=672, le=744)
+    regions: dict[str, RegionPrices]
+    reserved_1y_discount_pct: float = Field(ge=0, lt=100)  # compute only
+    inter_region_transfer_gb: float = Field(ge=0)           # per GB
+    # What the estimate assumes for usage the plan does not give.
+    assumptions: dict[str, float]
+
+
+class Cost(Strict):
+    currency: Literal["USD"]
+    items: list[CostItem]
+    total_monthly: float = Field(ge=0)
+    total_reserved_monthly: float = Field(ge=0)
+    prices: PriceTable | None = None
+
+
+class AzureSubnet(Strict):
+    """A subnet delegated to Microsoft.DBforPostgreSQL/flexibleServers (VNet integration)."""
+
+    vnet: str
+    name: str
+    prefix: Cidr
+    resource_group: str | None = None        # default: the environment's resource group
+
+
+class AzureTarget(Strict):
+    """What the Azure target needs that the seed does not name (docs/azure.md)."""
+
+    subscription_id: Uuid
+    tenant_id: Uuid
+    admin_login: Identifier                  # the password administrator (not "postgres")
+    entra_admin_object_id: Uuid
+    entra_admin_type: Literal["User", "Group", "ServicePrincipal"]
+    # VNet integration uses a zone ending in .postgres.database.azure.com (not privatelink.*)
+    private_dns_zone: str = Field(pattern=r"^[a-z0-9.-]+\.postgres\.database\.azure\.com$")
+    db_subnet: AzureSubnet
+    replica_subnet: AzureSubnet
+    storage_account: str = Field(pattern=r"^[a-z0-9]{3,24}$")
+    dump_container: str = Field(pattern=r"^[a-z0-9-]{3,63}$")
+    action_group: str
+    alert_email: str
+    maintenance_window: dict[str, int]       # day_of_week (0=Sunday), start_hour (UTC)
+
+
+class AzureEnvironment(Strict):
+    platform: Literal["azure"]
+    resource_group: str
+    client_networks: dict[str, Cidr]
+    admin_networks: list[Cidr]
+    azure: AzureTarget | None = None
