@@ -5,7 +5,7 @@ VENV := .venv
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml scripts/install.sh
+$(VENV)/.installed: pyproject.toml scripts/install.sh scripts/build_pgbouncer.sh
 	bash scripts/install.sh
 	touch $@
 

@@ -5,7 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(postgresql-15 postgresql-contrib postgresql-15-pgaudit pgbackrest etcd-server
-              pgbouncer locales python3-venv openssl
+              locales python3-venv openssl
+              # PgBouncer is built from Debian 13's source (scripts/build_pgbouncer.sh)
+              gcc make libc6-dev pkg-config libevent-dev libssl-dev dpkg-dev
               default-jdk-headless libpostgresql-jdbc-java libhikaricp-java libslf4j-java
               # monitoring (docs/monitoring.md); chromium for the HTML report's test
               prometheus prometheus-alertmanager prometheus-node-exporter
@@ -39,6 +41,8 @@ fi
 # .[azure]: the production target's SDKs (billdb --env prod azure ..., docs/azure.md).
 .venv/bin/pip install -q -e '.[test,azure]'
 chmod -R a+rX .venv
+
+bash scripts/build_pgbouncer.sh  # .tools/pgbouncer: 1.21+, as Azure's (docs/topology.md)
 
 # Azurite (npm) emulates Azure Blob storage for the geo-redundant backup repository (repo2).
 if ! command -v npm >/dev/null 2>&1; then

@@ -13,18 +13,17 @@ from pathlib import Path
 
 from billdb.backup_layout import BackupLayout
 from billdb.engines import process
+from billdb.engines.tools import TOOLS_DIR
 from billdb.errors import StepError
 from billdb.layout import Layout
 from billdb.plan.models import LocalEnvironment
 from billdb.render.pgbackrest import AZURE_ACCOUNT, AZURE_HOST
 from billdb.retry import wait_until
 
-PROJECT_ROOT = Path(__file__).resolve().parents[3]
-
 
 def executable() -> Path:
     """Installed by scripts/install.sh into the project's .tools (npm, no global install)."""
-    return PROJECT_ROOT / ".tools" / "node_modules" / ".bin" / "azurite-blob"
+    return TOOLS_DIR / "node_modules" / ".bin" / "azurite-blob"
 
 
 def service(env: LocalEnvironment, layout: Layout, account_key: str) -> process.Service:

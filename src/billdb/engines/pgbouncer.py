@@ -1,5 +1,7 @@
-"""PgBouncer (Debian's 1.18), supervised like the other servers: runs in the foreground as the
-environment's OS user, logs to its log file, rereads its configuration on SIGHUP.
+"""PgBouncer (1.24 from Debian 13's source, built into .tools by scripts/install.sh: Debian 12's
+1.18 cannot keep prepared statements), supervised like the other servers: runs in the
+foreground as the environment's OS user, logs to its log file, rereads its configuration on
+SIGHUP.
 
 <state_dir>/pooler/
   pgbouncer.ini   rendered by billdb (no secrets), 0644
@@ -10,15 +12,19 @@ environment's OS user, logs to its log file, rereads its configuration on SIGHUP
 from __future__ import annotations
 
 import os
+import re
 import signal
 from dataclasses import dataclass
 from pathlib import Path
 
 from billdb.engines import process
+from billdb.engines.tools import TOOLS_DIR
+from billdb.errors import StepError
 from billdb.layout import Layout
 from billdb.plan.models import LocalEnvironment
 
-BINARY = Path("/usr/sbin/pgbouncer")
+BINARY = TOOLS_DIR / "pgbouncer" / "bin" / "pgbouncer"
+PREPARED_STATEMENTS_SINCE = (1, 21)  # max_prepared_statements
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,31 @@ class PoolerPaths:
     @property
     def follower_pidfile(self) -> Path:
         return self.root / "follower.pid"
+
+
+def version(user: str) -> tuple[int, ...] | None:
+    """The installed PgBouncer's version as `user` runs it; None when that user cannot."""
+    try:
+        out = process.run([str(BINARY), "--version"], user=user, check=False, timeout=10).stdout
+    except StepError:  # missing
+        return None
+    found = re.match(r"PgBouncer (\d+(?:\.\d+)*)", out)
+    return tuple(int(n) for n in found.group(1).split(".")) if found else None
+
+
+def check_installed(user: str, prepared_statements: bool) -> str:
+    """"PgBouncer X.Y.Z", or StepError("host") when it is missing or too old for the plan's
+    pooler.max_prepared_statements."""
+    found = version(user)
+    if found is None:
+        raise StepError("host", f"the OS user {user} cannot run {BINARY}: run `make up` "
+                        "(scripts/build_pgbouncer.sh)")
+    name = "PgBouncer " + ".".join(map(str, found))
+    if prepared_statements and found < PREPARED_STATEMENTS_SINCE:
+        raise StepError("host", f"{name} cannot keep prepared statements "
+                        "(pooler.max_prepared_statements needs 1.21 or newer): run `make up` "
+                        "(scripts/build_pgbouncer.sh)")
+    return name
 
 
 def service(env: LocalEnvironment, layout: Layout) -> process.Service:

@@ -20,7 +20,7 @@ from billdb.converge import privileges as priv_resource
 from billdb.converge import roles as role_resource
 from billdb.converge import schema as schema_resource
 from billdb.converge.core import diff, ids, require_converged
-from billdb.engines import etcd, patroni, process
+from billdb.engines import etcd, patroni, pgbouncer, process
 from billdb.engines.http import HttpError
 from billdb.engines.patroni import PatroniAPI
 from billdb.engines.secrets import SecretStore, write_pgpass
@@ -87,7 +87,11 @@ def check_host(ctx: Context) -> tuple[bool, str]:
     if res.returncode != 0:
         raise StepError("host", f"the OS user {env.os_user} cannot run {patroni.executable()}: "
                         "build the venv with /usr/bin/python3 in a directory that user can read")
-    return False, f"PostgreSQL binaries, etcd, locale and {res.stdout.strip()} present"
+    found = [res.stdout.strip()]
+    if ctx.plan.pooler.enabled:
+        found.append(pgbouncer.check_installed(env.os_user,
+                                               ctx.plan.pooler.max_prepared_statements > 0))
+    return False, f"PostgreSQL binaries, etcd, locale, {' and '.join(found)} present"
 
 
 def ensure_directories(ctx: Context) -> tuple[bool, str]:
