@@ -81,19 +81,37 @@ def test_jdbc_json_env_and_client_json(plan: Path):
     pooled = json.loads(billdb("app-config", "--format", "jdbc-json", "--through-pooler",
                                plan=plan).stdout)
     assert "/bill_inquiry_db_read?" in pooled["datasources"]["readonly"]["jdbcUrl"]
-    assert "prepareThreshold=0" in pooled["datasources"]["master"]["jdbcUrl"]  # 1.18 locally
-    local = json.loads(billdb("app-config", "--format", "client-json", "--through-pooler",
-                              plan=plan).stdout)
-    prod = json.loads(billdb("--env", "prod", "app-config", "--format", "client-json",
-                             "--through-pooler", plan=plan).stdout)
-    assert local["pooler"]["prepared_statements"] is False
-    assert prod["pooler"]["prepared_statements"] is True
+    # both PgBouncers keep the clients' prepared statements (pooler.max_prepared_statements)
+    assert "prepareThreshold" not in pooled["datasources"]["master"]["jdbcUrl"]
+    for env in ("local", "prod"):
+        for pooled_flag in ((), ("--through-pooler",)):
+            prof = json.loads(billdb("--env", env, "app-config", "--format", "client-json",
+                                     *pooled_flag, plan=plan).stdout)
+            assert prof["pooler"]["prepared_statements"] is True, (env, pooled_flag)
     env = billdb("app-config", "--format", "env", plan=plan).stdout
     assert "export PGSSLMODE=verify-full" in env and "PGPASSWORD=" not in env
     prof = json.loads(billdb("app-config", "--format", "client-json", plan=plan).stdout)
     assert prof["roles"] == {"write": "bill_app_user", "read": "bill_readonly_user"}
     assert prof["encrypted_columns"]["customer_info.customer_name"] == "customer_id"
     assert prof["routes"]["write"] == [["127.0.0.1", 31010], ["127.0.0.1", 31011]]
+
+
+def test_a_pooler_without_prepared_statements_makes_clients_not_prepare(tmp_path: Path):
+    plan = write_plan(tmp_path / "plan.yaml", tmp_path / "state", 31000,
+                      mutate=lambda d: d["pooler"].update(max_prepared_statements=0))
+    for env in ("local", "prod"):
+        pooled = json.loads(billdb("--env", env, "app-config", "--format", "jdbc-json",
+                                   "--through-pooler", plan=plan).stdout)
+        assert all("prepareThreshold=0" in d["jdbcUrl"]
+                   for d in pooled["datasources"].values()), env
+        direct = json.loads(billdb("--env", env, "app-config", "--format", "jdbc-json",
+                                   plan=plan).stdout)
+        assert "prepareThreshold" not in direct["datasources"]["master"]["jdbcUrl"]
+        prof = json.loads(billdb("--env", env, "app-config", "--format", "client-json",
+                                 "--through-pooler", plan=plan).stdout)
+        assert prof["pooler"]["prepared_statements"] is False
+    text = billdb("app-config", "--format", "spring", "--through-pooler", plan=plan).stdout
+    assert "prepareThreshold=0: the plan's PgBouncer keeps no prepared statements" in text
 
 
 def test_bad_format_or_env_exits_2_without_a_traceback(plan: Path):

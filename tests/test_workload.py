@@ -236,6 +236,43 @@ def test_pooler_tls_and_routing(env: Env):
         psycopg.connect(plain + "?sslmode=disable", connect_timeout=5)
 
 
+def _pooler_stats(env: Env) -> dict[str, int]:
+    from billdb.ops import pooler
+
+    ctx = env.context()
+    console = pooler.conninfo(ctx, "pgbouncer", user=ctx.plan.read_replica.read_user)
+    with psycopg.connect(console, autocommit=True, prepare_threshold=None) as conn:
+        cur = conn.execute("SHOW STATS")
+        names = [d.name for d in cur.description]
+        return next(dict(zip(names, r, strict=True)) for r in cur.fetchall()
+                    if r[0] == "bill_inquiry_db")
+
+
+def test_pooler_keeps_each_clients_prepared_statements(env: Env):
+    """Two clients prepare different statements under the same names (psycopg names them
+    _pg3_0, _pg3_1, ... per connection) and take turns, a transaction each, on the pooler's
+    server connections. A PgBouncer without max_prepared_statements passes the names through,
+    so the second client's prepare fails (the name exists on that server connection) or runs
+    the other's statement; this one renames and re-prepares them per server connection."""
+    from billdb.ops import pooler
+
+    conninfo = pooler.conninfo(env.context(), "bill_inquiry_db")
+    before = _pooler_stats(env)
+    with psycopg.connect(conninfo, autocommit=True, prepare_threshold=0) as a, \
+            psycopg.connect(conninfo, autocommit=True, prepare_threshold=0) as b:
+        for i in range(25):
+            assert a.execute("SELECT %s::int + 1", [i]).fetchone()[0] == i + 1
+            assert b.execute("SELECT %s::text || 'b'", [str(i)]).fetchone()[0] == f"{i}b"
+            assert b.execute("SELECT %s::int * 3", [i]).fetchone()[0] == 3 * i
+    after = _pooler_stats(env)
+    binds = after["total_bind_count"] - before["total_bind_count"]
+    parses = after["total_server_parse_count"] - before["total_server_parse_count"]
+    client = after["total_client_parse_count"] - before["total_client_parse_count"]
+    assert client == 3 and binds >= 75, (client, binds)
+    # each statement prepared once per server connection that ran it, not once per execution
+    assert 3 <= parses <= 15, parses
+
+
 def test_pooler_follows_the_primary_after_a_switchover(env: Env):
     before = _json(env, "pooler", "status")[1]["primary_port"]
     env.run("switchover", "--json")

@@ -85,8 +85,8 @@ class Settings:
     master: DataSource
     readonly: DataSource
     plan: Plan
-    # the pooler carries the clients' prepared statements (Azure's, when the plan sets
-    # pooler.max_prepared_statements); the local PgBouncer 1.18 cannot
+    # the pooler carries the clients' prepared statements (Azure's and the local PgBouncer,
+    # when the plan sets pooler.max_prepared_statements)
     pooler_prepares: bool = False
 
 
@@ -121,7 +121,7 @@ def settings(ctx: Context, env: str = "local", through_pooler: bool = False) -> 
     base = {"sslmode": "verify-full", "sslrootcert": ca,
             **{k: v for k, v, _ in PGJDBC_FAILOVER},
             "ApplicationName": plan.service.name}
-    prepares = env == "prod" and plan.pooler.max_prepared_statements > 0
+    prepares = plan.pooler.max_prepared_statements > 0
     if through_pooler and not prepares:
         base["prepareThreshold"] = "0"  # transaction pooling: no server-side prepared stmts
     pool = plan.pool
@@ -139,7 +139,7 @@ def settings(ctx: Context, env: str = "local", through_pooler: bool = False) -> 
                     str(lay.secrets_file) if local else None, hikari,
                     ctx.local.pooler_port if local else AZURE_POOLER_PORT,
                     str(lay.routes_file) if local else None, master, readonly, plan,
-                    pooler_prepares=through_pooler and prepares)
+                    pooler_prepares=prepares)
 
 
 def jdbc_json(s: Settings) -> dict[str, Any]:

@@ -53,12 +53,13 @@ def application_yml(s: Settings) -> str:
              "# up to min(10 s, connection-timeout) in 2.x; a write resumes within that pause",
              "# of the promotion, so keep the pool on a current HikariCP."]
     if s.through_pooler and s.pooler_prepares:
-        head.append(f"#   pgjdbc prepares as usual: Azure's PgBouncer keeps up to "
+        name = "Azure's PgBouncer" if s.env == "prod" else "PgBouncer"
+        head.append(f"#   pgjdbc prepares as usual: {name} keeps up to "
                     f"{s.plan.pooler.max_prepared_statements} prepared statements per client "
                     "(pgbouncer.max_prepared_statements).")
     elif s.through_pooler:
-        head.append("#   prepareThreshold=0: this PgBouncer's transaction pooling cannot carry "
-                    "server-side prepared statements.")
+        head.append("#   prepareThreshold=0: the plan's PgBouncer keeps no prepared statements "
+                    "(pooler.max_prepared_statements: 0).")
     body = ["spring:", "  datasource:"]
     body += _datasource(s, s.master, "writes: the zone pair's primary, as bill_app_user")
     body += _datasource(s, s.readonly, f"reads: the replica first, then the zone pair, as "

@@ -199,9 +199,8 @@ class Pooler(Strict):
     max_client_conn: int = Field(ge=1)
     admin_reserved_connections: int = Field(ge=0)
     # Protocol-level prepared statements the pooler tracks per client in transaction mode
-    # (PgBouncer 1.21+; Azure's built-in one is newer). 0: none, and clients must not prepare.
-    # The local stand-in, Debian 12's PgBouncer 1.18, has no such setting: its clients never
-    # prepare (docs/topology.md).
+    # (PgBouncer 1.21+: Azure's built-in one, and the local stand-in built from Debian 13's
+    # source). 0: none, and clients must not prepare (docs/topology.md).
     max_prepared_statements: int = Field(default=200, ge=0)
 
 

@@ -81,6 +81,9 @@ def pgbouncer_ini(plan: Plan, files: PoolerFiles, listen_port: int, primary_port
         f"reserve_pool_size = {pooler.reserve_pool_size}",
         "reserve_pool_timeout = 1",
         f"max_db_connections = {server_pool(plan)}",
+        # The clients' protocol-level prepared statements, kept per client and prepared on
+        # whichever server connection runs them (0: off, and clients must not prepare).
+        f"max_prepared_statements = {pooler.max_prepared_statements}",
         f"query_wait_timeout = {pool.connection_timeout_s}",
         f"server_idle_timeout = {pool.idle_timeout_s}",
         f"server_lifetime = {pool.max_lifetime_s}",

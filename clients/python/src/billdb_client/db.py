@@ -95,7 +95,7 @@ class ClientConfig:
     # Through PgBouncer (transaction mode): every pool connects to the pooler, which follows the
     # primary and maps `pooler_read_dbname` to the read replica. Server-side prepared
     # statements only when the pooler carries them (`pooler_prepares`: PgBouncer 1.21+ with
-    # max_prepared_statements, as Azure's); never through the local PgBouncer 1.18.
+    # max_prepared_statements, as Azure's and the local one).
     pooler_port: int | None = None
     pooler_read_dbname: str | None = None
     pooler_prepares: bool = False

@@ -64,6 +64,7 @@ def checks(ctx: Context) -> Iterator[Check]:
             "default_pool_size": str(plan.pooler.default_pool_size),
             "reserve_pool_size": str(plan.pooler.reserve_pool_size),
             "max_db_connections": str(render.server_pool(plan)),
+            "max_prepared_statements": str(plan.pooler.max_prepared_statements),
             "client_tls_sslmode": "require", "server_tls_sslmode": "verify-full",
             "auth_type": "scram-sha-256"}
     for key, value in want.items() if live else ():
