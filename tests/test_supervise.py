@@ -261,6 +261,24 @@ def test_program_file_restarts_on_unexpected_exit_and_rotates_its_log(tmp_path):
 
 
 @pytest.mark.unit
+@pytest.mark.skipif(os.geteuid() != 0, reason="chrt and setpriv are used as root")
+def test_a_realtime_program_is_raised_by_chrt_as_root_then_runs_as_its_user(tmp_path):
+    svc = process.Service(name="pgbouncer", argv=["/t/pgbouncer", "/s/pgbouncer.ini"],
+                          pidfile=tmp_path / "p.pid", logfile=tmp_path / "p.log",
+                          user="postgres", supervisor=tmp_path, realtime_priority=1)
+    prog = process.supervised(svc)
+    assert prog.argv == ["chrt", "--rr", "1", "setpriv", "--reuid=postgres",
+                         "--regid=postgres", "--init-groups", "--", "/t/pgbouncer",
+                         "/s/pgbouncer.ini"]
+    assert prog.user is None and "user=" not in prog.config()  # chrt needs root
+    plain = process.supervised(process.Service(
+        name="etcd", argv=["/usr/bin/etcd"], pidfile=tmp_path / "e.pid",
+        logfile=tmp_path / "e.log", user="postgres", supervisor=tmp_path))
+    assert plain.argv == ["/usr/bin/etcd"] and plain.user == "postgres"
+    assert process.scheduling(os.getpid()) == "SCHED_OTHER 0"
+
+
+@pytest.mark.unit
 def test_restarts_are_the_unexpected_exits_in_supervisords_log(tmp_path):
     from billdb.engines.supervisor import Supervisor
 

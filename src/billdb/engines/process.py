@@ -5,7 +5,8 @@ A Service with a `supervisor` directory is a program of the environment's superv
 billdb asks it for the PID. A Service without one (a short-lived throwaway such as the lint
 scratch server or a restored copy) stays a plain child: billdb starts it in its own session,
 records its PID, and later finds it by that PID (checking the command line, so a recycled PID
-is not taken for ours). `setpriv` replaces itself with the server, so the PID is its own.
+is not taken for ours). `setpriv` replaces itself with the server, so the PID is its own
+(and so does `chrt`, which gives a relay such as PgBouncer its real-time priority first).
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ class Service:
     # the pidfile of a detached child that must die with the program when its machine is lost
     # (Patroni's postmaster runs in a session of its own)
     companion: Path | None = None
+    # real-time round-robin priority (SCHED_RR, 1 the lowest), for a relay every query passes
+    # through: it must not wait for a CPU behind the work it relays (docs/topology.md)
+    realtime_priority: int | None = None
 
     @property
     def program(self) -> str:
@@ -58,11 +62,41 @@ def _base_env(user: str | None, extra: dict[str, str]) -> dict[str, str]:
     return env
 
 
+def as_user(argv: list[str], user: str | None) -> list[str]:
+    """`argv` run as `user` (when root): setpriv replaces itself with the program."""
+    if not user or os.geteuid() != 0:
+        return list(argv)
+    return ["setpriv", f"--reuid={user}", f"--regid={user}", "--init-groups", "--", *argv]
+
+
+def launch_argv(svc: Service) -> list[str]:
+    """What starts the service as root: its real-time priority set (chrt needs root, so it
+    comes first), then its user (setpriv); both replace themselves, the PID is the server's."""
+    argv = as_user(svc.argv, svc.user)
+    if svc.realtime_priority and os.geteuid() == 0:
+        argv = ["chrt", "--rr", str(svc.realtime_priority), *argv]
+    return argv
+
+
+def scheduling(pid: int) -> str:
+    """The process's CPU scheduling policy and priority, e.g. "SCHED_RR 1"."""
+    names = {os.SCHED_OTHER: "SCHED_OTHER", os.SCHED_BATCH: "SCHED_BATCH",
+             os.SCHED_IDLE: "SCHED_IDLE", os.SCHED_FIFO: "SCHED_FIFO", os.SCHED_RR: "SCHED_RR"}
+    try:
+        policy, param = os.sched_getscheduler(pid), os.sched_getparam(pid)
+    except OSError as exc:
+        return f"unknown ({exc.strerror})"
+    return f"{names.get(policy, str(policy))} {param.sched_priority}"
+
+
 def supervised(svc: Service) -> sv.Program | None:
     if svc.supervisor is None:
         return None
     user = svc.user if os.geteuid() == 0 else None
-    return sv.Program(name=svc.program, argv=list(svc.argv), logfile=svc.logfile, user=user,
+    argv = list(svc.argv)
+    if svc.realtime_priority and user:
+        argv, user = launch_argv(svc), None  # supervisord would drop to the user before chrt
+    return sv.Program(name=svc.program, argv=argv, logfile=svc.logfile, user=user,
                       env=_base_env(svc.user, svc.env), cwd=svc.cwd, priority=svc.priority,
                       stop_timeout=svc.stop_timeout, startsecs=svc.startsecs)
 
@@ -141,14 +175,7 @@ def start(svc: Service) -> tuple[int, bool]:
     if pid:
         return pid, False
     svc.logfile.parent.mkdir(parents=True, exist_ok=True)
-    argv = list(svc.argv)
-    if svc.user and os.geteuid() == 0:
-        argv = ["setpriv", f"--reuid={svc.user}", f"--regid={svc.user}", "--init-groups",
-                "--", *argv]
-    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", **svc.env}
-    if svc.user:
-        pw = os_user(svc.user)
-        env.setdefault("HOME", pw.pw_dir)
+    argv, env = launch_argv(svc), _base_env(svc.user, svc.env)
     log = open(svc.logfile, "ab")  # noqa: SIM115 - handed to the child
     try:
         if svc.user:
@@ -212,8 +239,7 @@ def run(argv: list[str], *, user: str | None = None, check: bool = True, step: s
         env: dict[str, str] | None = None, timeout: float | None = None,
         input: str | None = None) -> subprocess.CompletedProcess[str]:
     """Run a short command (as `user` when given) and capture its output."""
-    if user and os.geteuid() == 0:
-        argv = ["setpriv", f"--reuid={user}", f"--regid={user}", "--init-groups", "--", *argv]
+    argv = as_user(argv, user)
     full_env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", **(env or {})}
     if user:
         full_env.setdefault("HOME", os_user(user).pw_dir)

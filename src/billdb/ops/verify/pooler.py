@@ -55,6 +55,8 @@ def checks(ctx: Context) -> Iterator[Check]:
                 f"pid {fpid}" if fpid else "stopped", bool(fpid))
     if not pid:
         return
+    policy, want_policy = process.scheduling(pid), f"SCHED_RR {pgbouncer.REALTIME_PRIORITY}"
+    yield Check("pooler.realtime_priority", S_POOL, want_policy, policy, policy == want_policy)
     try:
         live = _live_config(ctx)
     except psycopg.Error as exc:
