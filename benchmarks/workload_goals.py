@@ -3,6 +3,8 @@ tests/conftest.write_plan on your port base), through the `billdb` command line:
 
 - 1,000 users, think time 1 s, 60 s, HA topology with synchronous replication: p99 < 500 ms,
   zero errors;
+- the same through PgBouncer, right after the same run straight to the servers (issue 13):
+  p99 within 1.5x of the direct one, zero errors;
 - saturated (50 users, think 0): bench statements/s >= 70 % of pgbench running the same
   statements with 50 clients, measured in the same run;
 - capacity: the largest user count whose p99 stays under 500 ms;
@@ -77,9 +79,10 @@ def main() -> None:
                                                  "load_1m_before", "load_1m_after")}
     report["machine"] = peak["machine"]
     pooled = run(a.plan, a.max_load, "bench", "--users", "1000", "--duration", str(d),
-                 "--workers", w, "--through-pooler")
+                 "--workers", w, "--through-pooler", "--compare-direct")
     report["users_1000_through_pooler"] = {k: pooled[k] for k in (
-        "tps", "p50_ms", "p95_ms", "p99_ms", "errors", "load_1m_before", "load_1m_after")}
+        "tps", "p50_ms", "p95_ms", "p99_ms", "errors", "direct", "p99_ratio_to_direct",
+        "pooler", "load_1m_before", "load_1m_after")}
     for workers in sorted({"1", w}):
         sat = run(a.plan, a.max_load, "bench", "--users", "50", "--think-ms", "0",
                   "--duration", str(d // 2), "--workers", workers, "--compare-pgbench")
@@ -108,6 +111,8 @@ def main() -> None:
     report["pgbench"] = pg
     report["goals"] = {
         "users_1000_p99_under_500ms_no_errors": peak["p99_ms"] < 500 and peak["errors"] == 0,
+        "through_pooler_p99_within_1.5x_of_direct": (pooled["p99_ratio_to_direct"] or 99) <= 1.5
+        and pooled["errors"] == 0,
         "saturated_ratio_at_least_0.7": max(report[f"saturated_workers_{x}"]["ratio"] or 0
                                             for x in sorted({"1", w})) >= 0.7,
         "capacity_users": cap["capacity_users"],

@@ -117,6 +117,10 @@ def bench(
     compare_pgbench: Annotated[bool, typer.Option(
         "--compare-pgbench", help="Then run the same statements under pgbench with as many "
         "clients, for as long, and report bench_sps, pgbench_sps and their ratio.")] = False,
+    compare_direct: Annotated[bool, typer.Option(
+        "--compare-direct", help="With --through-pooler: first the same run straight to the "
+        "servers, then through PgBouncer, back to back; report direct (its tps, p50, p95, p99, "
+        "errors) and p99_ratio_to_direct.")] = False,
     encryption_overhead: Annotated[bool, typer.Option(
         "--encryption-overhead", help="Run twice, with and without column encryption, and "
         "report what AES-GCM adds to the flow's p50.")] = False,
@@ -145,7 +149,7 @@ def bench(
                            workers=workers, through_pooler=through_pooler,
                            compare_pgbench=compare_pgbench,
                            encryption_overhead=encryption_overhead, keep_data=keep_data,
-                           progress=output.note, pods=pods)
+                           progress=output.note, pods=pods, compare_direct=compare_direct)
     output.report(report, as_json)
     output.exit_status(report["errors"] == 0)
 

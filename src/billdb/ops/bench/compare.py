@@ -1,5 +1,5 @@
-"""`billdb bench` with its comparisons: against pgbench running the same statements, and
-against itself without column encryption."""
+"""`billdb bench` with its comparisons: against pgbench running the same statements, against
+itself without column encryption, and through PgBouncer against straight to the servers."""
 
 from __future__ import annotations
 
@@ -7,17 +7,32 @@ from collections.abc import Callable
 from typing import Any
 
 from billdb.context import Context
+from billdb.errors import BilldbError
 from billdb.ops.bench import pgbench, runner
+
+SUMMARY = ("tps", "p50_ms", "p95_ms", "p99_ms", "errors")
 
 
 def bench(ctx: Context, *, users: int, duration_s: float, think_ms: float, workers: int,
           through_pooler: bool, compare_pgbench: bool, encryption_overhead: bool,
           keep_data: bool, progress: Callable[[str], None],
-          pods: int | None = None) -> dict[str, Any]:
+          pods: int | None = None, compare_direct: bool = False) -> dict[str, Any]:
+    if compare_direct and not through_pooler:
+        raise BilldbError("--compare-direct compares a run through PgBouncer with a direct "
+                          "one: add --through-pooler")
     common = {"users": users, "duration_s": duration_s, "think_ms": think_ms,
               "workers": workers, "through_pooler": through_pooler, "keep_data": keep_data,
               "progress": progress, "pods": pods}
+    direct = None
+    if compare_direct:  # back to back: straight to the servers, then the same through PgBouncer
+        progress("first the same run straight to the servers")
+        direct = runner.run(ctx, encrypt=True, **{**common, "through_pooler": False})
     report = runner.run(ctx, encrypt=True, **common)
+    if direct is not None:
+        report["direct"] = {k: direct[k] for k in SUMMARY}
+        report["p99_ratio_to_direct"] = (round(report["p99_ms"] / direct["p99_ms"], 2)
+                                         if report["p99_ms"] and direct["p99_ms"] else None)
+        report["errors"] += direct["errors"]
     if encryption_overhead:
         # Two measures: the A/B of the flow's p50 (with and without encryption, run after
         # each other, so it carries the machine's noise), and the time the flow spends in the

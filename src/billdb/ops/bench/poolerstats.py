@@ -1,7 +1,8 @@
 """PgBouncer's own view of a bench run through the pooler: does anyone wait for a server
 connection (SHOW POOLS cl_waiting / maxwait), how busy the server side is (sv_active), and
-how long a transaction spends in the pooler (SHOW STATS deltas over the run). Sampled once a
-second from the admin console as the plan's stats user (the read role)."""
+how long a transaction spends in the pooler and whether the clients' prepared statements were
+kept (SHOW STATS deltas over the run). Sampled once a second from the admin console as the
+plan's stats user (the read role)."""
 
 from __future__ import annotations
 
@@ -75,6 +76,14 @@ def _delta(s0: dict[str, Any] | None, s1: dict[str, Any]) -> dict[str, Any]:
         return int(s1[key]) - int((s0 or {}).get(key, 0))
 
     xacts = d("total_xact_count")
-    return {"transactions": xacts, "queries": d("total_query_count"),
-            "avg_xact_ms": round(d("total_xact_time") / xacts / 1000, 2) if xacts else None,
-            "avg_wait_ms": round(d("total_wait_time") / xacts / 1000, 2) if xacts else None}
+    out: dict[str, Any] = {
+        "transactions": xacts, "queries": d("total_query_count"),
+        "avg_xact_ms": round(d("total_xact_time") / xacts / 1000, 2) if xacts else None,
+        "avg_wait_ms": round(d("total_wait_time") / xacts / 1000, 2) if xacts else None}
+    if "total_bind_count" in s1:  # PgBouncer 1.21+: prepared statements kept for the clients
+        # named statements the clients prepared, how often PgBouncer had to prepare one on a
+        # server connection, and the executions bound to them: binds per server parse is
+        # what the servers were spared planning
+        out.update(client_parses=d("total_client_parse_count"),
+                   server_parses=d("total_server_parse_count"), binds=d("total_bind_count"))
+    return out
