@@ -297,6 +297,25 @@ def test_verify_fails_the_connection_budget_when_pods_grow(env: Env, tmp_path):
     assert "150 pods x 15 x 3 pools" in actual and "> pooler.max_client_conn 2000" in actual
 
 
+def test_bench_through_the_pooler_between_two_halves_of_the_direct_run(env: Env):
+    res = env.run("bench", "--users", "40", "--duration", "6", "--through-pooler",
+                  "--compare-direct", "--json", timeout=300)
+    report = json.loads(res.stdout)
+    assert report["errors"] == 0 and report["direct"]["errors"] == 0
+    assert report["machine"]["client"]["through_pooler"] is True
+    assert len(report["direct"]["p99_ms_halves"]) == 2
+    assert report["p99_ratio_to_direct"] == round(report["p99_ms"] / report["direct"]["p99_ms"],
+                                                  2)
+    assert res.stderr.count("straight to the servers") == 2
+    stats = report["pooler"]["stats"]["bill_inquiry_db"]
+    # the clients' prepared statements were kept: executions bound, few prepared on servers
+    assert stats["binds"] > 5 * max(1, stats["server_parses"]), stats
+    gc = report["machine"]["client"]["gc"]
+    assert set(gc) == {"collections", "pause_ms", "longest_ms"}
+    bad = env.run("bench", "--users", "5", "--duration", "1", "--compare-direct", check=False)
+    assert bad.returncode == 2 and "add --through-pooler" in bad.stderr
+
+
 def test_bench_smoke_50_users_10_seconds(env: Env):
     res = env.run("bench", "--users", "50", "--duration", "10", "--json", timeout=300)
     report = json.loads(res.stdout)

@@ -21,6 +21,7 @@ from billdb.client.crypto import (
     context,
     key_id_of,
 )
+from billdb.errors import ArgumentError
 from billdb.ops.bench.pgbench import FLOW_STATEMENTS, flow_script
 from billdb.ops.bench.stats import percentile
 from billdb.ops.partitions import uncovered
@@ -104,7 +105,8 @@ def test_pgbouncer_ini_is_tls_on_both_sides_and_follows_given_ports():
     assert "bill_inquiry_db_read = host=127.0.0.1 port=15434 " in ini
     for line in ("pool_mode = transaction", "client_tls_sslmode = require",
                  "server_tls_sslmode = verify-full", "auth_type = scram-sha-256",
-                 "max_client_conn = 2000", "max_db_connections = 70"):
+                 "max_client_conn = 2000", "max_db_connections = 70",
+                 "max_prepared_statements = 200"):
         assert line in ini.splitlines()
     assert auth_file({"a": 'SCRAM-SHA-256$4096:x"y'}) == '"a" "SCRAM-SHA-256$4096:x""y"\n'
 
@@ -128,3 +130,28 @@ def test_percentile_nearest_rank():
     values = [float(v) for v in range(1, 101)]
     assert percentile(values, 50) == 50 and percentile(values, 99) == 99
     assert percentile([], 50) is None
+
+
+def test_runs_measured_apart_combine_into_one():
+    from billdb.ops.bench import runner
+    from billdb.ops.bench.flow import OPERATIONS
+
+    def part(latencies: list[float], busy: float) -> runner.Measured:
+        shape = runner.Shape.of(10, 5, 1000)
+        lat = {o: [] for o in OPERATIONS} | {"customer_info": latencies}
+        merged = runner._merge([{
+            "flows_total": 1, "cipher_s": 0.0, "gc_collections": 2, "gc_pause_s": 0.01,
+            "gc_longest_s": 0.008, "statements": len(latencies), "errors": 0,
+            "batches": {"write": 1}, "batched": {"write": 2}, "latencies": lat,
+            "flows": [sum(latencies)], "error_samples": []}])
+        merged["client_cpu_s"] = 1.0
+        return runner.Measured(shape, merged, "15.x", busy)
+
+    both = runner.combine([part([0.001] * 99, 20.0), part([0.101], 40.0)])
+    assert both.shape.duration_s == 10 and both.cpu_busy == 30.0
+    doc = runner.report(both)
+    assert doc["operations"]["customer_info"]["count"] == 100 and doc["tps"] == 10.0
+    assert doc["machine"]["client"]["gc"] == {"collections": 4, "pause_ms": 20.0,
+                                              "longest_ms": 8.0}
+    with pytest.raises(ArgumentError):
+        runner.Shape.of(10, 5, 1000, pods=11)

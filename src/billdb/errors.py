@@ -13,6 +13,12 @@ class PlanError(BilldbError):
     exit_code = 2
 
 
+class ArgumentError(BilldbError):
+    """A bad option or environment value: nothing ran; the CLI exits 2."""
+
+    exit_code = 2
+
+
 class StepError(BilldbError):
     """A provisioning step failed; the message names the step and its log."""
 

@@ -18,19 +18,13 @@ except ImportError:  # pragma: no cover
     from click import get_current_context
 
 from billdb.context import Context, load_context
-from billdb.errors import BilldbError
+from billdb.errors import ArgumentError, BilldbError
 
 PlanOpt = Annotated[Path | None, typer.Option(
     "--plan", help="Plan file (default: plans/bill-inquiry.yaml).", show_default=False)]
 EnvOpt = Annotated[str, typer.Option("--env", help="Environment of the plan: local or prod.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 TODAY_ENV = "BILLDB_TODAY"
-
-
-class ArgumentError(BilldbError):
-    """A bad option or environment value: nothing ran; the CLI exits 2."""
-
-    exit_code = 2
 
 
 @dataclass(frozen=True)

@@ -118,9 +118,9 @@ def bench(
         "--compare-pgbench", help="Then run the same statements under pgbench with as many "
         "clients, for as long, and report bench_sps, pgbench_sps and their ratio.")] = False,
     compare_direct: Annotated[bool, typer.Option(
-        "--compare-direct", help="With --through-pooler: first the same run straight to the "
-        "servers, then through PgBouncer, back to back; report direct (its tps, p50, p95, p99, "
-        "errors) and p99_ratio_to_direct.")] = False,
+        "--compare-direct", help="With --through-pooler: the run through PgBouncer between "
+        "two halves of the same run straight to the servers, back to back; adds direct (tps, "
+        "p50, p95, p99, errors) and p99_ratio_to_direct.")] = False,
     encryption_overhead: Annotated[bool, typer.Option(
         "--encryption-overhead", help="Run twice, with and without column encryption, and "
         "report what AES-GCM adds to the flow's p50.")] = False,

@@ -118,6 +118,9 @@ class Recorder:
     cipher_s: float = 0.0  # time in the cipher over all flows (TimedCipher)
     batches: dict[str, int] = field(default_factory=dict)  # pool -> multiplexed batches sent
     batched: dict[str, int] = field(default_factory=dict)  # pool -> statements in them
+    gc_collections: int = 0  # the client's garbage collections in the window (GcPauses)
+    gc_pause_s: float = 0.0
+    gc_longest_s: float = 0.0
 
     def inside(self, t: float) -> bool:
         return self.window[0] <= t < self.window[1]

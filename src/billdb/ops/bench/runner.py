@@ -13,6 +13,7 @@ import queue as queue_mod
 import resource
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
 from billdb import sql as sqlfiles
@@ -20,7 +21,7 @@ from billdb.client import BillDB, ClientConfig
 from billdb.client.crypto import FieldCipher
 from billdb.client.repository import BillRepository
 from billdb.context import Context
-from billdb.errors import BilldbError
+from billdb.errors import ArgumentError, BilldbError
 from billdb.ops import cluster
 from billdb.ops.bench import machine
 from billdb.ops.bench.flow import OPERATIONS, PassThroughCipher, line_number, user_id
@@ -80,21 +81,63 @@ def _server_version(ctx: Context) -> str:
 def _merge(results: list[dict[str, Any]]) -> dict[str, Any]:
     lat: dict[str, list[float]] = {o: [] for o in OPERATIONS}
     merged: dict[str, Any] = {"flows": [], "statements": 0, "errors": 0, "error_samples": [],
-                              "flows_total": 0, "cipher_s": 0.0, "batches": {}, "batched": {}}
+                              "flows_total": 0, "cipher_s": 0.0, "batches": {}, "batched": {},
+                              "gc_collections": 0, "gc_pause_s": 0.0, "gc_longest_s": 0.0}
     for r in results:
-        merged["flows_total"] += r["flows_total"]
-        merged["cipher_s"] += r["cipher_s"]
+        for key in ("flows_total", "cipher_s", "gc_collections", "gc_pause_s", "statements",
+                    "errors"):
+            merged[key] += r[key]
+        merged["gc_longest_s"] = max(merged["gc_longest_s"], r["gc_longest_s"])
         for key in ("batches", "batched"):
             for name, n in r[key].items():
                 merged[key][name] = merged[key].get(name, 0) + n
         for o in OPERATIONS:
             lat[o] += r["latencies"][o]
         merged["flows"] += r["flows"]
-        merged["statements"] += r["statements"]
-        merged["errors"] += r["errors"]
         merged["error_samples"] += r["error_samples"]
     merged["latencies"] = lat
     return merged
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What one bench run is: how many users in how many processes and pods, how long, how
+    fast, which route."""
+
+    users: int
+    duration_s: float
+    think_ms: float
+    workers: int
+    pods: int
+    through_pooler: bool
+    encrypt: bool
+    warmup_s: float
+
+    @classmethod
+    def of(cls, users: int, duration_s: float, think_ms: float, workers: int = 1,
+           through_pooler: bool = False, encrypt: bool = True, pods: int | None = None,
+           warmup_s: float | None = None) -> Shape:
+        if users < 1 or duration_s <= 0 or think_ms < 0 or workers < 1:
+            raise ArgumentError("--users and --workers must be >= 1, --duration > 0, "
+                                "--think-ms >= 0")
+        workers = min(workers, users)
+        pods = max(pods or workers, workers)
+        if pods > users:
+            raise ArgumentError("--pods cannot exceed --users")
+        warmup = warmup_s if warmup_s is not None else min(5.0, max(2.0, think_ms / 1000 * 2))
+        return cls(users, duration_s, think_ms, workers, pods, through_pooler, encrypt, warmup)
+
+
+@dataclass(frozen=True)
+class Measured:
+    """A run's raw figures (every latency), before percentiles: runs of one shape and route
+    measured apart can be pooled into one (`combine`)."""
+
+    shape: Shape
+    merged: dict[str, Any]
+    version: str
+    cpu_busy: float | None
+    pooler: dict[str, Any] | None = None  # PgBouncer's SHOW POOLS / SHOW STATS over the run
 
 
 def run(ctx: Context, users: int, duration_s: float, think_ms: float, workers: int = 1,
@@ -102,83 +145,56 @@ def run(ctx: Context, users: int, duration_s: float, think_ms: float, workers: i
         pods: int | None = None,
         warmup_s: float | None = None, progress: Callable[[str], None] = lambda m: None
         ) -> dict[str, Any]:
-    if users < 1 or duration_s <= 0 or think_ms < 0 or workers < 1:
-        raise BilldbError("--users and --workers must be >= 1, --duration > 0, --think-ms >= 0")
-    workers = min(workers, users)
-    pods = max(pods or workers, workers)
-    if pods > users:
-        raise BilldbError("--pods cannot exceed --users")
-    warmup = warmup_s if warmup_s is not None else min(5.0, max(2.0, think_ms / 1000 * 2))
-    n_lines = users
-    version = _server_version(ctx)
-    progress(f"seeding {n_lines} customers")
-    asyncio.run(_seed(ctx, n_lines, through_pooler, encrypt))
+    shape = Shape.of(users, duration_s, think_ms, workers=workers,
+                     through_pooler=through_pooler, encrypt=encrypt, pods=pods,
+                     warmup_s=warmup_s)
+    return report(measure(ctx, shape, keep_data, progress))
 
+
+def measure(ctx: Context, shape: Shape, keep_data: bool = False,
+            progress: Callable[[str], None] = lambda m: None) -> Measured:
+    """Seed the customers, run the workers, delete what they wrote (unless `keep_data`)."""
+    version = _server_version(ctx)
+    progress(f"seeding {shape.users} customers")
+    asyncio.run(_seed(ctx, shape.users, shape.through_pooler, shape.encrypt))
+    merged, cpu_busy, pooler = _run_workers(ctx, shape, progress)
+    if not keep_data:
+        progress("removing the benchmark's rows")
+        asyncio.run(_cleanup(ctx, shape.users, shape.users, shape.through_pooler))
+    return Measured(shape, merged, version, cpu_busy, pooler)
+
+
+def _run_workers(ctx: Context, shape: Shape, progress: Callable[[str], None]
+                 ) -> tuple[dict[str, Any], float | None, dict[str, Any] | None]:
+    """(merged worker results, CPU busy % in the window, PgBouncer's figures)."""
     spawn = mp.get_context("spawn")
     q = spawn.Queue()
     start_event = spawn.Event()
     start_epoch = spawn.Value("d", 0.0)
     procs = []
-    for w in range(workers):
+    for w in range(shape.workers):
         args = WorkerArgs(worker=w, plan_path=str(ctx.plan_path.resolve()),
                           secrets_file=str(ctx.layout.secrets_file),
-                          users=list(range(w, users, workers)), n_lines=n_lines,
-                          think_s=think_ms / 1000, warmup_s=warmup, duration_s=duration_s,
-                          through_pooler=through_pooler, encrypt=encrypt, seed=w + 1,
-                          pods=len(range(w, pods, workers)))
+                          users=list(range(w, shape.users, shape.workers)), n_lines=shape.users,
+                          think_s=shape.think_ms / 1000, warmup_s=shape.warmup_s,
+                          duration_s=shape.duration_s, through_pooler=shape.through_pooler,
+                          encrypt=shape.encrypt, seed=w + 1,
+                          pods=len(range(w, shape.pods, shape.workers)))
         p = spawn.Process(target=worker_main, args=(args, q, start_event, start_epoch),
                           daemon=True)
         p.start()
         procs.append(p)
-    results: dict[int, dict] = {}
     rusage_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     try:
-        ready = 0
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while ready < workers:
-            kind, w, payload = q.get(timeout=max(1.0, deadline - time.monotonic()))
-            if kind == "failed":
-                raise BilldbError(f"bench worker {w} failed: {payload}")
-            ready += kind == "ready"
-        sampler = PoolerSampler(ctx).start() if through_pooler else None
+        _wait_ready(q, shape.workers)
+        sampler = PoolerSampler(ctx).start() if shape.through_pooler else None
         start_epoch.value = time.time() + 0.2
         start_event.set()
-        progress(f"{users} users, {pods} pods in {workers} process(es), think {think_ms:g} ms, "
-                 f"warm-up {warmup:g} s, measuring {duration_s:g} s"
-                 f"{' through PgBouncer' if through_pooler else ''}"
-                 f"{'' if encrypt else ', encryption OFF'}")
-        cpu_before = cpu_after = None
-        window_start = time.monotonic() + 0.2 + warmup
-        window_end = window_start + duration_s
-        ops: dict[int, int] = {}
-        errs: dict[int, int] = {}
-        last_print = 0.0
-        every = 1.0 if duration_s <= 20 else 5.0
-        while len(results) < workers:
-            try:
-                kind, w, payload = q.get(timeout=1.0)
-            except queue_mod.Empty:
-                kind = None
-            now = time.monotonic()
-            if cpu_before is None and now >= window_start:
-                cpu_before = machine.cpu_times()
-            if cpu_after is None and now >= window_end:
-                cpu_after = machine.cpu_times()
-            if kind == "failed":
-                raise BilldbError(f"bench worker {w} failed: {payload}")
-            if kind == "progress":
-                ops[w], errs[w] = payload["ops"], payload["errors"]
-            elif kind == "result":
-                results[w] = payload
-            if kind != "result" and now - last_print >= every and now < window_end + 1:
-                last_print = now
-                phase = "warm-up" if now < window_start else \
-                    f"{min(duration_s, now - window_start):.0f}/{duration_s:g} s"
-                progress(f"bench {phase}: {sum(ops.values())} operations, "
-                         f"{sum(errs.values())} errors")
-            if not any(p.is_alive() for p in procs) and len(results) < workers and q.empty():
-                raise BilldbError("bench workers exited without a result")
-        cpu_after = cpu_after or machine.cpu_times()
+        progress(f"{shape.users} users, {shape.pods} pods in {shape.workers} process(es), "
+                 f"think {shape.think_ms:g} ms, warm-up {shape.warmup_s:g} s, measuring "
+                 f"{shape.duration_s:g} s{' through PgBouncer' if shape.through_pooler else ''}"
+                 f"{'' if shape.encrypt else ', encryption OFF'}")
+        results, cpu_busy = _collect(q, procs, shape, progress)
         pooler = sampler.stop() if sampler else None
     finally:
         start_event.set()
@@ -187,30 +203,83 @@ def run(ctx: Context, users: int, duration_s: float, think_ms: float, workers: i
             if p.is_alive():
                 p.terminate()
     ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-    client_cpu = (ru.ru_utime - rusage_before.ru_utime) + (ru.ru_stime - rusage_before.ru_stime)
-    merged = _merge(list(results.values()))
-    merged["client_cpu_s"] = client_cpu
-    if not keep_data:
-        progress("removing the benchmark's rows")
-        asyncio.run(_cleanup(ctx, users, n_lines, through_pooler))
-    doc = report(merged, users, duration_s, workers, pods, through_pooler, encrypt, think_ms,
-                 version, machine.busy_pct(cpu_before, cpu_after) if cpu_before else None)
-    if pooler is not None:
-        doc["pooler"] = pooler  # PgBouncer's SHOW POOLS / SHOW STATS over the run
-    return doc
+    merged = _merge(results)
+    merged["client_cpu_s"] = ((ru.ru_utime - rusage_before.ru_utime)
+                              + (ru.ru_stime - rusage_before.ru_stime))
+    return merged, cpu_busy, pooler
 
 
-def report(merged: dict[str, Any], users: int, duration_s: float, workers: int, pods: int,
-           through_pooler: bool, encrypt: bool, think_ms: float, version: str,
-           cpu_busy: float | None) -> dict[str, Any]:
+def _wait_ready(q: Any, workers: int) -> None:
+    ready = 0
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while ready < workers:
+        kind, w, payload = q.get(timeout=max(1.0, deadline - time.monotonic()))
+        if kind == "failed":
+            raise BilldbError(f"bench worker {w} failed: {payload}")
+        ready += kind == "ready"
+
+
+def _collect(q: Any, procs: list[Any], shape: Shape, progress: Callable[[str], None]
+             ) -> tuple[list[dict[str, Any]], float | None]:
+    """The workers' results, with progress lines and the machine's CPU over the window."""
+    results: dict[int, dict] = {}
+    cpu_before = cpu_after = None
+    window_start = time.monotonic() + 0.2 + shape.warmup_s
+    window_end = window_start + shape.duration_s
+    ops: dict[int, int] = {}
+    errs: dict[int, int] = {}
+    last_print = 0.0
+    every = 1.0 if shape.duration_s <= 20 else 5.0
+    while len(results) < len(procs):
+        try:
+            kind, w, payload = q.get(timeout=1.0)
+        except queue_mod.Empty:
+            kind = None
+        now = time.monotonic()
+        if cpu_before is None and now >= window_start:
+            cpu_before = machine.cpu_times()
+        if cpu_after is None and now >= window_end:
+            cpu_after = machine.cpu_times()
+        if kind == "failed":
+            raise BilldbError(f"bench worker {w} failed: {payload}")
+        if kind == "progress":
+            ops[w], errs[w] = payload["ops"], payload["errors"]
+        elif kind == "result":
+            results[w] = payload
+        if kind != "result" and now - last_print >= every and now < window_end + 1:
+            last_print = now
+            phase = "warm-up" if now < window_start else \
+                f"{min(shape.duration_s, now - window_start):.0f}/{shape.duration_s:g} s"
+            progress(f"bench {phase}: {sum(ops.values())} operations, "
+                     f"{sum(errs.values())} errors")
+        if not any(p.is_alive() for p in procs) and len(results) < len(procs) and q.empty():
+            raise BilldbError("bench workers exited without a result")
+    cpu_after = cpu_after or machine.cpu_times()
+    return list(results.values()), machine.busy_pct(cpu_before, cpu_after) if cpu_before \
+        else None
+
+
+def combine(parts: list[Measured]) -> Measured:
+    """Runs of one shape and route measured apart (e.g. either side of another run), as one
+    run as long as they are together."""
+    merged = _merge([p.merged for p in parts])
+    merged["client_cpu_s"] = sum(p.merged["client_cpu_s"] for p in parts)
+    busy = [p.cpu_busy for p in parts if p.cpu_busy is not None]
+    shape = replace(parts[0].shape, duration_s=sum(p.shape.duration_s for p in parts))
+    return Measured(shape, merged, parts[0].version,
+                    round(sum(busy) / len(busy), 1) if busy else None)
+
+
+def report(m: Measured) -> dict[str, Any]:
+    shape, merged = m.shape, m.merged
     lat = merged["latencies"]
     every = sorted(v for values in lat.values() for v in values)
     flows = sorted(merged["flows"])
-    desc = machine.describe(version)
-    desc.update({"cpu_busy_pct_during_run": cpu_busy,
-                 "client": {"workers": workers, "pods": pods, "think_ms": think_ms,
-                            "through_pooler": through_pooler,
-                            "encryption": "aes-256-gcm" if encrypt else "off",
+    desc = machine.describe(m.version)
+    desc.update({"cpu_busy_pct_during_run": m.cpu_busy,
+                 "client": {"workers": shape.workers, "pods": shape.pods,
+                            "think_ms": shape.think_ms, "through_pooler": shape.through_pooler,
+                            "encryption": "aes-256-gcm" if shape.encrypt else "off",
                             "statements": merged["statements"],
                             "cpu_s": round(merged["client_cpu_s"], 2),
                             "flow_p50_ms": ms(percentile(flows, 50)),
@@ -222,12 +291,17 @@ def report(merged: dict[str, Any], users: int, duration_s: float, workers: int, 
                             "statements_per_batch": {
                                 name: round(merged["batched"][name] / n, 2)
                                 for name, n in sorted(merged["batches"].items()) if n},
+                            # the client's own stalls (its event loop stood still), summed
+                            # over its processes: not time spent in the database
+                            "gc": {"collections": merged["gc_collections"],
+                                   "pause_ms": round(1000 * merged["gc_pause_s"], 1),
+                                   "longest_ms": round(1000 * merged["gc_longest_s"], 1)},
                             "error_samples": merged["error_samples"][:5]}})
-    return {
-        "users": users,
-        "duration_s": duration_s,
+    doc = {
+        "users": shape.users,
+        "duration_s": shape.duration_s,
         "flows": len(flows),
-        "tps": round(len(every) / duration_s, 1),
+        "tps": round(len(every) / shape.duration_s, 1),
         "p50_ms": ms(percentile(every, 50)),
         "p95_ms": ms(percentile(every, 95)),
         "p99_ms": ms(percentile(every, 99)),
@@ -237,3 +311,6 @@ def report(merged: dict[str, Any], users: int, duration_s: float, workers: int, 
                        for o, v in lat.items()},
         "machine": desc,
     }
+    if m.pooler is not None:
+        doc["pooler"] = m.pooler
+    return doc

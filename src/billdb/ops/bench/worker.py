@@ -8,6 +8,7 @@ every second, and "result" with the raw latencies of the measured window at the 
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from dataclasses import asdict, dataclass, replace
@@ -43,6 +44,26 @@ def make_repo(args: WorkerArgs, pod: int, cipher: Any) -> tuple[BillDB, BillRepo
     return db, BillRepository(db, cipher)
 
 
+class GcPauses:
+    """The process's garbage-collection pauses inside the measured window: while the collector
+    runs the event loop stands still, so every operation in flight is that much slower (the
+    client's stall, not the database's; reported apart)."""
+
+    def __init__(self, rec: Recorder) -> None:
+        self.rec = rec
+        self._t0 = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        now = time.monotonic()
+        if phase == "start":
+            self._t0 = now
+        elif self.rec.inside(self._t0):
+            took = now - self._t0
+            self.rec.gc_collections += 1
+            self.rec.gc_pause_s += took
+            self.rec.gc_longest_s = max(self.rec.gc_longest_s, took)
+
+
 async def _run(args: WorkerArgs, queue: Any, start_event: Any, start_epoch: Any) -> None:
     inner = FieldCipher.from_secrets_file(args.secrets_file) if args.encrypt \
         else PassThroughCipher()
@@ -54,6 +75,11 @@ async def _run(args: WorkerArgs, queue: Any, start_event: Any, start_epoch: Any)
         for db, repo in pods:
             await db.wait_ready(60)  # every connection is open before the clock starts
             await repo.active_config()
+        # What start-up made (modules, pools, connections) lives as long as the process: out of
+        # the collector's way, as a service does after start-up, so that a full collection
+        # walks only what the users make (its pauses: about 55 ms -> 20 ms at 1,000 users).
+        gc.collect()
+        gc.freeze()
         queue.put(("ready", args.worker, None))
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, start_event.wait)
@@ -62,6 +88,7 @@ async def _run(args: WorkerArgs, queue: Any, start_event: Any, start_epoch: Any)
         t_start = start_epoch.value + offset
         rec = Recorder(window=(t_start + args.warmup_s,
                                t_start + args.warmup_s + args.duration_s))
+        gc.callbacks.append(GcPauses(rec))
         stop_at = rec.window[1]
         spread = max(args.think_s, 0.5)
         tasks = []
