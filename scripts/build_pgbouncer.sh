@@ -7,60 +7,89 @@
 # Azure's built-in PgBouncer (1.21+, pgbouncer.max_prepared_statements) does not do. The local
 # stand-in must behave as the production pooler does (docs/topology.md).
 #
-# The source comes from Debian's archive through apt: a private sources list and state
-# directory (the machine's apt configuration is left alone), the signature checked against
-# Debian's archive keyring. Debian's own patches (security fixes) are applied by dpkg-source.
+# The source comes from Debian's archive through apt, with a configuration of billdb's own in
+# .tools/debian-src (its sources list and state; the machine's apt configuration is left
+# alone), the signature checked against Debian's archive keyring. Debian's own patches
+# (security fixes) are applied by dpkg-source. A newer Debian revision is built when there is
+# one (the weekly checklist's security_patches item compares the two the same way).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PREFIX="$PWD/.tools/pgbouncer"
+SRC="$PWD/.tools/debian-src"
 MIN_VERSION=1.21  # max_prepared_statements
 SUITE=trixie
+
+mkdir -p "$SRC/lists/partial" "$SRC/cache/archives/partial"
+cat > "$SRC/debian.sources" <<EOF
+Types: deb-src
+URIs: http://deb.debian.org/debian
+Suites: $SUITE $SUITE-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb-src
+URIs: http://deb.debian.org/debian-security
+Suites: $SUITE-security
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+EOF
+cat > "$SRC/apt.conf" <<EOF
+Dir::Etc::SourceList "$SRC/debian.sources";
+Dir::Etc::SourceParts "/dev/null";
+Dir::State::Lists "$SRC/lists";
+Dir::Cache "$SRC/cache";
+APT::Sandbox::User "root";
+EOF
+export APT_CONFIG="$SRC/apt.conf"
 
 have_version() {
   "$PREFIX/bin/pgbouncer" --version 2>/dev/null | sed -n 's/^PgBouncer \([0-9.]*\).*/\1/p'
 }
+newest_source() {  # the source apt would fetch: its own choice of the newest version
+  apt-get -q source --print-uris pgbouncer 2>/dev/null \
+    | sed -n 's/.* pgbouncer_\([^ ]*\)\.dsc .*/\1/p' | head -n 1
+}
 
 current=$(have_version || true)
+built_source=$(cat "$PREFIX/SOURCE_VERSION" 2>/dev/null || true)
+newest=""
+if apt-get -q update >"$SRC/update.log" 2>&1; then
+  newest=$(newest_source)
+fi
 if [ -n "$current" ] && dpkg --compare-versions "$current" ge "$MIN_VERSION"; then
-  exit 0
+  if [ -z "$newest" ]; then
+    echo "billdb: cannot read Debian $SUITE's sources; keeping PgBouncer $current" >&2
+    exit 0
+  fi
+  [ "$built_source" = "$newest" ] && exit 0
+fi
+if [ -z "$newest" ]; then
+  cat "$SRC/update.log" >&2
+  echo "billdb: cannot read Debian $SUITE's sources (PgBouncer source package)" >&2
+  exit 1
 fi
 
 work=$(mktemp -d /tmp/billdb-pgbouncer-build.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/lists/partial" "$work/cache/archives/partial" "$work/src"
-cat > "$work/debian.sources" <<EOF
-Types: deb-src
-URIs: http://deb.debian.org/debian
-Suites: $SUITE
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-EOF
-apt_opts=(-q -o "Dir::Etc::SourceList=$work/debian.sources" -o Dir::Etc::SourceParts=/dev/null
-          -o "Dir::State::Lists=$work/lists" -o "Dir::Cache=$work/cache"
-          -o APT::Sandbox::User=root)
-
-echo "billdb: building PgBouncer from Debian $SUITE's source package into .tools/pgbouncer"
-apt-get "${apt_opts[@]}" update >"$work/apt.log" 2>&1 \
-  || { cat "$work/apt.log" >&2; echo "billdb: cannot read Debian $SUITE's sources" >&2; exit 1; }
-(cd "$work/src" && apt-get "${apt_opts[@]}" source --download-only pgbouncer) \
-  >>"$work/apt.log" 2>&1 \
+echo "billdb: building PgBouncer $newest from Debian $SUITE's source package into .tools/pgbouncer"
+(cd "$work" && apt-get -q source --download-only "pgbouncer=$newest") >"$work/apt.log" 2>&1 \
   || { cat "$work/apt.log" >&2; echo "billdb: cannot download pgbouncer's source" >&2; exit 1; }
-dsc=$(ls "$work"/src/pgbouncer_*.dsc)
 # (--no-check: apt has checked the files against the signed index)
-dpkg-source --no-check -x "$dsc" "$work/src/pgbouncer" >>"$work/apt.log" 2>&1
-
+dpkg-source --no-check -x "$work"/pgbouncer_*.dsc "$work/pgbouncer" >>"$work/apt.log" 2>&1
 (
-  cd "$work/src/pgbouncer"
+  cd "$work/pgbouncer"
   ./configure --prefix="$PREFIX" --with-openssl --without-cares --without-pam \
               --without-systemd
   make -j"$(nproc)"
   make install
-) >"$work/build.log" 2>&1 || { tail -40 "$work/build.log" >&2; echo "billdb: PgBouncer build failed" >&2; exit 1; }
+) >"$work/build.log" 2>&1 \
+  || { tail -40 "$work/build.log" >&2; echo "billdb: PgBouncer build failed" >&2; exit 1; }
 
 built=$(have_version)
 if ! dpkg --compare-versions "$built" ge "$MIN_VERSION"; then
   echo "billdb: Debian $SUITE has PgBouncer $built; $MIN_VERSION or newer is needed" >&2
   exit 1
 fi
-echo "billdb: PgBouncer $built in .tools/pgbouncer ($(basename "$dsc" .dsc))"
+echo "$newest" > "$PREFIX/SOURCE_VERSION"
+echo "billdb: PgBouncer $built in .tools/pgbouncer (Debian source $newest)"

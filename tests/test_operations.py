@@ -158,6 +158,8 @@ def test_test_plan_weekly_monthly(env) -> None:
     assert len(wby["failover_test"]["evidence"]["runs"]) == 2
     assert wby["restore_test"]["status"] == "pass"
     assert wby["capacity"]["evidence"]["connection_headroom"] > 0
+    bouncer = wby["security_patches"]["evidence"]["versions"]["pgbouncer"]
+    assert bouncer["installed"] and bouncer["installed"].startswith("1.2")  # Debian 13's source
     mo = json.loads(env.run("checklist", "monthly", "--json").stdout)
     mby = {i["id"]: i for i in mo["items"]}
     assert list(mby) == ["performance_review", "cost_review", "dr_plan_update",

@@ -24,6 +24,8 @@ from billdb.layout import Layout
 from billdb.plan.models import LocalEnvironment
 
 BINARY = TOOLS_DIR / "pgbouncer" / "bin" / "pgbouncer"
+SOURCE_VERSION = TOOLS_DIR / "pgbouncer" / "SOURCE_VERSION"  # the Debian source it was built from
+APT_CONFIG = TOOLS_DIR / "debian-src" / "apt.conf"  # billdb's own apt state for that source
 PREPARED_STATEMENTS_SINCE = (1, 21)  # max_prepared_statements
 REALTIME_PRIORITY = 1  # SCHED_RR: the lowest real-time priority (kernel throttling keeps 5 %)
 
@@ -69,6 +71,24 @@ def version(user: str) -> tuple[int, ...] | None:
         return None
     found = re.match(r"PgBouncer (\d+(?:\.\d+)*)", out)
     return tuple(int(n) for n in found.group(1).split(".")) if found else None
+
+
+def source_versions() -> tuple[str | None, str | None]:
+    """(the Debian source version built, the newest in Debian 13's sources after refreshing
+    billdb's own apt lists for them); None where unknown (e.g. the archive unreachable)."""
+    try:
+        built: str | None = SOURCE_VERSION.read_text(encoding="utf-8").strip() or None
+    except OSError:
+        built = None
+    env = {"APT_CONFIG": str(APT_CONFIG)}
+    if not APT_CONFIG.exists() or process.run(["apt-get", "-q", "update"], env=env,
+                                              check=False, timeout=120).returncode != 0:
+        return built, None
+    # the source apt would fetch: its own choice of the newest version
+    out = process.run(["apt-get", "-q", "source", "--print-uris", "pgbouncer"], env=env,
+                      check=False, timeout=30).stdout
+    found = re.search(r" pgbouncer_(\S+)\.dsc ", out)
+    return built, found.group(1) if found else None
 
 
 def check_installed(user: str, prepared_statements: bool) -> str:

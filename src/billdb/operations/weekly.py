@@ -13,6 +13,7 @@ from typing import Any
 
 from billdb import sql as sqlfiles
 from billdb.context import Context
+from billdb.engines import pgbouncer
 from billdb.lint import eol
 from billdb.operations import store
 from billdb.operations.results import FAIL, PASS, WARN, item
@@ -21,8 +22,7 @@ from billdb.ops import cluster
 S = "§14.1 weekly"
 REGRESSION = 1.5   # mean time up by half: flagged
 MIN_CALLS = 10
-APT = {"postgresql": "postgresql-15", "pgbackrest": "pgbackrest", "pgbouncer": "pgbouncer",
-       "etcd": "etcd-server"}
+APT = {"postgresql": "postgresql-15", "pgbackrest": "pgbackrest", "etcd": "etcd-server"}
 
 
 def failover_test(ctx: Context, since: str, disruptive: bool, progress) -> dict[str, Any]:
@@ -116,6 +116,9 @@ def patches(ctx: Context, since: str, today: date) -> dict[str, Any]:
     for name, pkg in APT.items():
         inst, cand = _apt(pkg)
         found[name] = {"installed": inst, "newest": cand, "source": f"apt-cache policy {pkg}"}
+    built, newest = pgbouncer.source_versions()  # built from Debian 13's source package
+    found["pgbouncer"] = {"installed": built, "newest": newest,
+                          "source": "Debian trixie source (scripts/build_pgbouncer.sh)"}
     try:
         inst = importlib.metadata.version("patroni")
     except importlib.metadata.PackageNotFoundError:
