@@ -3,7 +3,8 @@ Alertmanager's webhook shape), the log scanner, the Prometheus module without Pr
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -71,6 +72,20 @@ def test_metrics_without_prometheus(monkeypatch: pytest.MonkeyPatch) -> None:
     assert metrics.peak(ctx, "up", 24) is None
 
 
+def _ending_an_hour_ago(tmp_path: Path) -> Path:
+    """The sample log moved in time so that its last alert fired an hour ago: the CLI judges
+    open incidents against the clock (the open sev3 is then inside its 24 h, the sev1 not)."""
+    shift = datetime.now(UTC) - timedelta(hours=1) - datetime(2026, 12, 1, 15, 10, tzinfo=UTC)
+
+    def move(m: re.Match[str]) -> str:
+        t = datetime.fromisoformat(m.group(0).replace("Z", "+00:00")) + shift
+        return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    out = tmp_path / "alerts.jsonl"
+    out.write_text(re.sub(r"20\d\d-\d\d-\d\dT\d\d:\d\d:\d\dZ", move, DATA.read_text()))
+    return out
+
+
 def test_incidents_cli_reads_the_alert_log(tmp_path: Path) -> None:
     """`billdb incidents` on a plan whose environment is not running: the open sev1 says the
     write route does not answer; a malformed log exits 2 naming the line."""
@@ -82,7 +97,7 @@ def test_incidents_cli_reads_the_alert_log(tmp_path: Path) -> None:
 
     plan = write_plan(tmp_path / "plan.yaml", tmp_path / "state", port_base=33090)
     billdb = str(Path(sys.executable).parent / "billdb")
-    env = {"BILLDB_ALERT_LOG": str(DATA), "PATH": "/usr/bin:/bin"}
+    env = {"BILLDB_ALERT_LOG": str(_ending_an_hour_ago(tmp_path)), "PATH": "/usr/bin:/bin"}
     res = subprocess.run([billdb, "--plan", str(plan), "incidents", "--json"],
                          capture_output=True, text=True, env=env, timeout=60)
     assert res.returncode == 1, res.stderr  # the sev2 missed its 2 h, the open sev1 its 30 min

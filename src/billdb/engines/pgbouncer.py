@@ -92,8 +92,8 @@ def source_versions() -> tuple[str | None, str | None]:
 
 
 def check_installed(user: str, prepared_statements: bool) -> str:
-    """"PgBouncer X.Y.Z", or StepError("host") when it is missing or too old for the plan's
-    pooler.max_prepared_statements."""
+    """The installed one's name and version ("PgBouncer 1.24.1"); StepError("host") when it
+    is missing or too old for the plan's pooler.max_prepared_statements."""
     found = version(user)
     if found is None:
         raise StepError("host", f"the OS user {user} cannot run {BINARY}: run `make up` "

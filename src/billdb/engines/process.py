@@ -239,10 +239,7 @@ def run(argv: list[str], *, user: str | None = None, check: bool = True, step: s
         env: dict[str, str] | None = None, timeout: float | None = None,
         input: str | None = None) -> subprocess.CompletedProcess[str]:
     """Run a short command (as `user` when given) and capture its output."""
-    argv = as_user(argv, user)
-    full_env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", **(env or {})}
-    if user:
-        full_env.setdefault("HOME", os_user(user).pw_dir)
+    argv, full_env = as_user(argv, user), _base_env(user, env or {})
     try:
         res = subprocess.run(argv, capture_output=True, text=True, env=full_env,
                              timeout=timeout, input=input, check=False, cwd="/")

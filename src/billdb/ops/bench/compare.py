@@ -59,8 +59,8 @@ def bench(ctx: Context, *, users: int, duration_s: float, think_ms: float, worke
 
 def _against_direct(ctx: Context, common: dict[str, Any]) -> dict[str, Any]:
     """The run through PgBouncer between two halves of the same run straight to the servers,
-    back to back: a drift of the shared machine over those minutes weighs on both alike (one
-    direct run, then one pooled, differ by 0.6-1.5x in p99 on these cores from noise alone)."""
+    back to back: a drift of the shared machine over those minutes weighs on both alike (two
+    direct runs one after the other differed by up to 2x in p99 on these cores)."""
     progress, keep = common["progress"], common["keep_data"]
     half = runner.Shape.of(common["users"], common["duration_s"] / 2, common["think_ms"],
                            workers=common["workers"], pods=common["pods"])
