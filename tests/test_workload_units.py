@@ -106,8 +106,13 @@ def test_pgbouncer_ini_is_tls_on_both_sides_and_follows_given_ports():
     for line in ("pool_mode = transaction", "client_tls_sslmode = require",
                  "server_tls_sslmode = verify-full", "auth_type = scram-sha-256",
                  "max_client_conn = 2000", "max_db_connections = 70",
-                 "max_prepared_statements = 200"):
+                 "max_prepared_statements = 200", "pkt_buf = 16384"):
         assert line in ini.splitlines()
+    from billdb.ops.pooler import _settings
+
+    settings = _settings(ini)  # what up compares with SHOW CONFIG's changeable column
+    assert settings["pkt_buf"] == "16384" and settings["listen_port"] == "16432"
+    assert "bill_inquiry_db" not in settings  # [databases] lines are not settings
     assert auth_file({"a": 'SCRAM-SHA-256$4096:x"y'}) == '"a" "SCRAM-SHA-256$4096:x""y"\n'
 
 

@@ -111,6 +111,16 @@ def conninfo(ctx: Context, dbname: str, user: str = PROBE_ROLE, **extra: str) ->
     return psycopg.conninfo.make_conninfo(**params)
 
 
+def console(ctx: Context, command: str) -> list[dict[str, str]]:
+    """Rows of a SHOW command on PgBouncer's admin console, as the plan's stats user (the
+    console speaks the simple query protocol only: nothing prepared)."""
+    ci = conninfo(ctx, "pgbouncer", user=ctx.plan.read_replica.read_user)
+    with psycopg.connect(ci, autocommit=True, prepare_threshold=None) as conn:
+        cur = conn.execute(command)
+        names = [d.name for d in cur.description or []]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
 def probe(ctx: Context, dbname: str) -> tuple[int, bool, bool, str]:
     """(server port, in recovery, TLS to the server, TLS version) seen through the pooler."""
     with psycopg.connect(conninfo(ctx, dbname), autocommit=True, prepare_threshold=None) as c:
@@ -148,8 +158,8 @@ def ensure_step(ctx: Context) -> tuple[bool, str]:
     before = paths.ini.read_text(encoding="utf-8") if paths.ini.exists() else ""
     changed_ini = write_config(ctx, primary, read)
     svc = pgbouncer.service(ctx.local, ctx.layout)
-    if changed_ini and _listen_lines(before) != _listen_lines(paths.ini.read_text("utf-8")):
-        process.stop(svc)  # a new address or port needs a restart; a reload keeps the old one
+    if changed_ini and _needs_restart(ctx, svc, before, paths.ini.read_text("utf-8")):
+        process.stop(svc)  # e.g. a new port or pkt_buf: a reload would keep the old one
     pid, started = process.start(svc)
     if not started and (changed_auth or changed_ini):
         pgbouncer.reload(svc)
@@ -161,8 +171,32 @@ def ensure_step(ctx: Context) -> tuple[bool, str]:
             f"(TLS {version if ssl else 'off'}), {render.read_alias(ctx.plan)} -> {read}")
 
 
-def _listen_lines(ini: str) -> list[str]:
-    return [ln for ln in ini.splitlines() if ln.startswith(("listen_", "unix_socket_dir"))]
+def _needs_restart(ctx: Context, svc: process.Service, before: str, after: str) -> bool:
+    """True when a running PgBouncer would have to read a changed setting at start: one its
+    SHOW CONFIG calls not changeable (any changed setting when it does not answer)."""
+    if not process.running_pid(svc):
+        return False
+    old, new = _settings(before), _settings(after)
+    changed = {k for k in old.keys() | new.keys() if old.get(k) != new.get(k)}
+    try:
+        fixed = {r["key"] for r in console(ctx, "SHOW CONFIG") if r["changeable"] == "no"}
+    except psycopg.Error:
+        fixed = changed
+    return bool(changed & fixed)
+
+
+def _settings(ini: str) -> dict[str, str]:
+    """The [pgbouncer] section of a pgbouncer.ini: setting -> value."""
+    out: dict[str, str] = {}
+    section = ""
+    for line in ini.splitlines():
+        line = line.strip()
+        if line.startswith("["):
+            section = line
+        elif section == "[pgbouncer]" and "=" in line and not line.startswith(";"):
+            key, _, value = line.partition("=")
+            out[key.strip()] = value.strip()
+    return out
 
 
 def follow(ctx: Context, interval_s: float = FOLLOW_INTERVAL_S) -> None:

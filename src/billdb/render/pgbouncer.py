@@ -19,6 +19,10 @@ from billdb.plan.budget import PoolerLimits
 from billdb.plan.models import Plan
 
 _TLS_PROTOCOLS = {"TLSv1.2": "tlsv1.2,tlsv1.3", "TLSv1.3": "tlsv1.3"}
+# What PgBouncer reads and relays at once: one TLS record (16 kB). With the default 4 kB a
+# pipelined batch's rows reached the client in several pieces, each a wake-up of its event
+# loop (measured, one run split between two PgBouncers: p50 15-25 % lower with 16 kB).
+PKT_BUF = 16384
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,7 @@ def pgbouncer_ini(plan: Plan, files: PoolerFiles, listen_port: int, primary_port
         # The clients' protocol-level prepared statements, kept per client and prepared on
         # whichever server connection runs them (0: off, and clients must not prepare).
         f"max_prepared_statements = {pooler.max_prepared_statements}",
+        f"pkt_buf = {PKT_BUF}",
         f"query_wait_timeout = {pool.connection_timeout_s}",
         f"server_idle_timeout = {pool.idle_timeout_s}",
         f"server_lifetime = {pool.max_lifetime_s}",

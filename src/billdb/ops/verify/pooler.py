@@ -36,9 +36,7 @@ def budget_checks(ctx: Context) -> Iterator[Check]:
 
 def _live_config(ctx: Context) -> dict[str, str]:
     """SHOW CONFIG through PgBouncer's console, as the plan's monitoring role (stats_users)."""
-    ci = pooler.conninfo(ctx, "pgbouncer", user=ctx.plan.read_replica.read_user)
-    with psycopg.connect(ci, autocommit=True, prepare_threshold=None) as conn:
-        return {r[0]: r[1] for r in conn.execute("SHOW CONFIG").fetchall()}
+    return {r["key"]: r["value"] for r in pooler.console(ctx, "SHOW CONFIG")}
 
 
 def checks(ctx: Context) -> Iterator[Check]:
@@ -67,6 +65,7 @@ def checks(ctx: Context) -> Iterator[Check]:
             "reserve_pool_size": str(plan.pooler.reserve_pool_size),
             "max_db_connections": str(render.server_pool(plan)),
             "max_prepared_statements": str(plan.pooler.max_prepared_statements),
+            "pkt_buf": str(render.PKT_BUF),
             "client_tls_sslmode": "require", "server_tls_sslmode": "verify-full",
             "auth_type": "scram-sha-256"}
     for key, value in want.items() if live else ():
