@@ -4,14 +4,16 @@ Alertmanager's webhook shape), the log scanner, the Prometheus module without Pr
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from billdb.context import load_context
+from billdb.context import Context, load_context
 from billdb.errors import BilldbError
 from billdb.operations import alertlog, incidents, logscan, metrics
+from billdb.plan.models import LocalMonitoring
 
 DATA = Path(__file__).parent / "data" / "alerts-sample.jsonl"
 PLAN = Path(__file__).resolve().parents[1] / "plans" / "bill-inquiry.yaml"
@@ -64,11 +66,22 @@ def test_logscan_kinds_slow_and_offsets(tmp_path: Path) -> None:
     assert again.errors == {"FATAL: terminating connection N": 1} and again.lines == 1
 
 
+def _with_monitoring(ctx: Context, monitoring: LocalMonitoring | None) -> Context:
+    local = ctx.local.model_copy(update={"monitoring": monitoring})
+    envs = ctx.plan.environments.model_copy(update={"local": local})
+    return replace(ctx, plan=ctx.plan.model_copy(update={"environments": envs}))
+
+
 def test_metrics_without_prometheus(monkeypatch: pytest.MonkeyPatch) -> None:
+    """None, never a made-up figure: no Prometheus configured, or none answering (port 9:
+    nothing listens; the plan's own port may have the environment's Prometheus behind it)."""
     monkeypatch.delenv("BILLDB_PROMETHEUS_URL", raising=False)
     ctx = load_context(PLAN)
-    assert metrics.peak(ctx, "up", 24) is None
-    monkeypatch.setenv("BILLDB_PROMETHEUS_URL", "http://127.0.0.1:9")  # nothing listens
+    assert ctx.local.monitoring is not None
+    assert metrics.peak(_with_monitoring(ctx, None), "up", 24) is None
+    silent = ctx.local.monitoring.model_copy(update={"prometheus_port": 9})
+    assert metrics.peak(_with_monitoring(ctx, silent), "up", 24) is None
+    monkeypatch.setenv("BILLDB_PROMETHEUS_URL", "http://127.0.0.1:9")
     assert metrics.peak(ctx, "up", 24) is None
 
 
