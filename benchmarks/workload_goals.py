@@ -82,7 +82,7 @@ def main() -> None:
                  "--workers", w, "--through-pooler", "--compare-direct")
     report["users_1000_through_pooler"] = {k: pooled[k] for k in (
         "tps", "p50_ms", "p95_ms", "p99_ms", "errors", "direct", "p99_ratio_to_direct",
-        "pooler", "load_1m_before", "load_1m_after")}
+        "median_turn_p99_ratio", "turns", "pooler", "load_1m_before", "load_1m_after")}
     for workers in sorted({"1", w}):
         sat = run(a.plan, a.max_load, "bench", "--users", "50", "--think-ms", "0",
                   "--duration", str(d // 2), "--workers", workers, "--compare-pgbench")

@@ -137,26 +137,58 @@ def test_percentile_nearest_rank():
     assert percentile([], 50) is None
 
 
-def test_runs_measured_apart_combine_into_one():
-    from billdb.ops.bench import runner
+def test_compare_direct_takes_turns_direct_pooled_pooled_direct():
+    from billdb.ops.bench import runner, schedule
+
+    assert schedule.turn_seconds(30) == 5.0 and schedule.turn_seconds(6) == 3.0
+    assert schedule.turn_seconds(60) == 5.0 and schedule.turn_seconds(2) == 1.0
+    turns = schedule.Turns(window_start=100.0, turn_s=5.0)
+    routes = [turns.route(100.0 + 5 * i + 2.5) for i in range(-2, 8)]
+    # two warm-up turns, pooled then direct, then direct, pooled, pooled, direct, ...
+    assert routes == [schedule.POOLED, schedule.DIRECT] \
+        + [schedule.DIRECT, schedule.POOLED, schedule.POOLED, schedule.DIRECT] * 2
+    assert turns.index(99.9) == -1 and turns.index(100.0) == 0 and turns.index(114.99) == 2
+    shape = runner.Shape.of(1000, 30, 1000, compare_direct=True)
+    assert shape.through_pooler and shape.window_s == 60 and shape.turn_s == 5.0
+    assert shape.warmup_s == 10.0 and runner.Shape.of(1000, 30, 1000).warmup_s == 2.0
+    # every turn is whole and each side measures --duration: two ABBA groups of 4 s
+    assert runner.Shape.of(10, 8, 1000, compare_direct=True).turn_s == 4.0
+
+
+def test_flows_count_on_one_side_and_time_only_when_whole():
+    from billdb.ops.bench import schedule
+    from billdb.ops.bench.flow import Recorder, Sides
+
+    recs = [Recorder(window=(0.0, 1e12)), Recorder(window=(0.0, 1e12))]
+    sides = Sides([object(), object()], recs, schedule.Turns(0.0, 5.0))  # type: ignore[list-item]
+    sides.record(1, "customer_info", 7.0, 0.010)  # turn 1: pooled
+    sides.flow_done([(0, 0.01), (0, 0.02)], 1.0)
+    sides.flow_done([(0, 0.01), (1, 0.02)], 4.0)  # straddles a turn: counted, not timed
+    assert recs[0].flows_total == 2 and recs[0].flows == [pytest.approx(0.03)]
+    assert recs[1].latencies["customer_info"] == [0.010] and recs[1].by_turn == {1: [0.010]}
+    assert recs[1].statements == 1 and recs[0].statements == 0
+
+
+def test_each_turn_reports_its_route_and_p99():
+    from billdb.ops.bench import compare, runner
     from billdb.ops.bench.flow import OPERATIONS
 
-    def part(latencies: list[float], busy: float) -> runner.Measured:
-        shape = runner.Shape.of(10, 5, 1000)
-        lat = {o: [] for o in OPERATIONS} | {"customer_info": latencies}
-        merged = runner._merge([{
-            "flows_total": 1, "cipher_s": 0.0, "gc_collections": 2, "gc_pause_s": 0.01,
-            "gc_longest_s": 0.008, "statements": len(latencies), "errors": 0,
-            "batches": {"write": 1}, "batched": {"write": 2}, "latencies": lat,
-            "flows": [sum(latencies)], "error_samples": []}])
-        merged["client_cpu_s"] = 1.0
-        return runner.Measured(shape, merged, "15.x", busy)
+    def side(by_turn: dict[int, list[float]]) -> dict:
+        return {"flows_total": 0, "cipher_s": 0.0, "gc_collections": 0, "gc_pause_s": 0.0,
+                "gc_longest_s": 0.0, "statements": 0, "errors": 0, "batches": {},
+                "batched": {}, "latencies": {o: [] for o in OPERATIONS}, "flows": [],
+                "error_samples": [], "by_turn": by_turn}
 
-    both = runner.combine([part([0.001] * 99, 20.0), part([0.101], 40.0)])
-    assert both.shape.duration_s == 10 and both.cpu_busy == 30.0
-    doc = runner.report(both)
-    assert doc["operations"]["customer_info"]["count"] == 100 and doc["tps"] == 10.0
-    assert doc["machine"]["client"]["gc"] == {"collections": 4, "pause_ms": 20.0,
-                                              "longest_ms": 8.0}
+    # two workers' direct turns merge; turn 1 is pooled
+    merged = runner._merge([side({0: [0.010] * 99 + [0.500]}), side({0: [0.020], 3: [0.030]})])
+    assert len(merged["by_turn"][0]) == 101 and merged["by_turn"][3] == [0.030]
+    turns = compare._turns(merged["by_turn"] | {1: [0.040]}, 5.0)
+    assert [(t["turn"], t["route"], t["operations"], t["p99_ms"]) for t in turns] == [
+        (0, "direct", 101, 20.0), (1, "through PgBouncer", 1, 40.0), (3, "direct", 1, 30.0)]
+
+
+def test_bench_shape_refuses_more_pods_than_users():
+    from billdb.ops.bench import runner
+
     with pytest.raises(ArgumentError):
         runner.Shape.of(10, 5, 1000, pods=11)

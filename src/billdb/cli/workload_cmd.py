@@ -118,9 +118,10 @@ def bench(
         "--compare-pgbench", help="Then run the same statements under pgbench with as many "
         "clients, for as long, and report bench_sps, pgbench_sps and their ratio.")] = False,
     compare_direct: Annotated[bool, typer.Option(
-        "--compare-direct", help="With --through-pooler: the run through PgBouncer between "
-        "two halves of the same run straight to the servers, back to back; adds direct (tps, "
-        "p50, p95, p99, errors) and p99_ratio_to_direct.")] = False,
+        "--compare-direct", help="With --through-pooler: one run, --duration through PgBouncer "
+        "and --duration straight to the servers, in turns of about 5 s back to back (direct, "
+        "pooled, pooled, direct, ...); adds direct (tps, p50, p95, p99, errors), each turn's "
+        "p99, p99_ratio_to_direct and median_turn_p99_ratio.")] = False,
     encryption_overhead: Annotated[bool, typer.Option(
         "--encryption-overhead", help="Run twice, with and without column encryption, and "
         "report what AES-GCM adds to the flow's p50.")] = False,

@@ -3,12 +3,14 @@ itself without column encryption, and through PgBouncer against straight to the 
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Callable
 from typing import Any
 
 from billdb.context import Context
-from billdb.errors import ArgumentError
-from billdb.ops.bench import pgbench, runner
+from billdb.errors import ArgumentError, BilldbError
+from billdb.ops.bench import pgbench, runner, schedule
+from billdb.ops.bench.stats import ms, percentile
 
 SUMMARY = ("tps", "p50_ms", "p95_ms", "p99_ms", "errors")
 
@@ -58,24 +60,39 @@ def bench(ctx: Context, *, users: int, duration_s: float, think_ms: float, worke
 
 
 def _against_direct(ctx: Context, common: dict[str, Any]) -> dict[str, Any]:
-    """The run through PgBouncer between two halves of the same run straight to the servers,
-    back to back: a drift of the shared machine over those minutes weighs on both alike (two
-    direct runs one after the other differed by up to 2x in p99 on these cores)."""
-    progress, keep = common["progress"], common["keep_data"]
-    half = runner.Shape.of(common["users"], common["duration_s"] / 2, common["think_ms"],
-                           workers=common["workers"], pods=common["pods"])
-    progress("straight to the servers, first half")
-    parts = [runner.measure(ctx, half, keep, progress)]
-    report = runner.run(ctx, encrypt=True, **common)
-    progress("straight to the servers, second half")
-    parts.append(runner.measure(ctx, half, keep, progress))
-    direct = runner.report(runner.combine(parts))
-    report["direct"] = {k: direct[k] for k in SUMMARY} | {
-        "p99_ms_halves": [runner.report(p)["p99_ms"] for p in parts]}
-    report["p99_ratio_to_direct"] = (round(report["p99_ms"] / direct["p99_ms"], 2)
-                                     if report["p99_ms"] and direct["p99_ms"] else None)
+    """One run through PgBouncer and straight to the servers in turns of a few seconds
+    (`schedule`: direct, pooled, pooled, direct, ...), back to back. Adds the direct route's
+    figures, every turn's p99, the ratio of the two routes' p99s, and the ratio of their
+    median turn p99s (which one stall in one turn does not move)."""
+    shape = runner.Shape.of(common["users"], common["duration_s"], common["think_ms"],
+                            workers=common["workers"], pods=common["pods"],
+                            compare_direct=True)
+    measured = runner.measure(ctx, shape, common["keep_data"], common["progress"])
+    if measured.direct is None:
+        raise BilldbError("the bench returned no direct side")
+    report = runner.report(measured)
+    direct = runner.report(measured.direct)
+    report["direct"] = {k: direct[k] for k in SUMMARY}
+    turns = _turns(measured.direct.merged["by_turn"] | measured.merged["by_turn"], shape.turn_s)
+    medians = {r: statistics.median([t["p99_ms"] for t in turns if t["route"] == r] or [0])
+               for r in schedule.ROUTE_NAMES}
+    report["turns"] = turns
+    report["p99_ratio_to_direct"] = _ratio(report["p99_ms"], direct["p99_ms"])
+    report["median_turn_p99_ratio"] = _ratio(medians[schedule.ROUTE_NAMES[schedule.POOLED]],
+                                             medians[schedule.ROUTE_NAMES[schedule.DIRECT]])
     report["errors"] += direct["errors"]
     return report
+
+
+def _ratio(pooled: float | None, direct: float | None) -> float | None:
+    return round(pooled / direct, 2) if pooled and direct else None
+
+
+def _turns(by_turn: dict[int, list[float]], turn_s: float) -> list[dict[str, Any]]:
+    """Each turn's route, operations and p99, in order: how much the machine moved."""
+    return [{"turn": i, "route": schedule.ROUTE_NAMES[schedule.ORDER[i % len(schedule.ORDER)]],
+             "seconds": turn_s, "operations": len(by_turn[i]),
+             "p99_ms": ms(percentile(sorted(by_turn[i]), 99))} for i in sorted(by_turn)]
 
 
 def capacity(ctx: Context, *, start: int, step: int, max_users: int, duration_s: float,

@@ -14,11 +14,13 @@ import datetime as dt
 import random
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from billdb.client.crypto import FieldCipher, Keyring
 from billdb.client.repository import BillRepository, KosCall
+from billdb.ops.bench.schedule import Turns
 
 OPERATIONS = ("customer_info", "create_request", "record_kos", "complete_request",
               "poll_request", "history_page", "cache_get", "cache_put")
@@ -121,6 +123,7 @@ class Recorder:
     gc_collections: int = 0  # the client's garbage collections in the window (GcPauses)
     gc_pause_s: float = 0.0
     gc_longest_s: float = 0.0
+    by_turn: dict[int, list[float]] = field(default_factory=dict)  # with --compare-direct
 
     def inside(self, t: float) -> bool:
         return self.window[0] <= t < self.window[1]
@@ -137,60 +140,92 @@ class FlowError(Exception):
     """The service flow saw something wrong (e.g. its own write not visible)."""
 
 
-async def user_loop(repo: BillRepository, rec: Recorder, index: int, n_lines: int,
-                    think_s: float, stop_at: float, seed: int) -> None:
+@dataclass
+class Sides:
+    """Where a user's operations go and are recorded: one route, or with `turns` the direct
+    (0) and the pooled (1) route in turns (`bench --compare-direct`)."""
+
+    repos: list[BillRepository]
+    recs: list[Recorder]
+    turns: Turns | None = None
+
+    def pick(self, t: float) -> int:
+        return 0 if self.turns is None else self.turns.route(t)
+
+    def record(self, side: int, op: str, t0: float, took: float) -> None:
+        rec = self.recs[side]
+        if rec.inside(t0):
+            rec.latencies[op].append(took)
+            rec.statements += 1  # every repository operation is one SQL statement
+            if self.turns is not None:
+                rec.by_turn.setdefault(self.turns.index(t0), []).append(took)
+
+    def flow_done(self, spent: list[tuple[int, float]], flow_start: float) -> None:
+        """A flow counts once, on its first operation's side; its time only when every
+        operation took one route (a turn can end in the middle of a flow)."""
+        rec = self.recs[spent[0][0]]
+        rec.flows_total += 1
+        if rec.inside(flow_start) and len({side for side, _ in spent}) == 1:
+            rec.flows.append(sum(took for _, took in spent))
+
+
+async def user_loop(sides: Sides, index: int, n_lines: int, think_s: float, stop_at: float,
+                    seed: int) -> None:
     rng = random.Random(seed)
     uid, line = user_id(index), line_number(index % n_lines)
     month_choices = months(dt.date.today())
     bill_cache: dict[str, dict] = {}
 
-    async def timed(op: str, coro, t_flow: list[float]) -> Any:
+    async def timed(op: str, spent: list[tuple[int, float]],
+                    method: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:
+        """`method` of the repository on the route of the moment, timed and recorded."""
         t0 = time.monotonic()
+        side = sides.pick(t0)
+        rec = sides.recs[side]
         try:
-            result = await coro
+            result = await method(sides.repos[side], *args, **kwargs)
         except Exception as exc:
             rec.error(t0, op, exc)
             raise
         finally:
             rec.ops_total += 1
         took = time.monotonic() - t0
-        if rec.inside(t0):
-            rec.latencies[op].append(took)
-            rec.statements += 1  # every repository operation is one SQL statement
-        t_flow.append(took)
+        sides.record(side, op, t0, took)
+        spent.append((side, took))
         if think_s:
             await asyncio.sleep(think_s)
         return result
 
     while time.monotonic() < stop_at:
         flow_start = time.monotonic()
-        spent: list[float] = []
+        spent: list[tuple[int, float]] = []
         month = rng.choice(month_choices)
         bill = bill_cache.setdefault(month, bill_for(line, month, rng))
         rid = str(uuid.uuid4())
         try:
-            await timed("customer_info", repo.get_customer(line), spent)
-            t_req = await timed("create_request", repo.create_request(rid, uid, line, month),
-                                spent)
-            await timed("record_kos", repo.record_kos_call(KosCall(
-                rid, line, month, t_req, dt.datetime.now(dt.UTC), "0000", "OK",
-                {"elapsed_ms": rng.randrange(20, 400), "attempt": 1})), spent)
-            await timed("complete_request",
-                        repo.complete_request(rid, uid, bill, f"{bill['total']} KRW"), spent)
-            got = await timed("poll_request", repo.get_request(rid, uid), spent)
+            await timed("customer_info", spent, BillRepository.get_customer, line)
+            t_req = await timed("create_request", spent, BillRepository.create_request, rid,
+                                uid, line, month)
+            kos = KosCall(rid, line, month, t_req, dt.datetime.now(dt.UTC), "0000", "OK",
+                          {"elapsed_ms": rng.randrange(20, 400), "attempt": 1})
+            await timed("record_kos", spent, BillRepository.record_kos_call, kos)
+            await timed("complete_request", spent, BillRepository.complete_request, rid, uid,
+                        bill, f"{bill['total']} KRW")
+            got = await timed("poll_request", spent, BillRepository.get_request, rid, uid)
             if got is None or got.status != "COMPLETED" or got.bill_info != bill:
                 exc = FlowError(f"request {rid} read back as "
                                 f"{got.status if got else 'missing'} (read-your-writes)")
-                rec.error(time.monotonic(), "poll_request", exc)
+                sides.recs[spent[-1][0]].error(time.monotonic(), "poll_request", exc)
                 continue
-            await timed("history_page", repo.history([line], page_size=20, user_id=uid), spent)
-            hit = await timed("cache_get", repo.get_cached_bill(line, month, uid), spent)
+            await timed("history_page", spent, BillRepository.history, [line], page_size=20,
+                        user_id=uid)
+            hit = await timed("cache_get", spent, BillRepository.get_cached_bill, line, month,
+                              uid)
             if hit is None:
-                await timed("cache_put", repo.put_cached_bill(line, month, bill, uid), spent)
+                await timed("cache_put", spent, BillRepository.put_cached_bill, line, month,
+                            bill, uid)
         except Exception:  # counted by timed(); the user starts a new flow
             if think_s:
                 await asyncio.sleep(think_s)
             continue
-        rec.flows_total += 1
-        if rec.inside(flow_start):
-            rec.flows.append(sum(spent))
+        sides.flow_done(spent, flow_start)

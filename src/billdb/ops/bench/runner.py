@@ -23,7 +23,7 @@ from billdb.client.repository import BillRepository
 from billdb.context import Context
 from billdb.errors import ArgumentError, BilldbError
 from billdb.ops import cluster
-from billdb.ops.bench import machine
+from billdb.ops.bench import machine, schedule
 from billdb.ops.bench.flow import OPERATIONS, PassThroughCipher, line_number, user_id
 from billdb.ops.bench.poolerstats import PoolerSampler
 from billdb.ops.bench.stats import ms, percentile
@@ -82,12 +82,15 @@ def _merge(results: list[dict[str, Any]]) -> dict[str, Any]:
     lat: dict[str, list[float]] = {o: [] for o in OPERATIONS}
     merged: dict[str, Any] = {"flows": [], "statements": 0, "errors": 0, "error_samples": [],
                               "flows_total": 0, "cipher_s": 0.0, "batches": {}, "batched": {},
-                              "gc_collections": 0, "gc_pause_s": 0.0, "gc_longest_s": 0.0}
+                              "gc_collections": 0, "gc_pause_s": 0.0, "gc_longest_s": 0.0,
+                              "by_turn": {}}
     for r in results:
         for key in ("flows_total", "cipher_s", "gc_collections", "gc_pause_s", "statements",
                     "errors"):
             merged[key] += r[key]
         merged["gc_longest_s"] = max(merged["gc_longest_s"], r["gc_longest_s"])
+        for turn, values in r["by_turn"].items():
+            merged["by_turn"].setdefault(turn, []).extend(values)
         for key in ("batches", "batched"):
             for name, n in r[key].items():
                 merged[key][name] = merged[key].get(name, 0) + n
@@ -102,7 +105,8 @@ def _merge(results: list[dict[str, Any]]) -> dict[str, Any]:
 @dataclass(frozen=True)
 class Shape:
     """What one bench run is: how many users in how many processes and pods, how long, how
-    fast, which route."""
+    fast, which route; with `compare_direct`, through PgBouncer and straight to the servers in
+    turns (`schedule`), `duration_s` on each."""
 
     users: int
     duration_s: float
@@ -112,11 +116,20 @@ class Shape:
     through_pooler: bool
     encrypt: bool
     warmup_s: float
+    compare_direct: bool = False
+
+    @property
+    def window_s(self) -> float:
+        return self.duration_s * (2 if self.compare_direct else 1)
+
+    @property
+    def turn_s(self) -> float:
+        return schedule.turn_seconds(self.duration_s) if self.compare_direct else 0.0
 
     @classmethod
     def of(cls, users: int, duration_s: float, think_ms: float, workers: int = 1,
            through_pooler: bool = False, encrypt: bool = True, pods: int | None = None,
-           warmup_s: float | None = None) -> Shape:
+           warmup_s: float | None = None, compare_direct: bool = False) -> Shape:
         if users < 1 or duration_s <= 0 or think_ms < 0 or workers < 1:
             raise ArgumentError("--users and --workers must be >= 1, --duration > 0, "
                                 "--think-ms >= 0")
@@ -125,7 +138,10 @@ class Shape:
         if pods > users:
             raise ArgumentError("--pods cannot exceed --users")
         warmup = warmup_s if warmup_s is not None else min(5.0, max(2.0, think_ms / 1000 * 2))
-        return cls(users, duration_s, think_ms, workers, pods, through_pooler, encrypt, warmup)
+        if compare_direct and warmup_s is None:  # a warm-up turn on each route (schedule)
+            warmup = max(warmup, schedule.WARMUP_TURNS * schedule.turn_seconds(duration_s))
+        return cls(users, duration_s, think_ms, workers, pods, through_pooler or compare_direct,
+                   encrypt, warmup, compare_direct)
 
 
 @dataclass(frozen=True)
@@ -138,6 +154,7 @@ class Measured:
     version: str
     cpu_busy: float | None
     pooler: dict[str, Any] | None = None  # PgBouncer's SHOW POOLS / SHOW STATS over the run
+    direct: Measured | None = None  # with compare_direct: the direct turns of the same run
 
 
 def run(ctx: Context, users: int, duration_s: float, think_ms: float, workers: int = 1,
@@ -153,20 +170,26 @@ def run(ctx: Context, users: int, duration_s: float, think_ms: float, workers: i
 
 def measure(ctx: Context, shape: Shape, keep_data: bool = False,
             progress: Callable[[str], None] = lambda m: None) -> Measured:
-    """Seed the customers, run the workers, delete what they wrote (unless `keep_data`)."""
+    """Seed the customers, run the workers, delete what they wrote (unless `keep_data`).
+    With `compare_direct` the pooled side, its direct turns in `direct` (the client's CPU
+    time on both is the whole run's)."""
     version = _server_version(ctx)
     progress(f"seeding {shape.users} customers")
     asyncio.run(_seed(ctx, shape.users, shape.through_pooler, shape.encrypt))
-    merged, cpu_busy, pooler = _run_workers(ctx, shape, progress)
+    sides, cpu_busy, pooler = _run_workers(ctx, shape, progress)
     if not keep_data:
         progress("removing the benchmark's rows")
         asyncio.run(_cleanup(ctx, shape.users, shape.users, shape.through_pooler))
-    return Measured(shape, merged, version, cpu_busy, pooler)
+    if not shape.compare_direct:
+        return Measured(shape, sides[0], version, cpu_busy, pooler)
+    direct = Measured(replace(shape, through_pooler=False), sides[schedule.DIRECT], version,
+                      cpu_busy)
+    return Measured(shape, sides[schedule.POOLED], version, cpu_busy, pooler, direct)
 
 
 def _run_workers(ctx: Context, shape: Shape, progress: Callable[[str], None]
-                 ) -> tuple[dict[str, Any], float | None, dict[str, Any] | None]:
-    """(merged worker results, CPU busy % in the window, PgBouncer's figures)."""
+                 ) -> tuple[list[dict[str, Any]], float | None, dict[str, Any] | None]:
+    """(merged worker results of each side, CPU busy % in the window, PgBouncer's figures)."""
     spawn = mp.get_context("spawn")
     q = spawn.Queue()
     start_event = spawn.Event()
@@ -177,9 +200,10 @@ def _run_workers(ctx: Context, shape: Shape, progress: Callable[[str], None]
                           secrets_file=str(ctx.layout.secrets_file),
                           users=list(range(w, shape.users, shape.workers)), n_lines=shape.users,
                           think_s=shape.think_ms / 1000, warmup_s=shape.warmup_s,
-                          duration_s=shape.duration_s, through_pooler=shape.through_pooler,
+                          duration_s=shape.window_s, through_pooler=shape.through_pooler,
                           encrypt=shape.encrypt, seed=w + 1,
-                          pods=len(range(w, shape.pods, shape.workers)))
+                          pods=len(range(w, shape.pods, shape.workers)),
+                          compare_direct=shape.compare_direct, turn_s=shape.turn_s)
         p = spawn.Process(target=worker_main, args=(args, q, start_event, start_epoch),
                           daemon=True)
         p.start()
@@ -192,8 +216,7 @@ def _run_workers(ctx: Context, shape: Shape, progress: Callable[[str], None]
         start_event.set()
         progress(f"{shape.users} users, {shape.pods} pods in {shape.workers} process(es), "
                  f"think {shape.think_ms:g} ms, warm-up {shape.warmup_s:g} s, measuring "
-                 f"{shape.duration_s:g} s{' through PgBouncer' if shape.through_pooler else ''}"
-                 f"{'' if shape.encrypt else ', encryption OFF'}")
+                 f"{_route_text(shape)}{'' if shape.encrypt else ', encryption OFF'}")
         results, cpu_busy = _collect(q, procs, shape, progress)
         pooler = sampler.stop() if sampler else None
     finally:
@@ -203,10 +226,17 @@ def _run_workers(ctx: Context, shape: Shape, progress: Callable[[str], None]
             if p.is_alive():
                 p.terminate()
     ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-    merged = _merge(results)
-    merged["client_cpu_s"] = ((ru.ru_utime - rusage_before.ru_utime)
-                              + (ru.ru_stime - rusage_before.ru_stime))
-    return merged, cpu_busy, pooler
+    cpu_s = (ru.ru_utime - rusage_before.ru_utime) + (ru.ru_stime - rusage_before.ru_stime)
+    sides = [_merge([r[side] for r in results]) | {"client_cpu_s": cpu_s}
+             for side in range(len(results[0]))]
+    return sides, cpu_busy, pooler
+
+
+def _route_text(shape: Shape) -> str:
+    if shape.compare_direct:
+        return (f"{shape.duration_s:g} s through PgBouncer and {shape.duration_s:g} s straight "
+                f"to the servers, in turns of {shape.turn_s:g} s")
+    return f"{shape.duration_s:g} s{' through PgBouncer' if shape.through_pooler else ''}"
 
 
 def _wait_ready(q: Any, workers: int) -> None:
@@ -220,12 +250,14 @@ def _wait_ready(q: Any, workers: int) -> None:
 
 
 def _collect(q: Any, procs: list[Any], shape: Shape, progress: Callable[[str], None]
-             ) -> tuple[list[dict[str, Any]], float | None]:
-    """The workers' results, with progress lines and the machine's CPU over the window."""
-    results: dict[int, dict] = {}
+             ) -> tuple[list[list[dict[str, Any]]], float | None]:
+    """The workers' results (each a list, one per side), with progress lines and the
+    machine's CPU over the window."""
+    results: dict[int, list[dict[str, Any]]] = {}
     cpu_before = cpu_after = None
     window_start = time.monotonic() + 0.2 + shape.warmup_s
-    window_end = window_start + shape.duration_s
+    window_end = window_start + shape.window_s
+    turns = schedule.Turns(window_start, shape.turn_s) if shape.compare_direct else None
     ops: dict[int, int] = {}
     errs: dict[int, int] = {}
     last_print = 0.0
@@ -249,7 +281,9 @@ def _collect(q: Any, procs: list[Any], shape: Shape, progress: Callable[[str], N
         if kind != "result" and now - last_print >= every and now < window_end + 1:
             last_print = now
             phase = "warm-up" if now < window_start else \
-                f"{min(shape.duration_s, now - window_start):.0f}/{shape.duration_s:g} s"
+                f"{min(shape.window_s, now - window_start):.0f}/{shape.window_s:g} s"
+            if turns:
+                phase += f" ({schedule.ROUTE_NAMES[turns.route(now)]})"
             progress(f"bench {phase}: {sum(ops.values())} operations, "
                      f"{sum(errs.values())} errors")
         if not any(p.is_alive() for p in procs) and len(results) < len(procs) and q.empty():
@@ -257,17 +291,6 @@ def _collect(q: Any, procs: list[Any], shape: Shape, progress: Callable[[str], N
     cpu_after = cpu_after or machine.cpu_times()
     return list(results.values()), machine.busy_pct(cpu_before, cpu_after) if cpu_before \
         else None
-
-
-def combine(parts: list[Measured]) -> Measured:
-    """Runs of one shape and route measured apart (e.g. either side of another run), as one
-    run as long as they are together."""
-    merged = _merge([p.merged for p in parts])
-    merged["client_cpu_s"] = sum(p.merged["client_cpu_s"] for p in parts)
-    busy = [p.cpu_busy for p in parts if p.cpu_busy is not None]
-    shape = replace(parts[0].shape, duration_s=sum(p.shape.duration_s for p in parts))
-    return Measured(shape, merged, parts[0].version,
-                    round(sum(busy) / len(busy), 1) if busy else None)
 
 
 def report(m: Measured) -> dict[str, Any]:

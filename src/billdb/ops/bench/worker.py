@@ -2,7 +2,8 @@
 running their share of the users.
 
 Workers talk to the runner through a queue: "ready" after the pools are open, "progress"
-every second, and "result" with the raw latencies of the measured window at the end.
+every second, and "result" with the raw latencies of the measured window at the end, one
+record per route (two with `--compare-direct`: each pod then has a BillDB on either route).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from typing import Any
 from billdb.client import BillDB, ClientConfig
 from billdb.client.crypto import FieldCipher
 from billdb.client.repository import BillRepository
-from billdb.ops.bench.flow import PassThroughCipher, Recorder, TimedCipher, user_loop
+from billdb.ops.bench.flow import PassThroughCipher, Recorder, Sides, TimedCipher, user_loop
+from billdb.ops.bench.schedule import Turns
 
 
 @dataclass(frozen=True)
@@ -29,15 +31,23 @@ class WorkerArgs:
     n_lines: int
     think_s: float
     warmup_s: float
-    duration_s: float
+    duration_s: float  # the measured window (both routes' turns with compare_direct)
     through_pooler: bool
     encrypt: bool
     seed: int
     pods: int = 1  # BillDB instances in this process (the service's pods)
+    compare_direct: bool = False  # each pod on both routes, in turns of turn_s (schedule)
+    turn_s: float = 0.0
+
+    @property
+    def routes(self) -> list[bool]:
+        """through_pooler of each side, in `schedule`'s order (DIRECT, POOLED)."""
+        return [False, True] if self.compare_direct else [self.through_pooler]
 
 
-def make_repo(args: WorkerArgs, pod: int, cipher: Any) -> tuple[BillDB, BillRepository]:
-    cfg = ClientConfig.from_plan(args.plan_path, through_pooler=args.through_pooler,
+def make_repo(args: WorkerArgs, pod: int, cipher: Any, through_pooler: bool
+              ) -> tuple[BillDB, BillRepository]:
+    cfg = ClientConfig.from_plan(args.plan_path, through_pooler=through_pooler,
                                  application_name=f"billdb-bench-{args.worker}-{pod}")
     cfg = replace(cfg, min_size=cfg.pool_size)  # a pod's pools are full before the clock
     db = BillDB(cfg)
@@ -49,77 +59,110 @@ class GcPauses:
     runs the event loop stands still, so every operation in flight is that much slower (the
     client's stall, not the database's; reported apart)."""
 
-    def __init__(self, rec: Recorder) -> None:
-        self.rec = rec
+    def __init__(self, recs: list[Recorder], turns: Turns | None) -> None:
+        self.recs = recs
+        self.turns = turns  # a pause counts on the route whose turn it falls in
         self._t0 = 0.0
 
     def __call__(self, phase: str, info: dict[str, int]) -> None:
         now = time.monotonic()
         if phase == "start":
             self._t0 = now
-        elif self.rec.inside(self._t0):
+            return
+        rec = self.recs[self.turns.route(self._t0) if self.turns else 0]
+        if rec.inside(self._t0):
             took = now - self._t0
-            self.rec.gc_collections += 1
-            self.rec.gc_pause_s += took
-            self.rec.gc_longest_s = max(self.rec.gc_longest_s, took)
+            rec.gc_collections += 1
+            rec.gc_pause_s += took
+            rec.gc_longest_s = max(rec.gc_longest_s, took)
+
+
+@dataclass
+class Pod:
+    """One simulated service pod: a BillDB per route, the same cipher's timing per route."""
+
+    dbs: list[BillDB]
+    repos: list[BillRepository]
+
+
+def _pods(args: WorkerArgs) -> tuple[list[Pod], list[TimedCipher]]:
+    inner = FieldCipher.from_secrets_file(args.secrets_file) if args.encrypt \
+        else PassThroughCipher()
+    ciphers = [TimedCipher(inner) for _ in args.routes]
+    pods = []
+    for p in range(args.pods):
+        made = [make_repo(args, p, c, pooled) for c, pooled in zip(ciphers, args.routes,
+                                                                   strict=True)]
+        pods.append(Pod([db for db, _ in made], [repo for _, repo in made]))
+    return pods, ciphers
+
+
+async def _open(pods: list[Pod]) -> None:
+    for pod in pods:
+        for db in pod.dbs:
+            await db.open()
+    for pod in pods:
+        for db, repo in zip(pod.dbs, pod.repos, strict=True):
+            await db.wait_ready(60)  # every connection is open before the clock starts
+            await repo.active_config()
+    # What start-up made (modules, pools, connections) lives as long as the process: out of
+    # the collector's way, as a service does after start-up, so that a full collection walks
+    # only what the users make (its pauses: about 55 ms -> 20 ms at 1,000 users).
+    gc.collect()
+    gc.freeze()
+
+
+async def _users(args: WorkerArgs, pods: list[Pod], recs: list[Recorder], turns: Turns | None,
+                 t_start: float, queue: Any) -> None:
+    """Every user of this worker, staggered over a think time, until the window ends."""
+    spread = max(args.think_s, 0.5)
+    tasks = []
+    for n, index in enumerate(args.users):
+        delay = spread * n / max(1, len(args.users))  # staggered starts
+        sides = Sides(pods[n % len(pods)].repos, recs, turns)
+
+        async def one(index: int = index, delay: float = delay, sides: Sides = sides) -> None:
+            await asyncio.sleep(max(0.0, t_start + delay - time.monotonic()))
+            await user_loop(sides, index, args.n_lines, args.think_s, recs[0].window[1],
+                            args.seed * 100003 + index)
+
+        tasks.append(asyncio.create_task(one()))
+    gather = asyncio.gather(*tasks)
+    while not gather.done():
+        await asyncio.wait([gather], timeout=1.0)
+        queue.put(("progress", args.worker, {"ops": sum(r.ops_total for r in recs),
+                                             "errors": sum(r.errors_total for r in recs)}))
+    await gather
 
 
 async def _run(args: WorkerArgs, queue: Any, start_event: Any, start_epoch: Any) -> None:
-    inner = FieldCipher.from_secrets_file(args.secrets_file) if args.encrypt \
-        else PassThroughCipher()
-    cipher = TimedCipher(inner)
-    pods = [make_repo(args, p, cipher) for p in range(args.pods)]
+    pods, ciphers = _pods(args)
     try:
-        for db, _ in pods:
-            await db.open()
-        for db, repo in pods:
-            await db.wait_ready(60)  # every connection is open before the clock starts
-            await repo.active_config()
-        # What start-up made (modules, pools, connections) lives as long as the process: out of
-        # the collector's way, as a service does after start-up, so that a full collection
-        # walks only what the users make (its pauses: about 55 ms -> 20 ms at 1,000 users).
-        gc.collect()
-        gc.freeze()
+        await _open(pods)
         queue.put(("ready", args.worker, None))
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, start_event.wait)
         # Wall-clock start shared by all workers, mapped onto this process's monotonic clock.
-        offset = time.monotonic() - time.time()
-        t_start = start_epoch.value + offset
-        rec = Recorder(window=(t_start + args.warmup_s,
-                               t_start + args.warmup_s + args.duration_s))
-        gc.callbacks.append(GcPauses(rec))
-        stop_at = rec.window[1]
-        spread = max(args.think_s, 0.5)
-        tasks = []
-        for n, index in enumerate(args.users):
-            delay = spread * n / max(1, len(args.users))  # staggered starts
-            pod_repo = pods[n % len(pods)][1]
-
-            async def one(index: int = index, delay: float = delay,
-                          repo: BillRepository = pod_repo) -> None:
-                await asyncio.sleep(max(0.0, t_start + delay - time.monotonic()))
-                await user_loop(repo, rec, index, args.n_lines, args.think_s, stop_at,
-                                args.seed * 100003 + index)
-
-            tasks.append(asyncio.create_task(one()))
-        gather = asyncio.gather(*tasks)
-        while not gather.done():
-            await asyncio.wait([gather], timeout=1.0)
-            queue.put(("progress", args.worker, {"ops": rec.ops_total,
-                                                 "errors": rec.errors_total}))
-        await gather
-        for _, repo in pods:
-            await repo.close()
-        rec.cipher_s = cipher.seconds
-        for db, _ in pods:
-            for name, m in db.multiplexing().items():
-                rec.batches[name] = rec.batches.get(name, 0) + m["batches"]
-                rec.batched[name] = rec.batched.get(name, 0) + m["statements"]
-        queue.put(("result", args.worker, asdict(rec)))
+        t_start = start_epoch.value + time.monotonic() - time.time()
+        window = (t_start + args.warmup_s, t_start + args.warmup_s + args.duration_s)
+        recs = [Recorder(window=window) for _ in args.routes]
+        turns = Turns(window[0], args.turn_s) if args.compare_direct else None
+        gc.callbacks.append(GcPauses(recs, turns))
+        await _users(args, pods, recs, turns, t_start, queue)
+        for pod in pods:
+            for repo in pod.repos:
+                await repo.close()
+        for side, (rec, cipher) in enumerate(zip(recs, ciphers, strict=True)):
+            rec.cipher_s = cipher.seconds
+            for pod in pods:
+                for name, m in pod.dbs[side].multiplexing().items():
+                    rec.batches[name] = rec.batches.get(name, 0) + m["batches"]
+                    rec.batched[name] = rec.batched.get(name, 0) + m["statements"]
+        queue.put(("result", args.worker, [asdict(rec) for rec in recs]))
     finally:
-        for db, _ in pods:
-            await db.close()
+        for pod in pods:
+            for db in pod.dbs:
+                await db.close()
 
 
 def main(args: WorkerArgs, queue: Any, start_event: Any, start_epoch: Any) -> None:
