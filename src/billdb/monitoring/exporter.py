@@ -124,21 +124,13 @@ class Prober:
 
 
 def pgbouncer_stats(ctx: Context) -> None:
-    user = ctx.plan.read_replica.read_user
-    with psycopg.connect(pooler.conninfo(ctx, "pgbouncer", user=user), autocommit=True,
-                         prepare_threshold=None) as conn:
-        cur = conn.execute("SHOW POOLS")
-        cols = [c.name for c in cur.description]
-        for row in cur.fetchall():
-            r = dict(zip(cols, row, strict=True))
+    with pooler.console_connect(ctx) as conn:
+        for r in pooler.show(conn, "SHOW POOLS"):
             labels = (r["database"], r["user"])
             WAITING.labels(*labels).set(r["cl_waiting"])
             ACTIVE.labels(*labels).set(r["cl_active"])
             MAXWAIT.labels(*labels).set(r["maxwait"] + r.get("maxwait_us", 0) / 1e6)
-        cur = conn.execute("SHOW STATS")
-        cols = [c.name for c in cur.description]
-        for row in cur.fetchall():
-            r = dict(zip(cols, row, strict=True))
+        for r in pooler.show(conn, "SHOW STATS"):
             XACTS.labels(r["database"]).set(r["total_xact_count"])
 
 

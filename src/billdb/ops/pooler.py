@@ -17,6 +17,7 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -111,14 +112,24 @@ def conninfo(ctx: Context, dbname: str, user: str = PROBE_ROLE, **extra: str) ->
     return psycopg.conninfo.make_conninfo(**params)
 
 
-def console(ctx: Context, command: str) -> list[dict[str, str]]:
-    """Rows of a SHOW command on PgBouncer's admin console, as the plan's stats user (the
-    console speaks the simple query protocol only: nothing prepared)."""
-    ci = conninfo(ctx, "pgbouncer", user=ctx.plan.read_replica.read_user)
-    with psycopg.connect(ci, autocommit=True, prepare_threshold=None) as conn:
-        cur = conn.execute(command)
-        names = [d.name for d in cur.description or []]
-        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+def console_connect(ctx: Context) -> psycopg.Connection:
+    """PgBouncer's admin console as the plan's stats user (it speaks the simple query
+    protocol only: nothing prepared)."""
+    return psycopg.connect(conninfo(ctx, "pgbouncer", user=ctx.plan.read_replica.read_user),
+                           autocommit=True, prepare_threshold=None)
+
+
+def show(conn: psycopg.Connection, command: str) -> list[dict[str, Any]]:
+    """Rows of a SHOW command on the console, column -> value."""
+    cur = conn.execute(command)
+    names = [d.name for d in cur.description or []]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def console(ctx: Context, command: str) -> list[dict[str, Any]]:
+    """One SHOW command on a connection of its own."""
+    with console_connect(ctx) as conn:
+        return show(conn, command)
 
 
 def probe(ctx: Context, dbname: str) -> tuple[int, bool, bool, str]:

@@ -9,54 +9,36 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-import psycopg
-
 from billdb.context import Context
-from billdb.engines.secrets import SecretStore
-
-
-def _rows(conn: psycopg.Connection, command: str) -> list[dict[str, Any]]:
-    cur = conn.execute(command)
-    names = [d.name for d in cur.description or []]
-    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+from billdb.ops import pooler
 
 
 class PoolerSampler:
     """Start before the measured window, `stop()` after it: the figures of the run."""
 
     def __init__(self, ctx: Context, interval_s: float = 1.0) -> None:
-        user = ctx.plan.read_replica.read_user
-        self._conninfo = psycopg.conninfo.make_conninfo(
-            host="127.0.0.1", port=ctx.local.pooler_port, dbname="pgbouncer", user=user,
-            password=SecretStore(ctx.layout.secrets_file).role_password(user),
-            sslmode="verify-full", sslrootcert=str(ctx.layout.ca_cert), connect_timeout=3)
+        self._ctx = ctx
         self._interval = interval_s
         self._stop = threading.Event()
         self._samples: list[list[dict[str, Any]]] = []
         self._stats0: dict[str, dict[str, Any]] = {}
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
-    def _connect(self) -> psycopg.Connection:
-        # The admin console speaks the simple query protocol only: no prepared statements.
-        return psycopg.connect(self._conninfo, autocommit=True, prepare_threshold=None)
-
     def start(self) -> PoolerSampler:
-        with self._connect() as conn:
-            self._stats0 = {r["database"]: r for r in _rows(conn, "SHOW STATS")}
+        self._stats0 = {r["database"]: r for r in pooler.console(self._ctx, "SHOW STATS")}
         self._thread.start()
         return self
 
     def _loop(self) -> None:
-        with self._connect() as conn:
+        with pooler.console_connect(self._ctx) as conn:
             while not self._stop.wait(self._interval):
-                self._samples.append([p for p in _rows(conn, "SHOW POOLS")
+                self._samples.append([p for p in pooler.show(conn, "SHOW POOLS")
                                       if p["database"] != "pgbouncer"])
 
     def stop(self) -> dict[str, Any]:
         self._stop.set()
         self._thread.join(timeout=10)
-        with self._connect() as conn:
-            stats1 = {r["database"]: r for r in _rows(conn, "SHOW STATS")}
+        stats1 = {r["database"]: r for r in pooler.console(self._ctx, "SHOW STATS")}
         pools: dict[str, dict[str, float]] = {}
         for sample in self._samples:
             for p in sample:
