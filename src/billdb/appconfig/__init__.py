@@ -165,6 +165,7 @@ def client_profile(s: Settings) -> dict[str, Any]:
         "read_dbname": s.readonly.dbname,
         "roles": {"write": s.master.user, "read": s.readonly.user},
         "pool": {"size": p.pool.size, "connection_timeout_s": p.pool.connection_timeout_s,
+                 "statement_timeout_s": p.pool.statement_timeout_s,
                  "idle_timeout_s": p.pool.idle_timeout_s,
                  "max_lifetime_s": p.pool.max_lifetime_s},
         "through_pooler": s.through_pooler,

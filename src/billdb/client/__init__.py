@@ -3,10 +3,15 @@
 existing imports keep working, and add what only the ops tool knows: the plan
 (`ClientConfig.from_plan`) and the plan's encrypted-column list."""
 
-from billdb_client.errors import ClientError, RouteUnavailable, TransactionInterrupted
+from billdb_client.errors import (
+    ClientError,
+    DeadlineExceeded,
+    RouteUnavailable,
+    TransactionInterrupted,
+)
 from billdb_client.routes import Routes
 
 from billdb.client.db import BillDB, ClientConfig
 
-__all__ = ["BillDB", "ClientConfig", "ClientError", "RouteUnavailable", "Routes",
-           "TransactionInterrupted"]
+__all__ = ["BillDB", "ClientConfig", "ClientError", "DeadlineExceeded", "RouteUnavailable",
+           "Routes", "TransactionInterrupted"]

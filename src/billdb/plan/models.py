@@ -187,6 +187,9 @@ class Parameters(Strict):
 class Pool(Strict):
     size: int = Field(ge=1, le=500)
     connection_timeout_s: int = Field(ge=1)
+    # The longest the server may take to answer one statement (a batch of them), as the
+    # client bounds it; with connection_timeout_s it is every client call's deadline.
+    statement_timeout_s: int = Field(default=30, ge=1)
     idle_timeout_s: int = Field(ge=1)
     max_lifetime_s: int = Field(ge=30)
 

@@ -8,9 +8,14 @@
 """
 
 from billdb_client.db import BillDB, ClientConfig
-from billdb_client.errors import ClientError, RouteUnavailable, TransactionInterrupted
+from billdb_client.errors import (
+    ClientError,
+    DeadlineExceeded,
+    RouteUnavailable,
+    TransactionInterrupted,
+)
 from billdb_client.profile import ProfileError
 from billdb_client.routes import Routes
 
-__all__ = ["BillDB", "ClientConfig", "ClientError", "ProfileError", "RouteUnavailable",
-           "Routes", "TransactionInterrupted"]
+__all__ = ["BillDB", "ClientConfig", "ClientError", "DeadlineExceeded", "ProfileError",
+           "RouteUnavailable", "Routes", "TransactionInterrupted"]

@@ -24,7 +24,8 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from psycopg_pool.base import AttemptWithBackoff
 
 from billdb_client import profile
-from billdb_client.errors import RouteUnavailable, TransactionInterrupted
+from billdb_client.deadline import bounded
+from billdb_client.errors import DeadlineExceeded, RouteUnavailable, TransactionInterrupted
 from billdb_client.multiplex import Multiplexer, single_statement
 from billdb_client.routes import Routes
 
@@ -85,6 +86,9 @@ class ClientConfig:
     routes_file: str
     pool_size: int = 15
     connection_timeout_s: float = 30
+    # How long the server may take to answer one statement or batch; with the connection
+    # timeout it makes every call's deadline (call_deadline_s).
+    statement_timeout_s: float = 30
     idle_timeout_s: float = 600
     max_lifetime_s: float = 1800
     max_lag_bytes: int = 16 * 1024 * 1024
@@ -131,6 +135,7 @@ class ClientConfig:
             read_user=doc["roles"]["read"], sslrootcert=doc["sslrootcert"],
             passfile=doc.get("passfile") or "", routes_file=doc.get("routes_file") or "",
             pool_size=pool["size"], connection_timeout_s=pool["connection_timeout_s"],
+            statement_timeout_s=pool.get("statement_timeout_s", 30),
             idle_timeout_s=pool["idle_timeout_s"], max_lifetime_s=pool["max_lifetime_s"],
             max_lag_bytes=doc["max_lag_bytes"],
             application_name=doc.get("application_name", "bill-inquiry"),
@@ -149,6 +154,11 @@ class ClientConfig:
                           pooler_prepares=bool(pooler.get("prepared_statements", False)))
         return replace(cfg, **overrides)
 
+    @property
+    def call_deadline_s(self) -> float:
+        """The longest any public call may take: a connection, then the server's answer."""
+        return self.connection_timeout_s + self.statement_timeout_s
+
     def conninfo(self, user: str, ports: list[int], attrs: str, dbname: str | None = None) -> str:
         hosts = ",".join(self.host for _ in ports)
         parts = {
@@ -165,6 +175,7 @@ class BillDB:
     """The service's database handle. Use `async with BillDB(cfg) as db:`."""
 
     REPLAY_TTL_S = 0.01  # how stale the replica's known replay position may be
+    PROBE_S = 2.0  # the replica probes' bound: past it the replica counts as down for 2 s
 
     def __init__(self, config: ClientConfig) -> None:
         self.config = config
@@ -178,7 +189,10 @@ class BillDB:
         self._replay_checked_at = 0.0
         self._replay_query: asyncio.Future[int] | None = None
         self._mux = {name: Multiplexer(lambda name=name: self._checkout(name),
-                                       senders=config.pool_size)
+                                       senders=config.pool_size,
+                                       deadline_s=config.call_deadline_s,
+                                       batch_timeout_s=config.statement_timeout_s,
+                                       name=f"pool {name!r}")
                      for name in POOLS}
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -251,26 +265,38 @@ class BillDB:
         """A write transaction on the primary, committed when the block ends.
 
         Raises TransactionInterrupted when the connection is lost (a failover): before the
-        commit it rolled back; during the commit its outcome is unknown.
+        commit it rolled back; during the commit its outcome is unknown. The whole
+        transaction (a connection, the block, the commit) ends by the profile's deadline
+        (`call_deadline_s`): past it DeadlineExceeded, the connection closed (the server
+        rolls back what had not committed) and the outcome unknown only if COMMIT was sent.
         """
-        pool, conn = await self._primary_connection()
-        try:
+        async with bounded(self.config.call_deadline_s, "a connection to the primary") as dl:
+            pool, conn = await self._primary_connection()
+            done = False
             try:
-                yield conn
-            except psycopg.OperationalError as exc:
-                raise TransactionInterrupted(False, exc) from exc
-            except BaseException:
-                if not conn.broken:
-                    await conn.rollback()
-                raise
-            try:
-                await conn.commit()
-            except psycopg.OperationalError as exc:
-                raise TransactionInterrupted(True, exc) from exc
-            if user_id is not None:
-                await self._remember_write(conn, user_id)
-        finally:
-            await pool.putconn(conn)
+                dl.now("the write transaction's statements")
+                try:
+                    yield conn
+                except psycopg.OperationalError as exc:
+                    raise TransactionInterrupted(False, exc) from exc
+                except Exception:
+                    if not conn.broken:
+                        await conn.rollback()
+                    done = True
+                    raise
+                dl.now("the answer to COMMIT", outcome_unknown=True)
+                try:
+                    await conn.commit()
+                except psycopg.OperationalError as exc:
+                    raise TransactionInterrupted(True, exc) from exc
+                dl.now("the commit's WAL position")
+                if user_id is not None:
+                    await self._remember_write(conn, user_id)
+                done = True
+            finally:
+                if not done:  # cut off mid-protocol: no round trip that could wait again
+                    await conn.close()
+                await pool.putconn(conn)
 
     async def _primary_connection(self) -> tuple[_Pool, psycopg.AsyncConnection]:
         """A write connection, waiting up to the plan's connection timeout. While waiting,
@@ -339,11 +365,12 @@ class BillDB:
 
     async def _ask_replay(self) -> int:
         try:
-            async with self._pools["replica"].connection(timeout=2) as conn, \
+            async with bounded(self.PROBE_S, "the replica's replay position"), \
+                    self._pools["replica"].connection(timeout=self.PROBE_S) as conn, \
                     single_statement(conn):
                 cur = await conn.execute("SELECT pg_last_wal_replay_lsn()::text")
                 replayed = (await cur.fetchone())[0]
-        except (psycopg.OperationalError, PoolTimeout):
+        except (psycopg.OperationalError, PoolTimeout, DeadlineExceeded):
             self._replica_down_until = time.monotonic() + 2.0
             return 0
         self._replay_checked_at = time.monotonic()
@@ -353,16 +380,18 @@ class BillDB:
 
     async def _lag_within_bound(self) -> bool:
         try:
-            async with self._pools["replica"].connection(timeout=2) as rconn, \
+            async with bounded(self.PROBE_S * 2, "the replica's lag"), \
+                    self._pools["replica"].connection(timeout=self.PROBE_S) as rconn, \
                     single_statement(rconn):
                 cur = await rconn.execute("SELECT pg_last_wal_replay_lsn()::text")
                 replayed = (await cur.fetchone())[0]
-            async with self._pools["primary_read"].connection(timeout=2) as pconn, \
+            async with bounded(self.PROBE_S * 2, "the primary's WAL position"), \
+                    self._pools["primary_read"].connection(timeout=self.PROBE_S) as pconn, \
                     single_statement(pconn):
                 cur = await pconn.execute("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s)",
                                           [replayed])
                 lag = (await cur.fetchone())[0]
-        except (psycopg.OperationalError, PoolTimeout):
+        except (psycopg.OperationalError, PoolTimeout, DeadlineExceeded):
             self._replica_down_until = time.monotonic() + 2.0
             return False
         if replayed is not None:
@@ -376,18 +405,20 @@ class BillDB:
         if route not in (*READ_ROUTES, "write"):
             raise ValueError(f"route must be one of read, analytics, write; not {route!r}")
         last: BaseException | None = None
-        for attempt_no in range(self.config.read_retries + 1):
-            use_replica = route in READ_ROUTES and await self._replica_usable(user_id)
-            name = "replica" if use_replica else (
-                "primary_read" if route in READ_ROUTES else "write")
-            try:
-                return await attempt(name)
-            except (psycopg.OperationalError, PoolTimeout) as exc:
-                last = exc
-                if use_replica:
-                    self._replica_down_until = time.monotonic() + 2.0
-                await self.reload_routes()
-                await asyncio.sleep(min(0.2 * (attempt_no + 1), 1.0))
+        async with bounded(self.config.call_deadline_s, f"the {route} route") as deadline:
+            for attempt_no in range(self.config.read_retries + 1):
+                use_replica = route in READ_ROUTES and await self._replica_usable(user_id)
+                name = "replica" if use_replica else (
+                    "primary_read" if route in READ_ROUTES else "write")
+                deadline.now(f"pool {name!r} on the {route} route (attempt {attempt_no + 1})")
+                try:
+                    return await attempt(name)
+                except (psycopg.OperationalError, PoolTimeout) as exc:
+                    last = exc
+                    if use_replica:
+                        self._replica_down_until = time.monotonic() + 2.0
+                    await self.reload_routes()
+                    await asyncio.sleep(min(0.2 * (attempt_no + 1), 1.0))
         raise RouteUnavailable(f"{route} route failed after retries: {last}") from last
 
     async def run_read(self, fn: Callable[[psycopg.AsyncConnection], Awaitable[T]], *,
@@ -400,8 +431,12 @@ class BillDB:
 
         async def on(name: str) -> T:
             async with self._pools[name].connection() as conn:
-                result = await fn(conn)
-                await conn.rollback()
+                try:
+                    result = await fn(conn)
+                    await conn.rollback()
+                except asyncio.CancelledError:  # the deadline: no round trip that could wait
+                    await conn.close()
+                    raise
                 return result
 
         return await self._routed(on, route, user_id)

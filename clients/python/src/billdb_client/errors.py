@@ -27,3 +27,21 @@ class TransactionInterrupted(ClientError):
 
 class RouteUnavailable(ClientError):
     """No server could serve the route within the plan's connection timeout."""
+
+
+class DeadlineExceeded(ClientError):
+    """A call did not end within its deadline (the profile's connection timeout plus its
+    statement timeout). `waiting_for` says what it was waiting for when the time ran out.
+
+    `outcome_unknown` is True when a write had been sent: it may or may not have committed,
+    so a retry must be idempotent (as with TransactionInterrupted). A read may be retried.
+    """
+
+    retryable = True
+
+    def __init__(self, waiting_for: str, seconds: float, outcome_unknown: bool = False) -> None:
+        state = "; the outcome is unknown (it may have committed)" if outcome_unknown else ""
+        super().__init__(f"no answer within {seconds:g} s: waiting for {waiting_for}{state}")
+        self.waiting_for = waiting_for
+        self.seconds = seconds
+        self.outcome_unknown = outcome_unknown

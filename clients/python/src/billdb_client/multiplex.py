@@ -31,6 +31,9 @@ from typing import Any
 import psycopg
 from psycopg import AsyncConnection, AsyncCursor
 
+from billdb_client.deadline import bounded
+from billdb_client.errors import DeadlineExceeded
+
 MAX_BATCH = 32
 LSN_QUERY = "SELECT pg_current_wal_lsn()::text"
 
@@ -91,14 +94,29 @@ async def _outcome(cur: AsyncCursor, call: _Call, lsn: str | None) -> Outcome:
 class Multiplexer:
     """One route's statement queue. `connection` yields a pooled connection (it decides the
     pool, so a repointed route is followed); at most `senders` connections are used at once,
-    each carrying up to MAX_BATCH statements per round trip."""
+    each carrying up to MAX_BATCH statements per round trip.
+
+    Every call ends by `deadline_s` (waiting for a connection, then for the server), and a
+    batch the server does not answer within `batch_timeout_s` fails with its connection
+    closed: DeadlineExceeded, never a caller waiting forever.
+
+    The senders' invariant: while a call is queued, some sender in `_senders` will look at
+    the queue again. A sender leaves `_senders` in the same step (no await between) as it
+    finds the queue empty, so a caller that counts it as live can rely on it. (Leaving in a
+    done callback, as before, let a sender that had already seen the queue empty still count
+    as live: a caller woken before the callback queued a call that no sender ever took.)"""
 
     def __init__(self, connection: Callable[[], AbstractAsyncContextManager[AsyncConnection]],
-                 senders: int) -> None:
+                 senders: int, *, deadline_s: float = 60.0, batch_timeout_s: float = 30.0,
+                 name: str = "statements") -> None:
         self._connection = connection
         self._max_senders = max(1, senders)
+        self.deadline_s = deadline_s
+        self.batch_timeout_s = batch_timeout_s
+        self.name = name
         self._queue: deque[_Call] = deque()
         self._senders: set[asyncio.Task[None]] = set()
+        self._closing = False
         self.batches = 0  # batches sent, and the statements in them: their ratio is the sharing
         self.statements = 0
         self.largest = 0
@@ -106,23 +124,44 @@ class Multiplexer:
     async def run(self, query: str, params: Any = None, *, fetch: bool = False,
                   lsn: bool = False) -> Outcome:
         """Run one statement (possibly sharing a commit, see the module). Raises what running
-        it alone would (a lost connection: psycopg.OperationalError, outcome unknown)."""
+        it alone would (a lost connection: psycopg.OperationalError, outcome unknown), or
+        DeadlineExceeded past `deadline_s`."""
+        if self._closing:
+            raise psycopg.OperationalError("the client is closing")
         call = _Call(query, params, fetch, lsn, asyncio.get_running_loop().create_future())
         self._queue.append(call)
-        if len(self._senders) < self._max_senders:
-            task = asyncio.create_task(self._send())
-            self._senders.add(task)
-            task.add_done_callback(self._senders.discard)
-        return await call.future
+        self._start_sender()
+        try:
+            async with bounded(self.deadline_s, f"a connection for a statement on "
+                                                f"{self.name}") as deadline:
+                try:
+                    return await call.future
+                except asyncio.CancelledError:
+                    if call not in self._queue:  # taken into a batch: the server has it
+                        deadline.now(f"the server's answer to a statement on {self.name}",
+                                     outcome_unknown=True)
+                    raise
+        finally:
+            if call in self._queue:  # the caller gave up before it was sent: never send it
+                self._queue.remove(call)
+
+    def _start_sender(self) -> None:
+        """Another sender while there are fewer than the maximum (each caller may bring its
+        own, so concurrent callers spread over connections)."""
+        if self._queue and len(self._senders) < self._max_senders and not self._closing:
+            self._senders.add(asyncio.create_task(self._send()))
 
     async def close(self) -> None:
+        self._closing = True
         for task in list(self._senders):
             task.cancel()
-        await asyncio.gather(*self._senders, return_exceptions=True)
+        if self._senders:
+            await asyncio.wait(list(self._senders), timeout=self.batch_timeout_s)
         while self._queue:
             self._queue.popleft().fail(psycopg.OperationalError("the client is closing"))
 
     async def _send(self) -> None:
+        me = asyncio.current_task()
         batch: list[_Call] = []
         try:
             while self._queue:
@@ -133,15 +172,34 @@ class Multiplexer:
                         n = min(len(self._queue), MAX_BATCH)
                         batch = [self._queue.popleft() for _ in range(n)]
                         if batch:
-                            await self._run_batch(conn, batch)
+                            await self._run_bounded(conn, batch)
                         batch = []
                 except Exception as exc:  # no connection (a failover, a timeout)
                     for call in batch or [self._queue.popleft() for _ in range(len(self._queue))]:
                         call.fail(exc)
                     batch = []
-        finally:  # cancelled: nobody must wait forever
-            for call in batch:
+        finally:
+            for call in batch:  # cancelled: nobody must wait forever
                 call.fail(psycopg.OperationalError("the client is closing"))
+            # The queue was just seen empty (or this sender is ending on an error or a
+            # cancel): leave now, with no await in between (see the class).
+            self._senders.discard(me)  # type: ignore[arg-type]
+            self._start_sender()  # calls left by a cancelled sender get another
+
+    async def _run_bounded(self, conn: AsyncConnection, batch: list[_Call]) -> None:
+        """The batch, or DeadlineExceeded for each call when the server does not answer in
+        time; the connection is then closed (its protocol state is unknown), so the pool
+        replaces it."""
+        try:
+            async with bounded(self.batch_timeout_s,
+                               f"the server's answer to {len(batch)} statement(s) on "
+                               f"{self.name}") as deadline:
+                deadline.outcome_unknown = True
+                await self._run_batch(conn, batch)
+        except DeadlineExceeded as exc:
+            await conn.close()
+            for call in batch:
+                call.fail(exc)
 
     async def _run_batch(self, conn: AsyncConnection, batch: list[_Call]) -> None:
         self.batches += 1
