@@ -174,6 +174,42 @@ def test_multiplexed_writes_share_commits_but_fail_alone(env: Env):
                          [f"{tag}-%"])
 
 
+def test_every_client_call_ends_by_its_deadline(env: Env):
+    """A statement the server takes longer to answer than the profile allows ends in
+    DeadlineExceeded naming what it waited for, on every public call (multiplexed write and
+    read, a write transaction, run_read); the client keeps serving afterwards."""
+    from billdb.client import DeadlineExceeded
+
+    async def main() -> list[tuple[str, DeadlineExceeded, float]]:
+        cfg = ClientConfig.from_plan(env.plan, connection_timeout_s=2, statement_timeout_s=1)
+        out = []
+        async with BillDB(cfg) as db:
+            async def tx() -> None:
+                async with db.write() as conn:
+                    await conn.execute("SELECT pg_sleep(10)")
+
+            async def read(conn: psycopg.AsyncConnection) -> None:
+                await conn.execute("SELECT pg_sleep(10)")
+
+            for name, call in (("execute", db.execute("SELECT pg_sleep(10)")),
+                               ("fetch", db.fetch("SELECT pg_sleep(10)", route="write")),
+                               ("write", tx()), ("run_read", db.run_read(read))):
+                t0 = time.monotonic()
+                with pytest.raises(DeadlineExceeded) as info:
+                    await call
+                out.append((name, info.value, time.monotonic() - t0))
+            assert (await db.fetch("SELECT 1", route="write")) == [(1,)]
+        return out
+
+    results = asyncio.run(main())
+    for name, err, took in results:
+        assert took < 3 + 1, (name, took)  # connection 2 s + statement 1 s, plus a margin
+        assert err.waiting_for, name
+    by = {name: err for name, err, _ in results}
+    assert by["execute"].outcome_unknown and "answer" in by["execute"].waiting_for
+    assert not by["write"].outcome_unknown and "statements" in by["write"].waiting_for
+
+
 def test_partitions_exist_for_this_month_and_next(env: Env):
     rows = _json(env, "partitions", "list")[1]["partitions"]
     today = dt.date.today()
@@ -333,6 +369,7 @@ def test_bench_smoke_50_users_10_seconds(env: Env):
     assert set(report) >= {"users", "duration_s", "flows", "tps", "p50_ms", "p95_ms", "p99_ms",
                            "errors", "operations", "machine"}
     assert report["users"] == 50 and report["errors"] == 0 and report["flows"] > 0
+    assert report["stuck"] == 0
     assert report["p50_ms"] <= report["p95_ms"] <= report["p99_ms"]
     for op in ("customer_info", "create_request", "record_kos", "complete_request",
                "poll_request", "history_page", "cache_get"):
@@ -341,3 +378,17 @@ def test_bench_smoke_50_users_10_seconds(env: Env):
     with _admin(env) as conn:  # the benchmark removed its rows
         assert conn.execute("SELECT count(*) FROM bill_inquiry_history "
                             "WHERE user_id LIKE 'bench-u%'").fetchone()[0] == 0
+
+
+def test_bench_cuts_off_a_stuck_user_and_fails(env: Env):
+    """The watchdog: a user that never ends (injected) is cut off at the window's end plus
+    the grace, reported as stuck, counted as an error, and the bench exits 1."""
+    t0 = time.monotonic()
+    res = env.run("bench", "--users", "4", "--duration", "2", "--think-ms", "100",
+                  "--grace", "3", "--inject-stuck", "1", "--json", check=False, timeout=120)
+    took = time.monotonic() - t0
+    report = json.loads(res.stdout)
+    assert res.returncode == 1 and report["stuck"] == 1 and report["errors"] >= 1
+    assert report["flows"] > 0  # the other users ran
+    # warm-up 2 s + 2 s + grace 3 s, plus start-up (seeding, pools) and clean-up
+    assert took < 2 + 2 + 3 + 30, took

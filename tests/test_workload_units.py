@@ -175,7 +175,7 @@ def test_each_turn_reports_its_route_and_p99():
 
     def side(by_turn: dict[int, list[float]]) -> dict:
         return {"flows_total": 0, "cipher_s": 0.0, "gc_collections": 0, "gc_pause_s": 0.0,
-                "gc_longest_s": 0.0, "statements": 0, "errors": 0, "batches": {},
+                "gc_longest_s": 0.0, "statements": 0, "errors": 0, "stuck": 0, "batches": {},
                 "batched": {}, "latencies": {o: [] for o in OPERATIONS}, "flows": [],
                 "error_samples": [], "by_turn": by_turn}
 

@@ -126,6 +126,13 @@ def bench(
         "--encryption-overhead", help="Run twice, with and without column encryption, and "
         "report what AES-GCM adds to the flow's p50.")] = False,
     keep_data: Annotated[bool, typer.Option("--keep-data", help="Keep the rows written.")] = False,
+    grace: Annotated[float, typer.Option(
+        "--grace", min=0, help="Seconds after the measured window that users may take to end; "
+        "users still in an operation then are cut off, reported as `stuck` and counted as "
+        "errors (exit 1).")] = 10.0,
+    inject_stuck: Annotated[int, typer.Option(
+        "--inject-stuck", min=0, hidden=True,
+        help="Tests: this many users never end, to prove the watchdog.")] = 0,
     capacity: Annotated[bool, typer.Option(
         "--capacity", help="Search the largest user count with p99 under the plan's "
         "monitoring.response_time_ms: --users, then +--step, up to --max-users.")] = False,
@@ -150,7 +157,8 @@ def bench(
                            workers=workers, through_pooler=through_pooler,
                            compare_pgbench=compare_pgbench,
                            encryption_overhead=encryption_overhead, keep_data=keep_data,
-                           progress=output.note, pods=pods, compare_direct=compare_direct)
+                           progress=output.note, pods=pods, compare_direct=compare_direct,
+                           grace_s=grace, inject_stuck=inject_stuck)
     output.report(report, as_json)
     output.exit_status(report["errors"] == 0)
 

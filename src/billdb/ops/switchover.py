@@ -69,6 +69,7 @@ async def _measure(ctx: Context, leader: str, candidate: str,
         "lost_commits": len(missing),
         "failed_commits": len(w.log.failed),
         "failures": w.log.failures(),
+        "stuck": w.log.stuck,
     }
 
 
@@ -114,6 +115,6 @@ def switchover(ctx: Context, to: str | None = None,
     report = dict(j.data["report"])
     candidate = j.data["candidate"]
     report["to"] = cluster.leader_name(ctx)
-    report["ok"] = report["to"] == candidate and (report["write_gap_s"] is not None
-                                                  or not report["measured"])
+    report["ok"] = report["to"] == candidate and not report.get("stuck") and (
+        report["write_gap_s"] is not None or not report["measured"])
     return report | {"journal": record}

@@ -18,13 +18,15 @@ SUMMARY = ("tps", "p50_ms", "p95_ms", "p99_ms", "errors")
 def bench(ctx: Context, *, users: int, duration_s: float, think_ms: float, workers: int,
           through_pooler: bool, compare_pgbench: bool, encryption_overhead: bool,
           keep_data: bool, progress: Callable[[str], None],
-          pods: int | None = None, compare_direct: bool = False) -> dict[str, Any]:
+          pods: int | None = None, compare_direct: bool = False,
+          grace_s: float = runner.GRACE_S, inject_stuck: int = 0) -> dict[str, Any]:
     if compare_direct and not through_pooler:
         raise ArgumentError("--compare-direct compares a run through PgBouncer with a direct "
                             "one: add --through-pooler")
     common = {"users": users, "duration_s": duration_s, "think_ms": think_ms,
               "workers": workers, "through_pooler": through_pooler, "keep_data": keep_data,
-              "progress": progress, "pods": pods}
+              "progress": progress, "pods": pods, "grace_s": grace_s,
+              "inject_stuck": inject_stuck}
     report = _against_direct(ctx, common) if compare_direct \
         else runner.run(ctx, encrypt=True, **common)
     if encryption_overhead:
@@ -43,6 +45,7 @@ def bench(ctx: Context, *, users: int, duration_s: float, think_ms: float, worke
         report["aes_pct_of_flow_p50"] = (round(100 * cost / enc["flow_p50_ms"], 2)
                                          if enc["flow_p50_ms"] else None)
         report["errors"] += plain["errors"]
+        report["stuck"] += plain["stuck"]
     if compare_pgbench:
         progress(f"pgbench with the same statements: {users} clients for {duration_s:g} s")
         t = ctx.plan.tests.pgbench
@@ -66,7 +69,8 @@ def _against_direct(ctx: Context, common: dict[str, Any]) -> dict[str, Any]:
     median turn p99s (which one stall in one turn does not move)."""
     shape = runner.Shape.of(common["users"], common["duration_s"], common["think_ms"],
                             workers=common["workers"], pods=common["pods"],
-                            compare_direct=True)
+                            compare_direct=True, grace_s=common["grace_s"],
+                            inject_stuck=common["inject_stuck"])
     measured = runner.measure(ctx, shape, common["keep_data"], common["progress"])
     if measured.direct is None:
         raise BilldbError("the bench returned no direct side")

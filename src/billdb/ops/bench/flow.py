@@ -124,6 +124,9 @@ class Recorder:
     gc_pause_s: float = 0.0
     gc_longest_s: float = 0.0
     by_turn: dict[int, list[float]] = field(default_factory=dict)  # with --compare-direct
+    # Users still in an operation at the window's end + grace: cut off by the watchdog and
+    # counted as errors (a bench that hangs is a failed bench, never a silent one).
+    stuck: int = 0
 
     def inside(self, t: float) -> bool:
         return self.window[0] <= t < self.window[1]

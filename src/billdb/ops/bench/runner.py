@@ -13,7 +13,7 @@ import queue as queue_mod
 import resource
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from billdb import sql as sqlfiles
@@ -24,13 +24,15 @@ from billdb.context import Context
 from billdb.errors import ArgumentError, BilldbError
 from billdb.ops import cluster
 from billdb.ops.bench import machine, schedule
-from billdb.ops.bench.flow import OPERATIONS, PassThroughCipher, line_number, user_id
+from billdb.ops.bench.flow import OPERATIONS, PassThroughCipher, Recorder, line_number, user_id
 from billdb.ops.bench.poolerstats import PoolerSampler
 from billdb.ops.bench.stats import ms, percentile
 from billdb.ops.bench.worker import WorkerArgs
 from billdb.ops.bench.worker import main as worker_main
 
 READY_TIMEOUT_S = 120
+GRACE_S = 10.0  # after the window: an operation still running then counts as stuck
+TEARDOWN_S = 30.0  # after the grace: a worker that sent no result by then is ended
 
 
 def _repo(ctx: Context, through_pooler: bool, encrypt: bool) -> tuple[BillDB, BillRepository]:
@@ -83,10 +85,10 @@ def _merge(results: list[dict[str, Any]]) -> dict[str, Any]:
     merged: dict[str, Any] = {"flows": [], "statements": 0, "errors": 0, "error_samples": [],
                               "flows_total": 0, "cipher_s": 0.0, "batches": {}, "batched": {},
                               "gc_collections": 0, "gc_pause_s": 0.0, "gc_longest_s": 0.0,
-                              "by_turn": {}}
+                              "by_turn": {}, "stuck": 0}
     for r in results:
         for key in ("flows_total", "cipher_s", "gc_collections", "gc_pause_s", "statements",
-                    "errors"):
+                    "errors", "stuck"):
             merged[key] += r[key]
         merged["gc_longest_s"] = max(merged["gc_longest_s"], r["gc_longest_s"])
         for turn, values in r["by_turn"].items():
@@ -117,6 +119,8 @@ class Shape:
     encrypt: bool
     warmup_s: float
     compare_direct: bool = False
+    grace_s: float = GRACE_S  # the watchdog: users still running this long after the window
+    inject_stuck: int = 0  # tests: users that never end (the watchdog must cut them off)
 
     @property
     def window_s(self) -> float:
@@ -129,7 +133,8 @@ class Shape:
     @classmethod
     def of(cls, users: int, duration_s: float, think_ms: float, workers: int = 1,
            through_pooler: bool = False, encrypt: bool = True, pods: int | None = None,
-           warmup_s: float | None = None, compare_direct: bool = False) -> Shape:
+           warmup_s: float | None = None, compare_direct: bool = False,
+           grace_s: float = GRACE_S, inject_stuck: int = 0) -> Shape:
         if users < 1 or duration_s <= 0 or think_ms < 0 or workers < 1:
             raise ArgumentError("--users and --workers must be >= 1, --duration > 0, "
                                 "--think-ms >= 0")
@@ -141,7 +146,7 @@ class Shape:
         if compare_direct and warmup_s is None:  # a warm-up turn on each route (schedule)
             warmup = max(warmup, schedule.WARMUP_TURNS * schedule.turn_seconds(duration_s))
         return cls(users, duration_s, think_ms, workers, pods, through_pooler or compare_direct,
-                   encrypt, warmup, compare_direct)
+                   encrypt, warmup, compare_direct, grace_s, inject_stuck)
 
 
 @dataclass(frozen=True)
@@ -160,11 +165,11 @@ class Measured:
 def run(ctx: Context, users: int, duration_s: float, think_ms: float, workers: int = 1,
         through_pooler: bool = False, encrypt: bool = True, keep_data: bool = False,
         pods: int | None = None,
-        warmup_s: float | None = None, progress: Callable[[str], None] = lambda m: None
-        ) -> dict[str, Any]:
+        warmup_s: float | None = None, progress: Callable[[str], None] = lambda m: None,
+        grace_s: float = GRACE_S, inject_stuck: int = 0) -> dict[str, Any]:
     shape = Shape.of(users, duration_s, think_ms, workers=workers,
                      through_pooler=through_pooler, encrypt=encrypt, pods=pods,
-                     warmup_s=warmup_s)
+                     warmup_s=warmup_s, grace_s=grace_s, inject_stuck=inject_stuck)
     return report(measure(ctx, shape, keep_data, progress))
 
 
@@ -203,7 +208,9 @@ def _run_workers(ctx: Context, shape: Shape, progress: Callable[[str], None]
                           duration_s=shape.window_s, through_pooler=shape.through_pooler,
                           encrypt=shape.encrypt, seed=w + 1,
                           pods=len(range(w, shape.pods, shape.workers)),
-                          compare_direct=shape.compare_direct, turn_s=shape.turn_s)
+                          compare_direct=shape.compare_direct, turn_s=shape.turn_s,
+                          grace_s=shape.grace_s,
+                          inject_stuck=shape.inject_stuck if w == 0 else 0)
         p = spawn.Process(target=worker_main, args=(args, q, start_event, start_epoch),
                           daemon=True)
         p.start()
@@ -288,9 +295,31 @@ def _collect(q: Any, procs: list[Any], shape: Shape, progress: Callable[[str], N
                      f"{sum(errs.values())} errors")
         if not any(p.is_alive() for p in procs) and len(results) < len(procs) and q.empty():
             raise BilldbError("bench workers exited without a result")
+        if now > window_end + shape.grace_s + TEARDOWN_S:
+            results |= _end_silent_workers(procs, results, shape, progress)
     cpu_after = cpu_after or machine.cpu_times()
     return list(results.values()), machine.busy_pct(cpu_before, cpu_after) if cpu_before \
         else None
+
+
+def _end_silent_workers(procs: list[Any], results: dict[int, list[dict[str, Any]]],
+                        shape: Shape, progress: Callable[[str], None]
+                        ) -> dict[int, list[dict[str, Any]]]:
+    """The runner's watchdog, for a worker whose own watchdog could not run (its event loop
+    stood still): ended, and every user of it counted as stuck."""
+    ended = {}
+    sides = 2 if shape.compare_direct else 1
+    for w, proc in enumerate(procs):
+        if w in results:
+            continue
+        proc.terminate()
+        users = len(range(w, shape.users, shape.workers))
+        progress(f"bench worker {w} sent no result {shape.grace_s + TEARDOWN_S:g} s after the "
+                 f"window: ended, its {users} users count as stuck")
+        recs = [Recorder() for _ in range(sides)]
+        recs[-1].stuck = users
+        ended[w] = [asdict(r) for r in recs]
+    return ended
 
 
 def report(m: Measured) -> dict[str, Any]:
@@ -328,7 +357,8 @@ def report(m: Measured) -> dict[str, Any]:
         "p50_ms": ms(percentile(every, 50)),
         "p95_ms": ms(percentile(every, 95)),
         "p99_ms": ms(percentile(every, 99)),
-        "errors": merged["errors"],
+        "errors": merged["errors"] + merged["stuck"],
+        "stuck": merged["stuck"],
         "operations": {o: {"count": len(v), "p50_ms": ms(percentile(sorted(v), 50)),
                            "p99_ms": ms(percentile(sorted(v), 99))}
                        for o, v in lat.items()},

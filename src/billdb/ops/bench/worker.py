@@ -38,6 +38,8 @@ class WorkerArgs:
     pods: int = 1  # BillDB instances in this process (the service's pods)
     compare_direct: bool = False  # each pod on both routes, in turns of turn_s (schedule)
     turn_s: float = 0.0
+    grace_s: float = 10.0  # after the window, how long users may take to end (watchdog)
+    inject_stuck: int = 0  # tests: this many of the worker's users never end (bench --inject-stuck)
 
     @property
     def routes(self) -> list[bool]:
@@ -113,26 +115,40 @@ async def _open(pods: list[Pod]) -> None:
 
 
 async def _users(args: WorkerArgs, pods: list[Pod], recs: list[Recorder], turns: Turns | None,
-                 t_start: float, queue: Any) -> None:
-    """Every user of this worker, staggered over a think time, until the window ends."""
+                 t_start: float, queue: Any) -> int:
+    """Every user of this worker, staggered over a think time, until the window ends. The
+    watchdog: users still running `grace_s` after the window are cancelled; returns how many
+    (the stuck users)."""
     spread = max(args.think_s, 0.5)
     tasks = []
     for n, index in enumerate(args.users):
         delay = spread * n / max(1, len(args.users))  # staggered starts
         sides = Sides(pods[n % len(pods)].repos, recs, turns)
+        stuck = n < args.inject_stuck
 
-        async def one(index: int = index, delay: float = delay, sides: Sides = sides) -> None:
+        async def one(index: int = index, delay: float = delay, sides: Sides = sides,
+                      stuck: bool = stuck) -> None:
             await asyncio.sleep(max(0.0, t_start + delay - time.monotonic()))
+            if stuck:  # an injected fault: a user that never ends
+                await asyncio.Event().wait()
             await user_loop(sides, index, args.n_lines, args.think_s, recs[0].window[1],
                             args.seed * 100003 + index)
 
         tasks.append(asyncio.create_task(one()))
-    gather = asyncio.gather(*tasks)
-    while not gather.done():
-        await asyncio.wait([gather], timeout=1.0)
+    pending = set(tasks)
+    give_up = recs[0].window[1] + args.grace_s
+    while pending and time.monotonic() < give_up:
+        _, pending = await asyncio.wait(pending, timeout=min(1.0, give_up - time.monotonic()))
         queue.put(("progress", args.worker, {"ops": sum(r.ops_total for r in recs),
                                              "errors": sum(r.errors_total for r in recs)}))
-    await gather
+    for task in pending:
+        task.cancel()
+    if pending:
+        await asyncio.wait(pending, timeout=5)
+    for task in tasks:
+        if task.done() and not task.cancelled() and task.exception():
+            raise task.exception()  # type: ignore[misc]
+    return len(pending)
 
 
 async def _run(args: WorkerArgs, queue: Any, start_event: Any, start_epoch: Any) -> None:
@@ -148,7 +164,8 @@ async def _run(args: WorkerArgs, queue: Any, start_event: Any, start_epoch: Any)
         recs = [Recorder(window=window) for _ in args.routes]
         turns = Turns(window[0], args.turn_s) if args.compare_direct else None
         gc.callbacks.append(GcPauses(recs, turns))
-        await _users(args, pods, recs, turns, t_start, queue)
+        # The stuck users count on the run's main side (the pooled one with compare_direct).
+        recs[-1].stuck = await _users(args, pods, recs, turns, t_start, queue)
         for pod in pods:
             for repo in pod.repos:
                 await repo.close()

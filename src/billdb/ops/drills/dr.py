@@ -83,7 +83,7 @@ async def _fail_over(ctx: Context, d: dict[str, Any], measured: bool,
     missing = await w.audit() if promoted else []
     return out | {"rto_s": round(rto, 3) if rto is not None else None,
                   "acked_commits": len(w.log.acked), "lost_commits": len(missing),
-                  "lost_request_ids": missing[:20]}
+                  "lost_request_ids": missing[:20], "stuck": w.log.stuck}
 
 
 def _prepare(ctx: Context) -> dict[str, Any]:
@@ -139,6 +139,7 @@ def run(ctx: Context, progress: Progress = lambda _m: None) -> dict[str, Any]:
                        "received by the replica are lost",
         "next": "billdb dr rebuild",
         "measured": r["measured"],
-        "ok": r["rto_s"] is not None or not r["measured"],
+        "stuck": r.get("stuck", 0),
+        "ok": (r["rto_s"] is not None or not r["measured"]) and not r.get("stuck"),
         "journal": record,
     }

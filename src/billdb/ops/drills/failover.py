@@ -105,6 +105,7 @@ async def _one(ctx: Context, n: int, mode: str, progress: Progress) -> dict[str,
         "lost_commits": len(missing),
         "failed_commits": len(w.log.failed),
         "failures": w.log.failures(),
+        "stuck": w.log.stuck,
         "old_primary": old.name,
         "new_primary": new,
         "kept_leader": new == old.name,
@@ -122,7 +123,8 @@ def run(ctx: Context, repeat: int = 1, postmaster_only: bool = False,
     mode = "postmaster-only" if postmaster_only else ("process crash" if crash else "node crash")
     runs = [asyncio.run(_one(ctx, n, mode, progress)) for n in range(repeat)]
     for r in runs:
-        r["ok"] = r["rto_s"] is not None and r["lost_commits"] == 0 and r["rejoined"]
+        r["ok"] = (r["rto_s"] is not None and r["lost_commits"] == 0 and r["rejoined"]
+                   and not r["stuck"])
     if repeat == 1:
         return runs[0]
     rtos = [r["rto_s"] for r in runs if r["rto_s"] is not None]

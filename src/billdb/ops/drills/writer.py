@@ -15,9 +15,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from billdb import sql as sqlfiles
-from billdb.client import BillDB, ClientConfig, RouteUnavailable, TransactionInterrupted
+from billdb.client import (
+    BillDB,
+    ClientConfig,
+    DeadlineExceeded,
+    RouteUnavailable,
+    TransactionInterrupted,
+)
 from billdb.context import Context
 from billdb.errors import BilldbError
+
+STOP_GRACE_S = 5.0  # after the client's own deadline, before a writer counts as stuck
 
 
 @dataclass
@@ -25,8 +33,10 @@ class WriterLog:
     run_id: str
     acked: list[tuple[int, float]] = field(default_factory=list)  # (seq, monotonic time)
     instances: list[str] = field(default_factory=list)  # "port@postmaster start", per ack
-    # (seq, t, kind): rolled_back | outcome_unknown (lost during COMMIT) | no_primary
+    # (seq, t, kind): rolled_back | outcome_unknown (lost during COMMIT) | no_primary |
+    # deadline (no answer within the client's deadline)
     failed: list[tuple[int, float, str]] = field(default_factory=list)
+    stuck: int = 0  # 1 when the writer did not end when stopped (the watchdog cut it off)
 
     def outage(self, before: float) -> tuple[float | None, str | None]:
         """(seconds, new instance): from the last commit acknowledged by the instance that
@@ -92,6 +102,8 @@ class Writer:
                 self.log.failed.append((seq, time.monotonic(), kind))
             except RouteUnavailable:
                 self.log.failed.append((seq, time.monotonic(), "no_primary"))
+            except DeadlineExceeded:
+                self.log.failed.append((seq, time.monotonic(), "deadline"))
             await asyncio.sleep(self.interval_s)
 
     async def wait_new_instance(self, before: float, timeout: float) -> float | None:
@@ -111,9 +123,18 @@ class Writer:
         return len(self.log.acked) >= n
 
     async def stop(self) -> None:
+        """Stop writing. The watchdog: a writer whose write does not end within the client's
+        deadline and a grace is cut off and counted as stuck (the drill then fails)."""
         self._stop.set()
         if self._task:
-            await self._task
+            limit = self.config.call_deadline_s + STOP_GRACE_S
+            done, _ = await asyncio.wait([self._task], timeout=limit)
+            if not done:
+                self._task.cancel()
+                self.log.stuck = 1
+                await asyncio.wait([self._task], timeout=STOP_GRACE_S)
+            elif self._task.exception() is not None:
+                raise self._task.exception()  # type: ignore[misc]
         await self.db.close()
 
 
