@@ -17,7 +17,7 @@ from billdb import sql as sqlfiles
 from billdb.context import Context
 from billdb.engines import postgres
 from billdb.lint import eol
-from billdb.operations import audit_access, audit_files, audit_settings
+from billdb.operations import audit_access, audit_files, audit_settings, audit_tls
 from billdb.operations.results import control, counts
 from billdb.ops import cluster
 from billdb.ops.verify import backup as verify_backup
@@ -48,6 +48,7 @@ def run(ctx: Context, today: date | None = None) -> dict[str, Any]:
     with cluster.admin_connect(ctx, lead, dbname=ctx.plan.database.name) as conn:
         out += audit_access.database_controls(conn, ctx)
     out += _tls(ctx, lead.port)
+    out += audit_tls.controls(ctx, lead.port)
     out += _backups(ctx)
     return {"controls": out, "count": len(out), "summary": counts(out),
             "families": _families(out), "ok": all(c["status"] != "fail" for c in out)}

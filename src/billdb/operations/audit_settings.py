@@ -8,6 +8,7 @@ from typing import Any
 
 from billdb.operations.results import control
 from billdb.plan.models import Plan
+from billdb.render import tls
 
 LOG = "CIS 3 logging and auditing"
 SET = "CIS 6 PostgreSQL settings"
@@ -83,8 +84,11 @@ def rules(plan: Plan) -> list[Rule]:
         ("tls.ssl", "ssl on", TLS, _on, "on"),
         ("tls.min_protocol", "ssl_min_protocol_version at least the plan's", TLS,
          lambda v: v in ("TLSv1.2", "TLSv1.3") and v >= s.tls_min_version, s.tls_min_version),
-        ("tls.ciphers", "ssl_ciphers exclude anonymous, NULL and weak suites", TLS, _ciphers_ok,
-         "HIGH only, !aNULL"),
+        ("tls.ciphers", "ssl_ciphers: TLS 1.2 suites ECDHE with AES-GCM or ChaCha20 only "
+         "(Mozilla intermediate)", TLS, lambda v: bool(tls.tls12_suites(v))
+         and not tls.weak_tls12_suites(v), "no CBC, CCM, CAMELLIA, ARIA or DHE"),
+        ("tls.ecdh_curve", "ssl_ecdh_curve one of the profile's curves", TLS,
+         lambda v: v in tls.PROFILE_CURVES, tls.ECDH_CURVE),
         ("tls.prefer_server_ciphers", "ssl_prefer_server_ciphers on", TLS, _on, "on"),
         ("repl.wal_level", "wal_level replica or logical", REPL,
          lambda v: v in ("replica", "logical"), "replica"),
@@ -92,14 +96,6 @@ def rules(plan: Plan) -> list[Rule]:
         ("repl.synchronous_standby_names", "a synchronous standby named (zone pair)", REPL,
          lambda v: bool(v.strip()) or not plan.ha.synchronous_commit, "non-empty"),
     ]
-
-
-def _ciphers_ok(v: str) -> bool:
-    """No suite list that admits NULL/anonymous/export ciphers. PostgreSQL's default
-    HIGH:MEDIUM:+3DES:!aNULL still allows MEDIUM for TLS 1.2 peers; with TLS 1.3 only (or a
-    1.2 minimum and HIGH) the negotiated suites are AEAD ones."""
-    parts = [x.strip() for x in v.split(":")]
-    return "!aNULL" in parts and not {"ALL", "NULL", "eNULL", "EXPORT", "LOW", "aNULL"} & set(parts)
 
 
 NAMES = ["logging_collector", "log_connections", "log_disconnections", "log_checkpoints",
@@ -110,7 +106,8 @@ NAMES = ["logging_collector", "log_connections", "log_disconnections", "log_chec
          "shared_preload_libraries", "password_encryption", "fsync", "full_page_writes",
          "allow_system_table_mods",
          "data_checksums", "listen_addresses", "track_counts", "unix_socket_permissions",
-         "ssl", "ssl_min_protocol_version", "ssl_ciphers", "ssl_prefer_server_ciphers",
+         "ssl", "ssl_min_protocol_version", "ssl_ciphers", "ssl_ecdh_curve",
+         "ssl_prefer_server_ciphers",
          "wal_level", "archive_mode", "synchronous_standby_names"]
 
 

@@ -29,6 +29,7 @@ from billdb.errors import StepError
 from billdb.internal import REPLICATION_USER, REWIND_USER, SUPERUSER
 from billdb.monitoring import stack as monitoring_stack
 from billdb.ops import cluster, heal, keys, partitions, pooler, services
+from billdb.ops import tls as tls_ops
 from billdb.ops.backup import provision as backup_provision
 from billdb.ops.steps import Steps
 from billdb.render.patroni import dcs_config, member_config
@@ -128,8 +129,11 @@ def ensure_certificates(ctx: Context) -> tuple[bool, str]:
     lay = ctx.layout
     uid = process.os_user(ctx.local.os_user).pw_uid
     changed = ensure_tls(lay.ca_cert, lay.ca_key, lay.server_cert, lay.server_key, uid)
-    return changed, ("issued CA and server certificate" if changed
-                     else "CA and server certificate valid")
+    if not changed:
+        return False, "CA and server certificate valid"
+    reloaded = tls_ops.reload_servers(ctx)  # running servers take the new files (no restart)
+    return True, "issued CA and server certificate" + (
+        f"; reloaded {', '.join(reloaded)}" if reloaded else "")
 
 
 # --- servers ---------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from billdb.plan.models import Plan
 from billdb.plan.types import size_bytes
+from billdb.render import tls
 from billdb.render.pgbackrest import archive_command
 
 # Parameters whose change needs a restart (pg_settings.context = 'postmaster').
@@ -75,6 +76,9 @@ def cluster_settings(plan: Plan, env_name: str = "local") -> list[Setting]:
         Setting("log_temp_files", str(audit.log_temp_files_kb), "§10.3 audit"),
         Setting("ssl", _onoff(sec.ssl_enforced), "§3.2 security"),
         Setting("ssl_min_protocol_version", sec.tls_min_version, "§3.2 security"),
+        # Mozilla "intermediate" (render/tls.py): ECDHE + AEAD only on TLS 1.2, P-256.
+        Setting("ssl_ciphers", tls.TLS12_CIPHERS, "§3.2 security"),
+        Setting("ssl_ecdh_curve", tls.ECDH_CURVE, "§3.2 security"),
         Setting("password_encryption", sec.password_encryption, "§3.2 security"),
         Setting("archive_timeout", f"{plan.backup.archive_timeout_s}s", "§9.1 backup"),
         Setting("archive_mode", "on", "§9.1 backup"),

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from billdb.plan.budget import PoolerLimits
 from billdb.plan.models import Plan
+from billdb.render import tls as tls_policy
 
 _TLS_PROTOCOLS = {"TLSv1.2": "tlsv1.2,tlsv1.3", "TLSv1.3": "tlsv1.3"}
 # What PgBouncer reads and relays at once: one TLS record (16 kB). With the default 4 kB a
@@ -103,6 +104,8 @@ def pgbouncer_ini(plan: Plan, files: PoolerFiles, listen_port: int, primary_port
         f"client_tls_cert_file = {files.server_cert}",
         f"client_tls_key_file = {files.server_key}",
         f"client_tls_protocols = {tls}",
+        f"client_tls_ciphers = {tls_policy.TLS12_CIPHERS}",  # Mozilla "intermediate"
+        f"client_tls_ecdhcurve = {tls_policy.ECDH_CURVE}",
         "server_tls_sslmode = verify-full",
         f"server_tls_ca_file = {files.ca_cert}",
         f"server_tls_protocols = {tls}",

@@ -1,0 +1,98 @@
+"""TLS on real servers (issue 22): what PostgreSQL and PgBouncer accept, judged by Python's own
+ssl with VERIFY_X509_STRICT; the audit's TLS controls failing when weakened; renewal and CA
+rotation under a running bench with nothing dropped."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+
+from billdb.engines import tls_probe
+from billdb.ops import cluster
+from billdb.render import tls as policy
+from billdb.retry import wait_until
+from conftest import BILLDB, ROOT, Env
+
+AEAD12 = "ECDHE-ECDSA-AES128-GCM-SHA256"
+CBC12 = "ECDHE-ECDSA-AES128-SHA256:ECDHE-ECDSA-AES256-SHA"
+
+
+def _ports(env: Env) -> list[int]:
+    ctx = env.context()
+    return [m.port for m in ctx.members] + [ctx.local.pooler_port]
+
+
+def test_every_tls_port_meets_the_profile_for_a_strict_client(env: Env):
+    ca = env.context().layout.ca_cert
+    for port in _ports(env):
+        strict = tls_probe.handshake(port, tls_probe.context(ca, strict=True))
+        assert strict.ok and strict.version in ("TLSv1.2", "TLSv1.3"), (port, strict.detail)
+        aead = tls_probe.handshake(port, tls_probe.context(ca, tls12_only=True,
+                                                           tls12_ciphers=AEAD12))
+        assert aead.ok and aead.cipher == AEAD12, (port, aead.detail)
+        cbc = tls_probe.handshake(port, tls_probe.context(ca, tls12_only=True,
+                                                          tls12_ciphers=CBC12))
+        assert not cbc.ok, (port, cbc.detail)
+
+
+def _tls_failing(env: Env) -> set[str]:
+    res = env.run("audit", "security", "--json", check=False)
+    doc = json.loads(res.stdout)
+    return {c["id"] for c in doc["controls"] if c["status"] == "fail" and
+            c["id"].startswith("tls.")}
+
+
+def test_the_audit_fails_weak_ciphers_and_passes_the_profile(env: Env):
+    assert _tls_failing(env) == set()
+    ctx = env.context()
+    lead = cluster.leader(ctx)
+    with cluster.admin_connect(ctx, lead) as conn:
+        conn.execute("ALTER SYSTEM SET ssl_ciphers = 'HIGH:MEDIUM:+3DES:!aNULL'")
+        conn.execute("SELECT pg_reload_conf()")
+    try:
+        assert wait_until(lambda: {"tls.ciphers", "tls.tls12_weak_refused"}
+                          <= _tls_failing(env), timeout=20, interval=1)
+    finally:
+        with cluster.admin_connect(ctx, lead) as conn:
+            conn.execute("ALTER SYSTEM RESET ssl_ciphers")
+            conn.execute("SELECT pg_reload_conf()")
+    assert wait_until(lambda: _tls_failing(env) == set(), timeout=20, interval=1)
+
+
+def _server_pids(env: Env) -> set[int]:
+    ctx = env.context()
+    with cluster.admin_connect(ctx, cluster.leader(ctx)) as conn:
+        rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE usename = "
+                            "'bill_app_user' AND backend_type = 'client backend'").fetchall()
+    return {r[0] for r in rows}
+
+
+def test_renewal_and_ca_rotation_under_a_bench_drop_nothing(env: Env):
+    """A bench on both routes (straight and through PgBouncer, in turns) while the server
+    certificate is renewed and the CA rotated: 0 errors, and every server connection the
+    bench held before is still there after (nothing dropped, nothing restarted)."""
+    bench = subprocess.Popen(
+        [BILLDB, "--plan", str(env.plan), "bench", "--users", "20", "--duration", "12",
+         "--think-ms", "20", "--through-pooler", "--compare-direct", "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        assert wait_until(lambda: len(_server_pids(env)) >= 10, timeout=60, interval=0.5)
+        time.sleep(3)
+        before = _server_pids(env)
+        renewed = json.loads(env.run("tls", "renew", "--force", "--json").stdout)
+        rotated = json.loads(env.run("tls", "rotate-ca", "--json").stdout)
+        after = _server_pids(env)
+        out, err = bench.communicate(timeout=180)
+    finally:
+        if bench.poll() is None:
+            bench.kill()
+    report = json.loads(out)
+    assert renewed["renewed"] and renewed["ok"] and rotated["ok"], (renewed, rotated)
+    assert len(rotated["ca_bundle"]) == 1 and rotated["old_ca"] != \
+        rotated["ca_bundle"][0]["subject"]
+    assert before <= after, f"dropped server connections: {sorted(before - after)}"
+    assert report["errors"] == 0 and report["direct"]["errors"] == 0, (report, err[-2000:])
+    assert report["stuck"] == 0
+    assert _tls_failing(env) == set()
+    assert policy.SERVER_CERT_DAYS <= 365
