@@ -389,6 +389,7 @@ def test_bench_cuts_off_a_stuck_user_and_fails(env: Env):
     took = time.monotonic() - t0
     report = json.loads(res.stdout)
     assert res.returncode == 1 and report["stuck"] == 1 and report["errors"] >= 1
+    assert report["stuck_in"] == {"outside an operation": 1}
     assert report["flows"] > 0  # the other users ran
     # warm-up 2 s + 2 s + grace 3 s, plus start-up (seeding, pools) and clean-up
     assert took < 2 + 2 + 3 + 30, took

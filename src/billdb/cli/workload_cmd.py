@@ -126,10 +126,11 @@ def bench(
         "--encryption-overhead", help="Run twice, with and without column encryption, and "
         "report what AES-GCM adds to the flow's p50.")] = False,
     keep_data: Annotated[bool, typer.Option("--keep-data", help="Keep the rows written.")] = False,
-    grace: Annotated[float, typer.Option(
-        "--grace", min=0, help="Seconds after the measured window that users may take to end; "
-        "users still in an operation then are cut off, reported as `stuck` and counted as "
-        "errors (exit 1).")] = 10.0,
+    grace: Annotated[float | None, typer.Option(
+        "--grace", min=0, help="Seconds after the measured window that users may take to end "
+        "(default: the client's deadline, the plan's connection + statement timeout, plus 5 "
+        "s); users still in an operation then are cut off, reported as `stuck` (with the "
+        "operations they were in) and counted as errors, and the bench exits 1.")] = None,
     inject_stuck: Annotated[int, typer.Option(
         "--inject-stuck", min=0, hidden=True,
         help="Tests: this many users never end, to prove the watchdog.")] = 0,

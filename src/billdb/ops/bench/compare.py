@@ -19,7 +19,7 @@ def bench(ctx: Context, *, users: int, duration_s: float, think_ms: float, worke
           through_pooler: bool, compare_pgbench: bool, encryption_overhead: bool,
           keep_data: bool, progress: Callable[[str], None],
           pods: int | None = None, compare_direct: bool = False,
-          grace_s: float = runner.GRACE_S, inject_stuck: int = 0) -> dict[str, Any]:
+          grace_s: float | None = None, inject_stuck: int = 0) -> dict[str, Any]:
     if compare_direct and not through_pooler:
         raise ArgumentError("--compare-direct compares a run through PgBouncer with a direct "
                             "one: add --through-pooler")
@@ -69,7 +69,8 @@ def _against_direct(ctx: Context, common: dict[str, Any]) -> dict[str, Any]:
     median turn p99s (which one stall in one turn does not move)."""
     shape = runner.Shape.of(common["users"], common["duration_s"], common["think_ms"],
                             workers=common["workers"], pods=common["pods"],
-                            compare_direct=True, grace_s=common["grace_s"],
+                            compare_direct=True,
+                            grace_s=runner.grace_for(ctx, common["grace_s"]),
                             inject_stuck=common["inject_stuck"])
     measured = runner.measure(ctx, shape, common["keep_data"], common["progress"])
     if measured.direct is None:

@@ -127,6 +127,8 @@ class Recorder:
     # Users still in an operation at the window's end + grace: cut off by the watchdog and
     # counted as errors (a bench that hangs is a failed bench, never a silent one).
     stuck: int = 0
+    stuck_ops: dict[str, int] = field(default_factory=dict)  # what the stuck users were in
+    stuck_longest_s: float = 0.0  # the longest of those operations, when cut off
 
     def inside(self, t: float) -> bool:
         return self.window[0] <= t < self.window[1]
@@ -151,6 +153,7 @@ class Sides:
     repos: list[BillRepository]
     recs: list[Recorder]
     turns: Turns | None = None
+    inflight: tuple[str, float] | None = None  # the operation running now and its start
 
     def pick(self, t: float) -> int:
         return 0 if self.turns is None else self.turns.route(t)
@@ -185,6 +188,7 @@ async def user_loop(sides: Sides, index: int, n_lines: int, think_s: float, stop
         t0 = time.monotonic()
         side = sides.pick(t0)
         rec = sides.recs[side]
+        sides.inflight = (op, t0)
         try:
             result = await method(sides.repos[side], *args, **kwargs)
         except Exception as exc:
@@ -192,6 +196,7 @@ async def user_loop(sides: Sides, index: int, n_lines: int, think_s: float, stop
             raise
         finally:
             rec.ops_total += 1
+            sides.inflight = None
         took = time.monotonic() - t0
         sides.record(side, op, t0, took)
         spent.append((side, took))

@@ -31,7 +31,8 @@ from billdb.ops.bench.worker import WorkerArgs
 from billdb.ops.bench.worker import main as worker_main
 
 READY_TIMEOUT_S = 120
-GRACE_S = 10.0  # after the window: an operation still running then counts as stuck
+GRACE_S = 65.0  # after the window: an operation still running then counts as stuck
+GRACE_MARGIN_S = 5.0  # past the client's own deadline (grace_for)
 TEARDOWN_S = 30.0  # after the grace: a worker that sent no result by then is ended
 
 
@@ -85,12 +86,16 @@ def _merge(results: list[dict[str, Any]]) -> dict[str, Any]:
     merged: dict[str, Any] = {"flows": [], "statements": 0, "errors": 0, "error_samples": [],
                               "flows_total": 0, "cipher_s": 0.0, "batches": {}, "batched": {},
                               "gc_collections": 0, "gc_pause_s": 0.0, "gc_longest_s": 0.0,
-                              "by_turn": {}, "stuck": 0}
+                              "by_turn": {}, "stuck": 0, "stuck_ops": {},
+                              "stuck_longest_s": 0.0}
     for r in results:
         for key in ("flows_total", "cipher_s", "gc_collections", "gc_pause_s", "statements",
                     "errors", "stuck"):
             merged[key] += r[key]
         merged["gc_longest_s"] = max(merged["gc_longest_s"], r["gc_longest_s"])
+        merged["stuck_longest_s"] = max(merged["stuck_longest_s"], r["stuck_longest_s"])
+        for op, n in r["stuck_ops"].items():
+            merged["stuck_ops"][op] = merged["stuck_ops"].get(op, 0) + n
         for turn, values in r["by_turn"].items():
             merged["by_turn"].setdefault(turn, []).extend(values)
         for key in ("batches", "batched"):
@@ -162,14 +167,24 @@ class Measured:
     direct: Measured | None = None  # with compare_direct: the direct turns of the same run
 
 
+def grace_for(ctx: Context, grace_s: float | None) -> float:
+    """The watchdog's grace: as given, else the client's call deadline (the plan's connection
+    + statement timeout) and a margin: an operation still running then is stuck, not slow."""
+    if grace_s is not None:
+        return grace_s
+    pool = ctx.plan.pool
+    return pool.connection_timeout_s + pool.statement_timeout_s + GRACE_MARGIN_S
+
+
 def run(ctx: Context, users: int, duration_s: float, think_ms: float, workers: int = 1,
         through_pooler: bool = False, encrypt: bool = True, keep_data: bool = False,
         pods: int | None = None,
         warmup_s: float | None = None, progress: Callable[[str], None] = lambda m: None,
-        grace_s: float = GRACE_S, inject_stuck: int = 0) -> dict[str, Any]:
+        grace_s: float | None = None, inject_stuck: int = 0) -> dict[str, Any]:
     shape = Shape.of(users, duration_s, think_ms, workers=workers,
                      through_pooler=through_pooler, encrypt=encrypt, pods=pods,
-                     warmup_s=warmup_s, grace_s=grace_s, inject_stuck=inject_stuck)
+                     warmup_s=warmup_s, grace_s=grace_for(ctx, grace_s),
+                     inject_stuck=inject_stuck)
     return report(measure(ctx, shape, keep_data, progress))
 
 
@@ -359,6 +374,8 @@ def report(m: Measured) -> dict[str, Any]:
         "p99_ms": ms(percentile(every, 99)),
         "errors": merged["errors"] + merged["stuck"],
         "stuck": merged["stuck"],
+        **({"stuck_in": merged["stuck_ops"], "stuck_longest_s": merged["stuck_longest_s"]}
+           if merged["stuck"] else {}),
         "operations": {o: {"count": len(v), "p50_ms": ms(percentile(sorted(v), 50)),
                            "p99_ms": ms(percentile(sorted(v), 99))}
                        for o, v in lat.items()},

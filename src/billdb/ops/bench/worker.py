@@ -115,12 +115,12 @@ async def _open(pods: list[Pod]) -> None:
 
 
 async def _users(args: WorkerArgs, pods: list[Pod], recs: list[Recorder], turns: Turns | None,
-                 t_start: float, queue: Any) -> int:
+                 t_start: float, queue: Any) -> None:
     """Every user of this worker, staggered over a think time, until the window ends. The
-    watchdog: users still running `grace_s` after the window are cancelled; returns how many
-    (the stuck users)."""
+    watchdog: users still running `grace_s` after the window are cancelled and counted as
+    stuck."""
     spread = max(args.think_s, 0.5)
-    tasks = []
+    tasks: dict[asyncio.Task[None], Sides] = {}
     for n, index in enumerate(args.users):
         delay = spread * n / max(1, len(args.users))  # staggered starts
         sides = Sides(pods[n % len(pods)].repos, recs, turns)
@@ -134,21 +134,32 @@ async def _users(args: WorkerArgs, pods: list[Pod], recs: list[Recorder], turns:
             await user_loop(sides, index, args.n_lines, args.think_s, recs[0].window[1],
                             args.seed * 100003 + index)
 
-        tasks.append(asyncio.create_task(one()))
+        tasks[asyncio.create_task(one())] = sides
     pending = set(tasks)
     give_up = recs[0].window[1] + args.grace_s
     while pending and time.monotonic() < give_up:
         _, pending = await asyncio.wait(pending, timeout=min(1.0, give_up - time.monotonic()))
         queue.put(("progress", args.worker, {"ops": sum(r.ops_total for r in recs),
                                              "errors": sum(r.errors_total for r in recs)}))
-    for task in pending:
-        task.cancel()
+    _cut_off(pending, tasks, recs[-1])
     if pending:
         await asyncio.wait(pending, timeout=5)
     for task in tasks:
         if task.done() and not task.cancelled() and task.exception():
             raise task.exception()  # type: ignore[misc]
-    return len(pending)
+
+
+def _cut_off(pending: set[asyncio.Task[None]], sides: dict[asyncio.Task[None], Sides],
+             rec: Recorder) -> None:
+    """Cancel the users still running; record how many, in which operation, the longest
+    (on the run's main side: the pooled one with compare_direct)."""
+    now = time.monotonic()
+    for task in pending:
+        op, t0 = sides[task].inflight or ("outside an operation", now)
+        rec.stuck += 1
+        rec.stuck_ops[op] = rec.stuck_ops.get(op, 0) + 1
+        rec.stuck_longest_s = max(rec.stuck_longest_s, round(now - t0, 1))
+        task.cancel()
 
 
 async def _run(args: WorkerArgs, queue: Any, start_event: Any, start_epoch: Any) -> None:
@@ -164,8 +175,7 @@ async def _run(args: WorkerArgs, queue: Any, start_event: Any, start_epoch: Any)
         recs = [Recorder(window=window) for _ in args.routes]
         turns = Turns(window[0], args.turn_s) if args.compare_direct else None
         gc.callbacks.append(GcPauses(recs, turns))
-        # The stuck users count on the run's main side (the pooled one with compare_direct).
-        recs[-1].stuck = await _users(args, pods, recs, turns, t_start, queue)
+        await _users(args, pods, recs, turns, t_start, queue)
         for pod in pods:
             for repo in pod.repos:
                 await repo.close()
