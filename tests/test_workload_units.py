@@ -170,14 +170,13 @@ def test_flows_count_on_one_side_and_time_only_when_whole():
 
 
 def test_each_turn_reports_its_route_and_p99():
+    from dataclasses import asdict
+
     from billdb.ops.bench import compare, runner
-    from billdb.ops.bench.flow import OPERATIONS
+    from billdb.ops.bench.flow import Recorder
 
     def side(by_turn: dict[int, list[float]]) -> dict:
-        return {"flows_total": 0, "cipher_s": 0.0, "gc_collections": 0, "gc_pause_s": 0.0,
-                "gc_longest_s": 0.0, "statements": 0, "errors": 0, "stuck": 0, "batches": {},
-                "batched": {}, "latencies": {o: [] for o in OPERATIONS}, "flows": [],
-                "error_samples": [], "by_turn": by_turn}
+        return asdict(Recorder()) | {"by_turn": by_turn}  # a worker's record, as it sends it
 
     # two workers' direct turns merge; turn 1 is pooled
     merged = runner._merge([side({0: [0.010] * 99 + [0.500]}), side({0: [0.020], 3: [0.030]})])
