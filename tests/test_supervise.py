@@ -184,7 +184,7 @@ def test_status_shows_a_held_member_as_down_and_supervision_restarts_counted(env
     try:
         ctx = env.context()
         scope = ctx.local.patroni.scope
-        assert etcd.get(ctx.local, f"/billdb/{scope}/members/replica")  # the stale key
+        assert etcd.get(ctx.local, ctx.layout, f"/billdb/{scope}/members/replica")  # the stale key
         report = json.loads(env.run("status", "--json", check=False).stdout)
         member = next(m for m in report["members"] if m["name"] == "replica")
         assert member["state"] == "down" and member["patroni_pid"] is None

@@ -44,6 +44,32 @@ def dr(as_json: JsonOpt = False) -> None:
     output.conclude(report, as_json)
 
 
+@drill_app.command("dcs")
+def dcs(
+    kill: Annotated[bool, typer.Option(
+        "--kill", help="Kill the etcd member that leads the raft group (SIGKILL) instead of "
+        "freezing every member.")] = False,
+    freeze: Annotated[bool, typer.Option(
+        "--freeze", help="Freeze every etcd member (SIGSTOP), then resume them (the "
+        "default).")] = False,
+    seconds: Annotated[float, typer.Option("--seconds", min=1, max=600,
+                                           help="How long the fault lasts.")] = 30,
+    as_json: JsonOpt = False,
+) -> None:
+    """The consensus store goes away while a writer commits: report the longest write gap
+    (goal: 5 s frozen, 1 s with one member killed), lost commits, and whether etcd and the
+    cluster came back whole by themselves. Journaled: a killed drill is reverted by running
+    it again."""
+    from billdb.errors import ArgumentError
+    from billdb.ops.drills import dcs as drill
+
+    if kill and freeze:
+        raise ArgumentError("--kill and --freeze are two drills: choose one")
+    report = drill.run(local_context(), "kill" if kill else "freeze", seconds,
+                       progress=output.note)
+    output.conclude(report, as_json)
+
+
 dr_app = typer.Typer(help="Disaster recovery operations.", no_args_is_help=True)
 
 

@@ -65,7 +65,7 @@ def targets(ctx: Context) -> tuple[int, int] | None:
     """(primary port, read port) from Patroni's leader key and the routes file; None while
     no member holds the leader key (or etcd does not answer)."""
     try:
-        leader = etcd.get(ctx.local, f"{NAMESPACE}{ctx.local.patroni.scope}/leader")
+        leader = etcd.get(ctx.local, ctx.layout, f"{NAMESPACE}{ctx.local.patroni.scope}/leader")
     except HttpError:
         return None
     ports = {m.name: m.port for m in ctx.members}

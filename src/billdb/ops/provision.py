@@ -20,7 +20,7 @@ from billdb.converge import privileges as priv_resource
 from billdb.converge import roles as role_resource
 from billdb.converge import schema as schema_resource
 from billdb.converge.core import diff, ids, require_converged
-from billdb.engines import etcd, patroni, pgbouncer, process
+from billdb.engines import patroni, pgbouncer, process
 from billdb.engines.http import HttpError
 from billdb.engines.patroni import PatroniAPI
 from billdb.engines.secrets import SecretStore, write_pgpass
@@ -28,7 +28,7 @@ from billdb.engines.tls import ensure_tls
 from billdb.errors import StepError
 from billdb.internal import REPLICATION_USER, REWIND_USER, SUPERUSER
 from billdb.monitoring import stack as monitoring_stack
-from billdb.ops import cluster, heal, keys, partitions, pooler, services
+from billdb.ops import cluster, etcd_cluster, heal, keys, partitions, pooler, services
 from billdb.ops import tls as tls_ops
 from billdb.ops.backup import provision as backup_provision
 from billdb.ops.steps import Steps
@@ -139,11 +139,7 @@ def ensure_certificates(ctx: Context) -> tuple[bool, str]:
 # --- servers ---------------------------------------------------------------------------
 
 def ensure_etcd(ctx: Context) -> tuple[bool, str]:
-    svc = etcd.service(ctx.local, ctx.layout)
-    pid, started = process.start(svc)
-    if not etcd.wait_healthy(ctx.local, 30):
-        raise StepError("etcd", "not healthy after 30 s", str(svc.logfile))
-    return started, f"{'started' if started else 'running'} (pid {pid})"
+    return etcd_cluster.ensure(ctx)
 
 
 def _yaml_text(data: dict) -> str:

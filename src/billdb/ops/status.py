@@ -56,7 +56,7 @@ def members(ctx: Context) -> list[dict[str, Any]]:
 
 def service_states(ctx: Context) -> list[dict[str, Any]]:
     out = []
-    for svc in [etcd.service(ctx.local, ctx.layout), *services.satellites(ctx)]:
+    for svc in [*etcd.services(ctx.local, ctx.layout), *services.satellites(ctx)]:
         pid = process.running_pid(svc)
         out.append({"name": svc.name, "state": "running" if pid else "stopped", "pid": pid,
                     "log": str(svc.logfile), **process.info(svc)})

@@ -30,7 +30,8 @@ def down(ctx: Context, steps: Steps, purge: bool = False) -> Steps:
         steps.run(f"member {m.name}", lambda svc=svc: _stop(svc))
     for extra in [s for s in extras if s.priority < cluster_prio]:
         steps.run(extra.name, lambda svc=extra: _stop(svc))
-    steps.run("etcd", lambda: _stop(etcd.service(ctx.local, ctx.layout)))
+    for svc in etcd.services(ctx.local, ctx.layout):
+        steps.run(svc.name, lambda svc=svc: _stop(svc))
     steps.run("supervisord", lambda: _shutdown(ctx))
     if purge:
         steps.run("purge", lambda: _purge(ctx))

@@ -295,6 +295,13 @@ class Operations(Strict):
 class Etcd(Strict):
     client_port: Port
     peer_port: Port
+    # Members, one per site, on 127.0.0.1, .2, .3 with the same two ports: losing one keeps
+    # the quorum (engines/etcd.py). Odd: an even count adds no tolerance.
+    members: Literal[1, 3, 5] = 3
+
+    def hosts(self) -> list[str]:
+        """The loopback address of each member."""
+        return [f"127.0.0.{i + 1}" for i in range(self.members)]
 
 
 class PatroniSettings(Strict):

@@ -29,6 +29,9 @@ def dcs_config(plan: Plan, env_name: str = "local") -> dict[str, Any]:
         "loop_wait": env.patroni.loop_wait,
         "retry_timeout": env.patroni.retry_timeout,
         "maximum_lag_on_failover": 1048576,
+        # A primary that loses the DCS but still reaches every member keeps running
+        # (Patroni's failsafe mode): a stalled etcd no longer stops the writes.
+        "failsafe_mode": True,
         "synchronous_mode": bool(plan.ha.synchronous_commit and zones >= 2),
         "synchronous_node_count": 1,
         "postgresql": {
@@ -59,7 +62,7 @@ def member_config(plan: Plan, layout: Layout, member: Member, passwords: dict[st
             "listen": f"127.0.0.1:{member.rest_port}",
             "connect_address": f"127.0.0.1:{member.rest_port}",
         },
-        "etcd3": {"hosts": [f"127.0.0.1:{env.etcd.client_port}"]},
+        "etcd3": {"hosts": [f"{h}:{env.etcd.client_port}" for h in env.etcd.hosts()]},
         "bootstrap": {
             "dcs": dcs_config(plan),
             "initdb": [

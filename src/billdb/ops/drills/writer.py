@@ -9,6 +9,7 @@ acknowledged commit after it (CloudNativePG measures its failovers the same way)
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -51,6 +52,14 @@ class WriterLog:
             if inst != old_instance:
                 return t - last_old, inst
         return None, None
+
+    def longest_gap(self, since: float, until: float) -> float | None:
+        """The longest time without an acknowledged commit within [since, until] (the ends
+        count: a writer that stops acknowledging at `since` has a gap to the next ack)."""
+        times = [since, *(t for _, t in self.acked if since < t < until), until]
+        if len(times) < 3:
+            return None  # no commit at all in the window
+        return max(b - a for a, b in itertools.pairwise(times))
 
     def failures(self) -> dict[str, int]:
         """Failed write attempts by kind (a failed commit is never counted as lost)."""

@@ -18,13 +18,14 @@ Collector = Callable[[Context], Iterable[Check]]
 
 def collectors() -> list[tuple[str, Collector]]:
     from billdb.monitoring import verify as monitoring_checks
-    from billdb.ops.verify import backup, database, privileges, schema, security, topology
+    from billdb.ops.verify import backup, database, dcs, privileges, schema, security, topology
     from billdb.ops.verify import encryption as encryption_checks
     from billdb.ops.verify import partitions as partition_checks
     from billdb.ops.verify import pooler as pooler_checks
 
     return [
         ("topology", topology.checks),
+        ("dcs", dcs.checks),
         ("database", database.checks),
         ("security", security.checks),
         ("privileges", privileges.checks),
