@@ -21,6 +21,7 @@ from billdb.cli import (
 from billdb.cli.common import EnvOpt, JsonOpt, PlanOpt, Selection, local_context
 from billdb.cli.drill_cmd import dr_app, drill_app
 from billdb.cli.plan_cmd import plan_app
+from billdb.cli.secrets_cmd import secrets_app
 from billdb.cli.tls_cmd import tls_app
 from billdb.errors import BilldbError
 
@@ -132,6 +133,7 @@ backup_cmd.register(app)
 app.add_typer(dr_app, name="dr")
 app.add_typer(plan_app, name="plan")
 app.add_typer(tls_app, name="tls")
+app.add_typer(secrets_app, name="secrets")
 workload_cmd.register(app)
 azure_cmd.register(app)  # --env prod: azure …, cost
 appconfig_cmd.register(app)

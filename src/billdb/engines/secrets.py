@@ -61,6 +61,10 @@ class SecretStore:
         self._data[name] = value
         self.save()
 
+    def discard(self, name: str) -> None:
+        if self._data.pop(name, None) is not None:
+            self.save()
+
     def save(self) -> None:
         _write_private(self.path, json.dumps(self._data, indent=2, sort_keys=True) + "\n")
 

@@ -114,12 +114,18 @@ def ensure_directories(ctx: Context) -> tuple[bool, str]:
     return bool(made), f"created {len(made)} directories" if made else "all present"
 
 
+def write_passfile(ctx: Context, store: SecretStore) -> bool:
+    """The passfile billdb's tools and the clients read (the administrator and the login
+    roles); True when it changed."""
+    return write_pgpass(ctx.layout.pgpass, {r: store.role_password(r)
+                                            for r in [SUPERUSER, *ctx.plan.roles.login]})
+
+
 def ensure_secrets(ctx: Context) -> tuple[bool, str]:
     store = SecretStore(ctx.layout.secrets_file)
     roles = list(INTERNAL_ROLES) + list(ctx.plan.roles.login)
     created = [r for r in roles if store.ensure(store.password_key(r))]
-    pgpass = {r: store.role_password(r) for r in [SUPERUSER, *ctx.plan.roles.login]}
-    changed_pgpass = write_pgpass(ctx.layout.pgpass, pgpass)
+    changed_pgpass = write_passfile(ctx, store)
     os.chmod(ctx.layout.secrets_file, 0o600)
     detail = f"generated {len(created)} passwords" if created else "all present"
     return bool(created or changed_pgpass), f"{detail} ({ctx.layout.secrets_file}, 0600)"
