@@ -4,16 +4,12 @@ new ones log in with the new secret, the old one no longer works, nothing prints
 
 from __future__ import annotations
 
-import json
-import subprocess
-
 import psycopg
 
 from billdb.engines.secrets import SecretStore
 from billdb.ops import pooler
-from billdb.retry import wait_until
-from conftest import BILLDB, ROOT, Env
-from test_tls import _server_pids
+from conftest import Env
+from test_tls import bench_on_both_routes
 
 
 def _password(env: Env, role: str) -> str:
@@ -26,18 +22,9 @@ def test_rotation_under_a_bench_sees_no_error(env: Env):
     ctx = env.context()
     roles = ("bill_app_user", "bill_readonly_user")
     old = {r: _password(env, r) for r in roles}
-    bench = subprocess.Popen(
-        [BILLDB, "--plan", str(env.plan), "bench", "--users", "20", "--duration", "12",
-         "--think-ms", "20", "--through-pooler", "--compare-direct", "--json"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
-    try:
-        assert wait_until(lambda: len(_server_pids(env)) >= 10, timeout=60, interval=0.5)
+    with bench_on_both_routes(env) as finish:
         outputs = [env.run("secrets", "rotate", "--role", r, "--json") for r in roles]
-        out, err = bench.communicate(timeout=180)
-    finally:
-        if bench.poll() is None:
-            bench.kill()
-    report = json.loads(out)
+        report, err = finish()
     assert report["errors"] == 0 and report["direct"]["errors"] == 0, (report, err[-2000:])
     new = {r: _password(env, r) for r in roles}
     for r in roles:

@@ -4,9 +4,11 @@ rotation under a running bench with nothing dropped."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import time
+from collections.abc import Callable, Iterator
 
 from billdb.engines import tls_probe
 from billdb.ops import cluster
@@ -68,26 +70,38 @@ def _server_pids(env: Env) -> set[int]:
     return {r[0] for r in rows}
 
 
-def test_renewal_and_ca_rotation_under_a_bench_drop_nothing(env: Env):
-    """A bench on both routes (straight and through PgBouncer, in turns) while the server
-    certificate is renewed and the CA rotated: 0 errors, and every server connection the
-    bench held before is still there after (nothing dropped, nothing restarted)."""
+@contextlib.contextmanager
+def bench_on_both_routes(env: Env) -> Iterator[Callable[[], tuple[dict, str]]]:
+    """A bench straight and through PgBouncer in turns, running once it holds ten server
+    connections; yields `finish()`, which waits for it and returns (report, stderr)."""
     bench = subprocess.Popen(
         [BILLDB, "--plan", str(env.plan), "bench", "--users", "20", "--duration", "12",
          "--think-ms", "20", "--through-pooler", "--compare-direct", "--json"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+
+    def finish() -> tuple[dict, str]:
+        out, err = bench.communicate(timeout=180)
+        return json.loads(out), err
+
     try:
         assert wait_until(lambda: len(_server_pids(env)) >= 10, timeout=60, interval=0.5)
+        yield finish
+    finally:
+        if bench.poll() is None:
+            bench.kill()
+
+
+def test_renewal_and_ca_rotation_under_a_bench_drop_nothing(env: Env):
+    """A bench on both routes (straight and through PgBouncer, in turns) while the server
+    certificate is renewed and the CA rotated: 0 errors, and every server connection the
+    bench held before is still there after (nothing dropped, nothing restarted)."""
+    with bench_on_both_routes(env) as finish:
         time.sleep(3)
         before = _server_pids(env)
         renewed = json.loads(env.run("tls", "renew", "--force", "--json").stdout)
         rotated = json.loads(env.run("tls", "rotate-ca", "--json").stdout)
         after = _server_pids(env)
-        out, err = bench.communicate(timeout=180)
-    finally:
-        if bench.poll() is None:
-            bench.kill()
-    report = json.loads(out)
+        report, err = finish()
     assert renewed["renewed"] and renewed["ok"] and rotated["ok"], (renewed, rotated)
     assert len(rotated["ca_bundle"]) == 1 and rotated["old_ca"] != \
         rotated["ca_bundle"][0]["subject"]
