@@ -5,14 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from billdb_client import db as _db
+from billdb_client import config as _config
 from billdb_client import profile as _profile
 from billdb_client.db import POOLS, READ_ROUTES, BillDB
 
 __all__ = ["POOLS", "READ_ROUTES", "BillDB", "ClientConfig"]
 
 
-class ClientConfig(_db.ClientConfig):
+class ClientConfig(_config.ClientConfig):
     """billdb_client's configuration; the ops tool may also build it from the plan."""
 
     @classmethod

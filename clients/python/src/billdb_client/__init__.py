@@ -7,7 +7,8 @@
         rows = await db.fetch("SELECT ...", route="read", user_id="u1")
 """
 
-from billdb_client.db import BillDB, ClientConfig
+from billdb_client.config import ClientConfig
+from billdb_client.db import BillDB
 from billdb_client.errors import (
     ClientError,
     DeadlineExceeded,
