@@ -33,9 +33,13 @@ def _type_and_name(rid: str) -> tuple[str, str]:
 
 
 def arm_template(ops: list[Operation]) -> dict[str, Any]:
-    resources, previous = [], None
+    resources, previous, updates = [], None, []
     for op in ops:
         if op.action:
+            continue
+        if op.method == "PATCH":  # update-only properties: an ARM resource is a PUT
+            updates.append({"method": "PATCH", "resource_id": op.resource_id,
+                            "api_version": op.api_version, "body": op.body()})
             continue
         rtype, name = _type_and_name(op.resource_id)
         body = op.body() or {}
@@ -51,7 +55,8 @@ def arm_template(ops: list[Operation]) -> dict[str, Any]:
                        "deploymentTemplate.json#", "contentVersion": "1.0.0.0",
             "metadata": {"generator": "billdb azure export --format arm",
                          "after": "static parameters need a restart: az postgres "
-                                  "flexible-server restart (ARM has no POST step)"},
+                                  "flexible-server restart (ARM has no POST step)",
+                         "updates_after_deployment": updates},
             "parameters": {"administratorLoginPassword": {"type": "securestring"}},
             "resources": resources}
 

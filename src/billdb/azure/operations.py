@@ -53,7 +53,6 @@ def _subnet_send(t: Target, s: AzureSubnet) -> Callable[[Any, Any], Any]:
 def _server_model(t: Target, password: str) -> Any:
     pg, plan = sdk.pg(), t.plan
     srv, ha, bk = plan.server, plan.ha, plan.backup
-    mw = t.az.maintenance_window
     return pg.Server(
         location=srv.region, sku=pg.Sku(name=srv.sku, tier=srv.tier),
         properties=pg.ServerProperties(
@@ -68,22 +67,38 @@ def _server_model(t: Target, password: str) -> Any:
             backup=pg.Backup(backup_retention_days=bk.retention_days,
                              geo_redundant_backup="Enabled" if bk.geo_redundant
                              else "Disabled"),
-            network=pg.Network(public_network_access="Disabled",
-                               delegated_subnet_resource_id=t.subnet_id(t.az.db_subnet),
+            # VNet-integrated: no publicNetworkAccess (the spec supports it only for servers
+            # that are not VNet-integrated; Azure reports Disabled for these)
+            network=pg.Network(delegated_subnet_resource_id=t.subnet_id(t.az.db_subnet),
                                private_dns_zone_arm_resource_id=t.zone_id),
             high_availability=pg.HighAvailability(
                 mode=ha.mode, standby_availability_zone=str(ha.standby_zone)
-                if ha.mode == "ZoneRedundant" else None),
-            maintenance_window=pg.MaintenanceWindow(
-                custom_window="Enabled", day_of_week=mw.get("day_of_week", 0),
-                start_hour=mw.get("start_hour", 0), start_minute=mw.get("start_minute", 0))))
+                if ha.mode == "ZoneRedundant" else None)))
 
 
-CREATE_ONLY = ("properties.administratorLogin", "properties.availabilityZone",
-               "properties.backup.geoRedundantBackup",
-               "properties.network.delegatedSubnetResourceId",
-               "properties.network.privateDnsZoneArmResourceId", "properties.createMode",
-               "properties.sourceServerResourceId")
+# Beyond what the PATCH schema cannot set (billdb.azure.contract): Microsoft documents these
+# as chosen at create only.
+CREATE_ONLY = ("location", "properties.sourceServerResourceId")
+
+
+def _patch(t: Target, name: str) -> Any:
+    """An existing server is changed with a PATCH of the fields that differ (never a PUT of
+    the create body: createMode Create/Replica to an existing server)."""
+    return lambda c, body: c.servers.begin_update(t.rg, name, sdk.pg().ServerForPatch(
+        body)).result()
+
+
+def _maintenance(t: Target) -> Operation:
+    """maintenanceWindow is read/update only in the spec: a PATCH after the create."""
+    pg, name, mw = sdk.pg(), t.plan.server.name, t.az.maintenance_window
+    model = pg.ServerForPatch(properties=pg.ServerPropertiesForPatch(
+        maintenance_window=pg.MaintenanceWindowForPatch(
+            custom_window="Enabled", day_of_week=mw.get("day_of_week", 0),
+            start_hour=mw.get("start_hour", 0), start_minute=mw.get("start_minute", 0))))
+    return Operation("server.maintenance_window", "maintenance_window", "PATCH",
+                     t.server_id(), "pg", PG_API, model,
+                     lambda c, m: c.servers.begin_update(t.rg, name, m).result(), "§9.1",
+                     note="Azure accepts the window only on update: a PATCH after the create")
 
 
 def _server(t: Target, password: str) -> list[Operation]:
@@ -92,7 +107,8 @@ def _server(t: Target, password: str) -> list[Operation]:
                      _server_model(t, password),
                      lambda c, m: c.servers.begin_create_or_update(t.rg, name, m).result(),
                      "§2.1 §2.2 §2.3 §3.1 §3.3", create_only=CREATE_ONLY,
-                     secrets={"administratorLoginPassword": password})]
+                     secrets={"administratorLoginPassword": password}, patch=_patch(t, name)),
+           _maintenance(t)]
     if plan.azure_ad.enabled:
         oid = t.az.entra_admin_object_id
         ops.append(Operation(
@@ -143,12 +159,11 @@ def _replica(t: Target) -> Operation:
             storage=pg.Storage(storage_size_gb=rr.storage_gb, type="Premium_LRS",
                                auto_grow="Enabled" if t.plan.server.storage_auto_grow
                                else "Disabled"),
-            network=pg.Network(public_network_access="Disabled",
-                               delegated_subnet_resource_id=t.subnet_id(t.az.replica_subnet),
+            network=pg.Network(delegated_subnet_resource_id=t.subnet_id(t.az.replica_subnet),
                                private_dns_zone_arm_resource_id=t.zone_id)))
     return Operation("replica", "replica", "PUT", t.replica_id, "pg", PG_API, model,
                      lambda c, m: c.servers.begin_create_or_update(t.rg, rr.name, m).result(),
-                     "§7.1", create_only=CREATE_ONLY,
+                     "§7.1", create_only=CREATE_ONLY, patch=_patch(t, rr.name),
                      note="inherits the primary's parameters; HA and geo-backup are not "
                           "available on a replica")
 

@@ -19,6 +19,7 @@ _IDS = {"subnet": ("network.subnet.{label}", "§3.1 network"),
         "private_dns_zone": ("network.private_dns_zone", "§3.1 network"),
         "private_dns_link": ("network.dns_link.{label}", "§3.1 network"),
         "server": ("server.settings", "§2.1 server"),
+        "maintenance_window": ("server.maintenance_window", "§9.1 maintenance window"),
         "entra_admin": ("security.entra_admin", "§3.3 Microsoft Entra"),
         "parameter": ("param.{label}", "§5.1 parameters"),
         "database": ("db.exists", "§4.1 database"),
@@ -50,6 +51,12 @@ def _check(op: Operation, clients: Clients) -> dict[str, Any]:
     return {"id": cid, "section": section, "expected": expected, "actual": actual, "ok": ok}
 
 
+def replica_role(plan: Plan) -> str:
+    """The spec's role for the replica: GeoAsyncReplica when it is in another region."""
+    same = plan.read_replica.region.lower() == plan.server.region.lower()
+    return "AsyncReplica" if same else "GeoAsyncReplica"
+
+
 def verify(plan: Plan, plan_path: Any) -> dict[str, Any]:
     t, ops = az_apply.load(plan, plan_path)
     clients = Clients(t)
@@ -61,14 +68,14 @@ def verify(plan: Plan, plan_path: Any) -> dict[str, Any]:
     except sdk.http_error() as exc:
         raise BilldbError(f"reading Azure failed: {az_apply.arm_message(exc)}") from None
     ha = (srv.get("properties") or {}).get("highAvailability") or {}
+    role = (rep.get("properties") or {}).get("replicationRole")
     checks += [
         {"id": "param.pending_restart", "section": "§5.1 parameters", "expected": "none",
          "actual": "a restart is pending" if pending else "none", "ok": not pending},
         {"id": "ha.state", "section": "§2.2 HA", "expected": "Healthy",
          "actual": ha.get("state"), "ok": ha.get("state") == "Healthy"},
-        {"id": "replica.role", "section": "§7 read replica", "expected": "AsyncReplica",
-         "actual": (rep.get("properties") or {}).get("replicationRole"),
-         "ok": (rep.get("properties") or {}).get("replicationRole") == "AsyncReplica"},
+        {"id": "replica.role", "section": "§7 read replica", "expected": replica_role(plan),
+         "actual": role, "ok": role == replica_role(plan)},
     ]
     if az_database.wanted():
         checks += az_database.checks(t)
