@@ -95,3 +95,35 @@ def test_the_replica_in_another_region_is_a_geo_async_replica():
     from billdb.plan.load import load_plan
 
     assert replica_role(load_plan(PLAN)) == "GeoAsyncReplica"
+
+
+def test_platform_rules_in_the_requests():
+    """Sunday 02:00 KST is Saturday 17:00 UTC (dayOfWeek 6); alerts at or above (이상); the
+    RPO alert on bytes behind, on the primary; the replica as large as the primary."""
+    from billdb.azure import operations
+
+    t = _target()
+    ops = {op.key: op for op in operations.build(t)}
+    mw = ops["server.maintenance_window"].body()["properties"]["maintenanceWindow"]
+    assert (mw["dayOfWeek"], mw["startHour"], mw["startMinute"]) == (6, 17, 0)
+    alerts = [op for op in ops.values() if op.kind == "metric_alert"]
+    assert {op.body()["properties"]["criteria"]["allOf"][0]["operator"] for op in alerts} == {
+        "GreaterThanOrEqual"}
+    lag = ops["alert.physical_replication_delay_in_bytes"].body()["properties"]
+    assert lag["scopes"] == [t.server_id()]
+    assert lag["criteria"]["allOf"][0]["threshold"] == 5 * 60 * 1.0 * 2**20
+    assert "alert.physical_replication_delay_in_seconds" not in ops
+    assert ops["replica"].body()["sku"]["name"] == ops["server"].body()["sku"]["name"]
+
+
+def test_a_replica_smaller_than_the_primary_exits_2(tmp_path):
+    from conftest import write_plan
+    from test_azure import run
+
+    def edit(doc):
+        doc["read_replica"].update(sku="Standard_D2s_v3", vcpu=2, memory_gb=8)  # the seed's
+
+    plan = write_plan(tmp_path / "p.yaml", tmp_path / "s", mutate=edit)
+    res = run("azure", "plan", "--json", plan=plan)
+    assert res.returncode == 2 and "read_replica.sku" in res.stderr
+    assert "at least the primary's" in res.stderr

@@ -27,7 +27,8 @@ def test_cost_json_components_and_the_plans_table():
     main, standby = by["main server compute"], by["HA standby compute"]
     assert main["monthly"] == standby["monthly"] == round(4 * 0.103 * 730, 2)
     assert standby["plan_monthly"] is None and main["plan_monthly"] == 450
-    assert by["read replica compute"]["monthly"] == round(2 * 0.0927 * 730, 2)  # Korea South
+    # the replica as large as the primary (Azure: at least the primary's compute)
+    assert by["read replica compute"]["monthly"] == round(4 * 0.0927 * 730, 2)  # Korea South
     backup = by["backup storage beyond the free amount"]
     assert backup["monthly"] == round((2 * 300 - 256) * 0.114, 2)  # geo copy, beyond free
     total = sum(c["monthly"] for c in doc["components"])

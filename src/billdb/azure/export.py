@@ -107,7 +107,7 @@ def az_script(t: Target) -> str:
 
     for name, metric, agg, threshold, window, scope, _item in alert_specs(t):
         lines.append(f"az monitor metrics alert create -g \"$RG\" -n {_q(name)} --scopes "
-                     f"{_q(scope)} --condition {_q(f'{agg.lower()} {metric} > {threshold:g}')} "
+                     f"{_q(scope)} --condition {_q(f'{agg.lower()} {metric} >= {threshold:g}')} "
                      f"--window-size {window[2:].lower()} --evaluation-frequency 1m")
     return "\n".join(lines) + "\n"
 

@@ -91,14 +91,16 @@ def _patch(t: Target, name: str) -> Any:
 def _maintenance(t: Target) -> Operation:
     """maintenanceWindow is read/update only in the spec: a PATCH after the create."""
     pg, name, mw = sdk.pg(), t.plan.server.name, t.az.maintenance_window
+    day, hour, minute = mw.utc()
     model = pg.ServerForPatch(properties=pg.ServerPropertiesForPatch(
         maintenance_window=pg.MaintenanceWindowForPatch(
-            custom_window="Enabled", day_of_week=mw.get("day_of_week", 0),
-            start_hour=mw.get("start_hour", 0), start_minute=mw.get("start_minute", 0))))
+            custom_window="Enabled", day_of_week=day, start_hour=hour, start_minute=minute)))
     return Operation("server.maintenance_window", "maintenance_window", "PATCH",
                      t.server_id(), "pg", PG_API, model,
                      lambda c, m: c.servers.begin_update(t.rg, name, m).result(), "§9.1",
-                     note="Azure accepts the window only on update: a PATCH after the create")
+                     note=f"{mw.day} {mw.start} {mw.time_zone} = dayOfWeek {day} "
+                          f"{hour:02d}:{minute:02d} UTC; Azure accepts the window only on "
+                          "update: a PATCH after the create")
 
 
 def _server(t: Target, password: str) -> list[Operation]:

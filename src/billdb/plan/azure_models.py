@@ -57,6 +57,30 @@ class AzureSubnet(Strict):
     resource_group: str | None = None        # default: the environment's resource group
 
 
+DAYS = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
+
+
+class MaintenanceWindow(Strict):
+    """When Azure may patch the server, in the plan's own time zone; Azure's API takes UTC
+    (dayOfWeek 0 = Sunday): `utc()` converts, so a KST time is never written as UTC by hand."""
+
+    day: Literal["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"]
+    start: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    time_zone: str = "Asia/Seoul"
+
+    def utc(self) -> tuple[int, int, int]:
+        """(dayOfWeek, startHour, startMinute) in UTC, as Azure's maintenanceWindow takes."""
+        import datetime as dt
+        from zoneinfo import ZoneInfo
+
+        hour, minute = map(int, self.start.split(":"))
+        # a week whose Sunday is 2026-12-06: weekday() Monday=0 .. Sunday=6
+        local = dt.datetime(2026, 12, 6 + DAYS.index(self.day), hour, minute,
+                            tzinfo=ZoneInfo(self.time_zone))
+        u = local.astimezone(dt.UTC)
+        return (u.weekday() + 1) % 7, u.hour, u.minute
+
+
 class AzureTarget(Strict):
     """What the Azure target needs that the seed does not name (docs/azure.md)."""
 
@@ -73,7 +97,10 @@ class AzureTarget(Strict):
     dump_container: str = Field(pattern=r"^[a-z0-9-]{3,63}$")
     action_group: str
     alert_email: str
-    maintenance_window: dict[str, int]       # day_of_week (0=Sunday), start_hour (UTC)
+    maintenance_window: MaintenanceWindow    # local time; converted to UTC for Azure
+    # The RPO alert is on bytes of WAL not yet replayed by the replica (measured on the
+    # primary): rpo_min x 60 s x the peak WAL rate the primary writes (billdb bench, pg_stat_wal)
+    peak_wal_mb_per_s: float = Field(gt=0)
 
 
 class AzureEnvironment(Strict):
