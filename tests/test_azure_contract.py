@@ -29,8 +29,8 @@ def test_every_request_of_the_plan_meets_microsofts_contract():
     from billdb.azure import contract_report
 
     found = contract_report.check(_target())
-    # 54 plan operations, 4 promote bodies, 1 failover, 52 ARM resources, 1 ARM update
-    assert found["requests"] == 112
+    # 58 plan operations, 4 promote bodies, 1 failover, 56 ARM resources, 1 ARM update
+    assert found["requests"] == 120
     assert found["errors"] == [], found["errors"]
     assert found["warnings"] == [], found["warnings"]
 
@@ -127,3 +127,25 @@ def test_a_replica_smaller_than_the_primary_exits_2(tmp_path):
     res = run("azure", "plan", "--json", plan=plan)
     assert res.returncode == 2 and "read_replica.sku" in res.stderr
     assert "at least the primary's" in res.stderr
+
+
+def test_the_network_rules_peering_both_ways_and_an_nsg_for_aks_only():
+    from billdb.azure import operations
+
+    t = _target()
+    ops = {op.key: op for op in operations.build(t)}
+    there = ops["peering.db"].body()["properties"]["remoteVirtualNetwork"]["id"]
+    back = ops["peering.replica"].body()["properties"]["remoteVirtualNetwork"]["id"]
+    assert there.endswith("/phonebill-vnet-koreasouth") and back.endswith("/phonebill-vnet")
+    for label, peer in (("db", "10.1.2.0/24"), ("replica", "10.0.2.0/24")):
+        rules = {r["name"]: r["properties"] for r in
+                 ops[f"nsg.{label}"].body()["properties"]["securityRules"]}
+        assert rules["allow-clients-postgres"]["sourceAddressPrefixes"] == ["10.0.0.0/23"]
+        assert rules["allow-clients-postgres"]["destinationPortRange"] == "5432"
+        assert rules["allow-peer-database-subnet"]["sourceAddressPrefixes"] == [peer]
+        deny = rules["deny-other-vnet-inbound"]
+        assert (deny["access"], deny["sourceAddressPrefix"]) == ("Deny", "VirtualNetwork")
+        assert ops[f"subnet.{label}"].body()["properties"]["networkSecurityGroup"][
+            "id"] == ops[f"nsg.{label}"].resource_id
+    order = list(ops)
+    assert order.index("nsg.db") < order.index("subnet.db") < order.index("server")

@@ -72,11 +72,22 @@ class Store:
 
     def get(self, rid: str) -> dict[str, Any]:
         found = self.res.get(rid.lower())
+        if found is not None and "/virtualnetworkpeerings/" in rid.lower():
+            found["properties"]["peeringState"] = self._peering_state(found)
         if found is None:
             if "/configurations/" in rid.lower():
                 return self._default_parameter(rid)
             raise ArmError(404, "ResourceNotFound", f"The Resource '{rid}' was not found.")
         return found
+
+    def _peering_state(self, peering: dict[str, Any]) -> str:
+        """Connected once the remote VNet peers back, Initiated until then (Azure's states)."""
+        local = peering["id"].lower().split("/virtualnetworkpeerings/")[0]
+        remote = ((peering["properties"].get("remoteVirtualNetwork") or {}).get("id") or "")
+        back = [r for k, r in self.res.items() if k.startswith(remote.lower()
+                + "/virtualnetworkpeerings/") and (r["properties"].get(
+                    "remoteVirtualNetwork") or {}).get("id", "").lower() == local]
+        return "Connected" if back else "Initiated"
 
     def parent_check(self, rid: str) -> None:
         low = rid.lower()
@@ -236,6 +247,16 @@ def _enrich(low: str, res: dict[str, Any]) -> None:
             dp = d.setdefault("properties", {})
             dp.setdefault("actions", ["Microsoft.Network/virtualNetworks/subnets/join/action"])
             dp["provisioningState"] = "Succeeded"
+    if "/networksecuritygroups/" in low:
+        for r in props.get("securityRules") or []:
+            r.setdefault("id", f"{res['id']}/securityRules/{r.get('name')}")
+            r.setdefault("type", "Microsoft.Network/networkSecurityGroups/securityRules")
+            r.setdefault("properties", {})["provisioningState"] = "Succeeded"
+        props.setdefault("defaultSecurityRules", [
+            {"name": n, "properties": {"priority": p, "access": a, "direction": "Inbound"}}
+            for n, p, a in (("AllowVnetInBound", 65000, "Allow"),
+                            ("AllowAzureLoadBalancerInBound", 65001, "Allow"),
+                            ("DenyAllInBound", 65500, "Deny"))])
     if "/actiongroups/" in low:
         for r in props.get("emailReceivers") or []:
             r.setdefault("status", "Enabled")

@@ -7,47 +7,13 @@ pure: no credential, no network. Secrets are passed in, and masked in `as_dict()
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from billdb.azure import sdk
+from billdb.azure import network, sdk
 from billdb.azure.operation import API, MASK, PG_API, SECRET_FIELDS, Operation, mask
 from billdb.azure.operations_more import dumps_and_alerts
 from billdb.azure.parameters import server_parameters
 from billdb.azure.target import Target
-from billdb.plan.azure_models import AzureSubnet
-
-
-def _network(t: Target) -> list[Operation]:
-    nm, dm = sdk.network(), sdk.dns()
-    ops = []
-    for label, s in (("db", t.az.db_subnet), ("replica", t.az.replica_subnet)):
-        model = nm.Subnet(address_prefix=s.prefix, delegations=[nm.Delegation(
-            name="postgres", service_name="Microsoft.DBforPostgreSQL/flexibleServers")])
-        ops.append(Operation(
-            f"subnet.{label}", "subnet", "PUT", t.subnet_id(s), "network", API["network"],
-            model, _subnet_send(t, s), "§3.1" if label == "db" else "§7.1",
-            note="the VNet itself is a prerequisite (seed §12.2)"))
-    zone = t.az.private_dns_zone
-    ops.append(Operation("dns.zone", "private_dns_zone", "PUT", t.zone_id, "dns", API["dns"],
-                         dm.PrivateZone(location="global"),
-                         lambda c, m: c.private_zones.begin_create_or_update(
-                             t.rg, zone, m).result(), "§3.1"))
-    for label, s in (("db", t.az.db_subnet), ("replica", t.az.replica_subnet)):
-        name = f"link-{s.vnet}"
-        ops.append(Operation(
-            f"dns.link.{label}", "private_dns_link", "PUT",
-            f"{t.zone_id}/virtualNetworkLinks/{name}", "dns", API["dns"],
-            dm.VirtualNetworkLink(location="global", registration_enabled=False,
-                                  virtual_network=dm.SubResource(id=t.vnet_id(s))),
-            lambda c, m, name=name: c.virtual_network_links.begin_create_or_update(
-                t.rg, zone, name, m).result(), "§3.1"))
-    return ops
-
-
-def _subnet_send(t: Target, s: AzureSubnet) -> Callable[[Any, Any], Any]:
-    return lambda c, m: c.subnets.begin_create_or_update(
-        s.resource_group or t.rg, s.vnet, s.name, m).result()
 
 
 def _server_model(t: Target, password: str) -> Any:
@@ -172,7 +138,8 @@ def _replica(t: Target) -> Operation:
 
 def build(t: Target, password: str = MASK) -> list[Operation]:
     """Every operation of the plan, in the order Azure needs them."""
-    return [*_network(t), *_server(t, password), _replica(t), *dumps_and_alerts(t)]
+    return [*network.operations(t), *_server(t, password), _replica(t),
+            *dumps_and_alerts(t)]
 
 
 def counts(ops: list[Operation]) -> dict[str, int]:

@@ -16,6 +16,8 @@ from billdb.errors import BilldbError
 from billdb.plan.models import Plan
 
 _IDS = {"subnet": ("network.subnet.{label}", "§3.1 network"),
+        "network_security_group": ("network.nsg.{label}", "§3.2 security"),
+        "vnet_peering": ("network.peering.{label}", "§7.1 read replica"),
         "private_dns_zone": ("network.private_dns_zone", "§3.1 network"),
         "private_dns_link": ("network.dns_link.{label}", "§3.1 network"),
         "server": ("server.settings", "§2.1 server"),
@@ -51,6 +53,14 @@ def _check(op: Operation, clients: Clients) -> dict[str, Any]:
     return {"id": cid, "section": section, "expected": expected, "actual": actual, "ok": ok}
 
 
+def _peering_state(op: Operation, clients: Clients) -> dict[str, Any]:
+    state = ((clients.read(op.resource_id, op.api_version) or {}).get("properties")
+             or {}).get("peeringState")
+    return {"id": f"network.peering_state.{op.key.split('.', 1)[1]}",
+            "section": "§7.1 read replica", "expected": "Connected", "actual": state,
+            "ok": state == "Connected"}
+
+
 def replica_role(plan: Plan) -> str:
     """The spec's role for the replica: GeoAsyncReplica when it is in another region."""
     same = plan.read_replica.region.lower() == plan.server.region.lower()
@@ -62,6 +72,7 @@ def verify(plan: Plan, plan_path: Any) -> dict[str, Any]:
     clients = Clients(t)
     try:
         checks = [_check(op, clients) for op in ops if not op.action]
+        checks += [_peering_state(op, clients) for op in ops if op.kind == "vnet_peering"]
         pending = az_apply._restart_pending(ops, clients, set())
         srv = clients.read(t.server_id(), PG_API) or {}
         rep = clients.read(t.replica_id, PG_API) or {}
