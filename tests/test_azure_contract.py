@@ -149,3 +149,20 @@ def test_the_network_rules_peering_both_ways_and_an_nsg_for_aks_only():
             "id"] == ops[f"nsg.{label}"].resource_id
     order = list(ops)
     assert order.index("nsg.db") < order.index("subnet.db") < order.index("server")
+
+
+def test_the_managed_identity_becomes_a_principal_after_the_entra_admin(monkeypatch):
+    from billdb.azure import database, identity
+    from billdb.plan.load import load_plan
+
+    plan = load_plan(PLAN)
+    sqls = [s.as_string(None) for s in identity.statements(plan)]
+    assert sqls == [
+        "SELECT pgaadauth_create_principal('bill-inquiry-service-identity', false, false) "
+        "WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = "
+        "'bill-inquiry-service-identity')",
+        'GRANT "bill_app_user" TO "bill-inquiry-service-identity"']
+    steps = [name for name, _ in database.STEPS]
+    assert steps.index("sql.entra_principal") > steps.index("sql.roles")
+    monkeypatch.setenv("BILLDB_AZURE_ENDPOINT", "https://127.0.0.1:1")
+    assert identity.principal(_target()).startswith("skipped: the contract double")

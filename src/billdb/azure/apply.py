@@ -196,7 +196,9 @@ def _sql_step(name: str, fn: Callable[[Target], str], t: Target, changed: list[s
             detail = fn(t)
         except psycopg.Error as exc:
             raise BilldbError(f"{name} on {t.fqdn()}: {str(exc).strip()}") from None
-        if not detail.endswith(("as planned", "present", "none pending")):
+        if detail.startswith("skipped"):
+            progress(f"{name}: {detail}")
+        elif not detail.endswith(("as planned", "present", "none pending")):
             progress(f"{name}: {detail}")
             changed.append(f"sql {name}")
         return detail

@@ -134,9 +134,16 @@ def wanted() -> bool:
     return os.environ.get("BILLDB_AZURE_SQL", "on") != "off"
 
 
+def _principal(t: Target) -> str:
+    from billdb.azure import identity
+
+    return identity.principal(t)
+
+
 STEPS: list[tuple[str, Callable[[Target], str]]] = [
     ("sql.roles", roles), ("sql.database", database), ("sql.extensions", extensions),
-    ("sql.migrations", migrations), ("sql.privileges", privileges)]
+    ("sql.migrations", migrations), ("sql.privileges", privileges),
+    ("sql.entra_principal", _principal)]
 
 
 def checks(t: Target) -> list[dict[str, Any]]:
