@@ -29,8 +29,8 @@ def test_every_request_of_the_plan_meets_microsofts_contract():
     from billdb.azure import contract_report
 
     found = contract_report.check(_target())
-    # 58 plan operations, 4 promote bodies, 1 failover, 56 ARM resources, 1 ARM update
-    assert found["requests"] == 120
+    # 61 plan operations, 4 promote bodies, 1 failover, 59 ARM resources, 1 ARM update
+    assert found["requests"] == 126
     assert found["errors"] == [], found["errors"]
     assert found["warnings"] == [], found["warnings"]
 
@@ -166,3 +166,22 @@ def test_the_managed_identity_becomes_a_principal_after_the_entra_admin(monkeypa
     assert steps.index("sql.entra_principal") > steps.index("sql.roles")
     monkeypatch.setenv("BILLDB_AZURE_ENDPOINT", "https://127.0.0.1:1")
     assert identity.principal(_target()).startswith("skipped: the contract double")
+
+
+def test_logs_leave_the_servers_for_a_workspace_kept_as_the_plan_says():
+    from billdb.azure import contract, operations
+
+    t = _target()
+    ops = {op.key: op for op in operations.build(t)}
+    ws = ops["logs.workspace"].body()
+    assert ws["properties"]["retentionInDays"] == 90
+    for label, server in (("server", t.server_id()), ("replica", t.replica_id)):
+        op = ops[f"logs.diagnostic.{label}"]
+        assert op.resource_id.startswith(server + "/providers/Microsoft.Insights/")
+        props = op.body()["properties"]
+        assert props["workspaceId"] == ops["logs.workspace"].resource_id
+        assert {x["category"] for x in props["logs"]} >= {"PostgreSQLLogs"}
+    bad = {"properties": {"logs": [{"category": "PostgreSQLLogs"}], "retentionDays": 90}}
+    assert {p.path for p in contract.check_request(ops["logs.diagnostic.server"].resource_id,
+                                                   "PUT", bad)} == {
+        "properties.logs[0].enabled", "properties.retentionDays"}

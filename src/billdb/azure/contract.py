@@ -86,7 +86,9 @@ class Problem:
 
 
 def resource_type(resource_id: str, method: str) -> str:
-    parts = resource_id.split("/providers/", 1)[1].split("/")
+    """Microsoft.X/a/b for .../providers/Microsoft.X/a/NAME/b/NAME (an extension resource,
+    .../providers/Microsoft.Insights/diagnosticSettings/NAME on a server, by its own type)."""
+    parts = resource_id.rsplit("/providers/", 1)[1].split("/")
     return "/".join([parts[0], *parts[1:][0::2]])
 
 
@@ -269,6 +271,9 @@ def _msrest_value(value: Any, t: str, where: str, cls: type) -> list[Problem]:
 def check_request(resource_id: str, method: str, body: dict[str, Any] | None) -> list[Problem]:
     """Every problem of one request against the contract of its resource type and method."""
     rtype = resource_type(resource_id, method)
+    extra = extra_schemas()
+    if method == "PUT" and rtype in extra["sources"]:
+        return check_json(body or {}, extra["sources"][rtype]["schema"])
     if (rtype, method) not in SCHEMAS:
         return [Problem(rtype, "error", f"no contract known for {method} {rtype}")]
     cls, verb = schema(resource_id, method)
@@ -314,3 +319,52 @@ def settable(resource_id: str, path: str, method: str = "PATCH") -> bool:
         if cls is None:
             return True
     return True
+
+
+# --- a trimmed extract of the spec where the SDKs have no models (data/azure_contract_extra) -
+
+@cache
+def extra_schemas() -> dict[str, Any]:
+    import json
+    from importlib import resources
+
+    return json.loads(resources.files("billdb.data").joinpath(
+        "azure_contract_extra.json").read_text("utf-8"))
+
+
+_JSON_TYPES = {"string": str, "integer": int, "boolean": bool, "array": list, "object": dict}
+
+
+def check_json(body: Any, name: str, path: str = "") -> list[Problem]:
+    """Problems of `body` against schema `name` of the extract (a create: PUT)."""
+    schema, out = extra_schemas()["schemas"][name], []
+    props = schema["properties"]
+    for key, value in body.items():
+        where = f"{path}.{key}" if path else key
+        spec = props.get(key)
+        if spec is None:
+            out.append(Problem(where, "error", f"unknown property of {name}"))
+        elif spec.get("readOnly"):
+            out.append(Problem(where, "error", "read-only"))
+        else:
+            out += _json_value(value, spec, where)
+    out += [Problem(f"{path}.{k}" if path else k, "error", f"required by {name} and missing")
+            for k in schema.get("required", []) if k not in body]
+    return out
+
+
+def _json_value(value: Any, spec: dict[str, Any], where: str) -> list[Problem]:
+    if "$ref" in spec:
+        return check_json(value, spec["$ref"], where) if isinstance(value, dict) else [
+            Problem(where, "error", f"an object ({spec['$ref']}) in the spec")]
+    want = _JSON_TYPES[spec["type"]]
+    if not isinstance(value, want) or (want is int and isinstance(value, bool)):
+        return [Problem(where, "error", f"{value!r} is not {spec['type']}")]
+    if spec["type"] == "array" and "items" in spec:
+        return [p for i, v in enumerate(value) for p in
+                _json_value(v, spec["items"], f"{where}[{i}]")]
+    if "enum" in spec and value not in spec["enum"]:
+        return [Problem(where, "warning", f"{value!r} is not one of {spec['enum']} (open enum)")]
+    if "minimum" in spec and value < spec["minimum"]:
+        return [Problem(where, "error", f"{value} is below the minimum {spec['minimum']}")]
+    return []

@@ -24,7 +24,7 @@ def _arm(t: Target, ops: list[operations.Operation]) -> list[Request]:
     out, rids = [], [op.resource_id for op in ops if not op.action and op.method == "PUT"]
     for rid, res in zip(rids, tpl["resources"], strict=True):
         body = {k: v for k, v in res.items() if k not in ("type", "apiVersion", "name",
-                                                          "dependsOn")}
+                                                          "dependsOn", "scope")}
         out.append(Request(f"arm {res['type']}/{res['name']}", "PUT", rid, body))
     for u in tpl["metadata"]["updates_after_deployment"]:
         out.append(Request(f"arm update {u['resource_id']}", u["method"], u["resource_id"],

@@ -260,6 +260,16 @@ def _enrich(low: str, res: dict[str, Any]) -> None:
     if "/actiongroups/" in low:
         for r in props.get("emailReceivers") or []:
             r.setdefault("status", "Enabled")
+    if "/diagnosticsettings/" in low:
+        for item in (props.get("logs") or []) + (props.get("metrics") or []):
+            item.setdefault("retentionPolicy", {"enabled": False, "days": 0})
+            if "category" in item:
+                item.setdefault("categoryGroup", None)
+    if "/operationalinsights/workspaces/" in low:
+        props.update(customerId=str(uuid.uuid5(uuid.NAMESPACE_URL, low)),
+                     publicNetworkAccessForIngestion="Enabled",
+                     publicNetworkAccessForQuery="Enabled")
+        props.setdefault("sku", {})["lastSkuUpdate"] = "2026-12-06T00:00:00Z"
     if "/metricalerts/" in low:
         props.update(isMigrated=False, lastUpdatedTime="2026-12-06T00:00:00Z")
 
@@ -336,7 +346,11 @@ class Handler(BaseHTTPRequestHandler):
             self._send(200, st.get(path))
         elif method == "PUT":
             res, new = st.put(path, body)
-            if PG in low:
+            if "/providers/microsoft.insights/diagnosticsettings/" in low:
+                self._send(200, res)  # synchronous in the spec
+            elif "/providers/microsoft.operationalinsights/" in low:
+                self._accepted(res, 201 if new else 200)
+            elif PG in low:
                 self._accepted()
             elif NET in low:  # subnets, peerings, NSGs, DNS zones and links: long-running
                 self._accepted(res, 201 if new else 200)

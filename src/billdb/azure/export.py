@@ -27,9 +27,13 @@ _PROPERTY_OPTIONS = ("backup-retention", "geo-redundant-backup", "storage-size",
 
 
 def _type_and_name(rid: str) -> tuple[str, str]:
-    parts = rid.split("/providers/", 1)[1].split("/")
+    parts = rid.rsplit("/providers/", 1)[1].split("/")
     namespace, rest = parts[0], parts[1:]
     return "/".join([namespace, *rest[0::2]]), "/".join(rest[1::2])
+
+
+def _scope(rid: str) -> str | None:
+    return rid.rsplit("/providers/", 1)[0] if rid.count("/providers/") > 1 else None
 
 
 def arm_template(ops: list[Operation]) -> dict[str, Any]:
@@ -47,6 +51,8 @@ def arm_template(ops: list[Operation]) -> dict[str, Any]:
             body["properties"]["administratorLoginPassword"] = (
                 "[parameters('administratorLoginPassword')]")
         res = {"type": rtype, "apiVersion": op.api_version, "name": name, **body}
+        if rid_scope := _scope(op.resource_id):  # an extension resource (diagnostic setting)
+            res["scope"] = rid_scope
         if previous:
             res["dependsOn"] = [previous]
         resources.append(res)

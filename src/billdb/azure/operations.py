@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from billdb.azure import network, sdk
+from billdb.azure import logs, network, sdk
 from billdb.azure.operation import API, MASK, PG_API, SECRET_FIELDS, Operation, mask
 from billdb.azure.operations_more import dumps_and_alerts
 from billdb.azure.parameters import server_parameters
@@ -139,7 +139,7 @@ def _replica(t: Target) -> Operation:
 def build(t: Target, password: str = MASK) -> list[Operation]:
     """Every operation of the plan, in the order Azure needs them."""
     return [*network.operations(t), *_server(t, password), _replica(t),
-            *dumps_and_alerts(t)]
+            *logs.operations(t), *dumps_and_alerts(t)]
 
 
 def counts(ops: list[Operation]) -> dict[str, int]:

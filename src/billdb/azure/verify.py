@@ -18,6 +18,8 @@ from billdb.plan.models import Plan
 _IDS = {"subnet": ("network.subnet.{label}", "§3.1 network"),
         "network_security_group": ("network.nsg.{label}", "§3.2 security"),
         "vnet_peering": ("network.peering.{label}", "§7.1 read replica"),
+        "log_workspace": ("logs.workspace", "§8.2 logs"),
+        "diagnostic_setting": ("logs.diagnostic.{label}", "§8.2 logs"),
         "private_dns_zone": ("network.private_dns_zone", "§3.1 network"),
         "private_dns_link": ("network.dns_link.{label}", "§3.1 network"),
         "server": ("server.settings", "§2.1 server"),

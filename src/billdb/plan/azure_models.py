@@ -101,6 +101,9 @@ class AzureTarget(Strict):
     # The RPO alert is on bytes of WAL not yet replayed by the replica (measured on the
     # primary): rpo_min x 60 s x the peak WAL rate the primary writes (billdb bench, pg_stat_wal)
     peak_wal_mb_per_s: float = Field(gt=0)
+    # server logs (pgaudit, slow queries, connections) shipped to a Log Analytics workspace
+    log_workspace: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{2,61}[A-Za-z0-9]$")
+    log_retention_days: int = Field(ge=30, le=730)
 
 
 class AzureEnvironment(Strict):
