@@ -29,8 +29,8 @@ def test_every_request_of_the_plan_meets_microsofts_contract():
     from billdb.azure import contract_report
 
     found = contract_report.check(_target())
-    # 61 plan operations, 4 promote bodies, 1 failover, 59 ARM resources, 1 ARM update
-    assert found["requests"] == 126
+    # 66 plan operations, 4 promote bodies, 1 failover, 64 ARM resources, 1 ARM update
+    assert found["requests"] == 136
     assert found["errors"] == [], found["errors"]
     assert found["warnings"] == [], found["warnings"]
 
@@ -185,3 +185,22 @@ def test_logs_leave_the_servers_for_a_workspace_kept_as_the_plan_says():
     assert {p.path for p in contract.check_request(ops["logs.diagnostic.server"].resource_id,
                                                    "PUT", bad)} == {
         "properties.logs[0].enabled", "properties.retentionDays"}
+
+
+def test_the_dumps_reach_the_storage_account_through_a_blob_private_endpoint():
+    from billdb.azure import operations
+
+    t = _target()
+    ops = {op.key: op for op in operations.build(t)}
+    assert ops["storage.account"].body()["properties"]["publicNetworkAccess"] == "Disabled"
+    pe = ops["dumps.private_endpoint"].body()["properties"]
+    conn = pe["privateLinkServiceConnections"][0]["properties"]
+    assert conn == {"privateLinkServiceId": t.account_id, "groupIds": ["blob"]}
+    assert pe["subnet"]["id"] == ops["dumps.subnet"].resource_id
+    assert ops["dumps.dns_zone"].resource_id.endswith("/privatelink.blob.core.windows.net")
+    assert ops["dumps.dns_link"].body()["properties"]["virtualNetwork"]["id"].endswith(
+        "/virtualNetworks/phonebill-vnet")  # the AKS VNet, where a dump runner lives
+    zone = ops["dumps.private_endpoint_dns"].body()["properties"]["privateDnsZoneConfigs"][0]
+    assert zone["properties"]["privateDnsZoneId"] == ops["dumps.dns_zone"].resource_id
+    order = list(ops)
+    assert order.index("storage.account") < order.index("dumps.private_endpoint")

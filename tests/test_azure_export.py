@@ -26,7 +26,7 @@ def test_export_arm_is_the_plan_bodies():
     tpl = json.loads(res.stdout)
     plan = json.loads(prod("plan", "--json").stdout)
     writes = [op for op in plan["operations"] if op["method"] == "PUT"]
-    assert len(tpl["resources"]) == len(writes) == 59
+    assert len(tpl["resources"]) == len(writes) == 64
     by_type: dict[str, dict] = {}
     for r in tpl["resources"]:
         by_type.setdefault(r["type"], r)  # the first of each type

@@ -260,6 +260,16 @@ def _enrich(low: str, res: dict[str, Any]) -> None:
     if "/actiongroups/" in low:
         for r in props.get("emailReceivers") or []:
             r.setdefault("status", "Enabled")
+    if "/privateendpoints/" in low and "/privatednszonegroups/" not in low:
+        for c in props.get("privateLinkServiceConnections") or []:
+            c.setdefault("id", f"{res['id']}/privateLinkServiceConnections/{c.get('name')}")
+            c.setdefault("type", "Microsoft.Network/privateEndpoints/"
+                                 "privateLinkServiceConnections")
+            cp = c.setdefault("properties", {})
+            cp.update(provisioningState="Succeeded", privateLinkServiceConnectionState={
+                "status": "Approved", "description": "Auto-Approved",
+                "actionsRequired": "None"})
+        props.setdefault("networkInterfaces", [{"id": f"{res['id']}.nic"}])
     if "/diagnosticsettings/" in low:
         for item in (props.get("logs") or []) + (props.get("metrics") or []):
             item.setdefault("retentionPolicy", {"enabled": False, "days": 0})

@@ -116,4 +116,6 @@ def _alerts(t: Target) -> list[Operation]:
 
 
 def dumps_and_alerts(t: Target) -> list[Operation]:
-    return [*_storage(t), *_alerts(t)]
+    from billdb.azure import blob_path
+
+    return [*_storage(t), *blob_path.operations(t), *_alerts(t)]

@@ -19,6 +19,8 @@ _IDS = {"subnet": ("network.subnet.{label}", "§3.1 network"),
         "network_security_group": ("network.nsg.{label}", "§3.2 security"),
         "vnet_peering": ("network.peering.{label}", "§7.1 read replica"),
         "log_workspace": ("logs.workspace", "§8.2 logs"),
+        "private_endpoint": ("backup.logical_path.private_endpoint", "§9.1 backup"),
+        "private_endpoint_dns": ("backup.logical_path.private_endpoint_dns", "§9.1 backup"),
         "diagnostic_setting": ("logs.diagnostic.{label}", "§8.2 logs"),
         "private_dns_zone": ("network.private_dns_zone", "§3.1 network"),
         "private_dns_link": ("network.dns_link.{label}", "§3.1 network"),
@@ -38,6 +40,8 @@ _IDS = {"subnet": ("network.subnet.{label}", "§3.1 network"),
 def _check(op: Operation, clients: Clients) -> dict[str, Any]:
     pattern, section = _IDS[op.kind]
     cid = pattern.format(label=op.key.split(".", 1)[-1])
+    if op.key.startswith("dumps."):  # the dumps' network path (§9.1)
+        cid, section = f"backup.logical_path.{op.key.split('.', 1)[1]}", "§9.1 backup"
     try:
         seen = az_apply.observe(op, clients)
     except BilldbError as exc:  # a create-only setting differs: a failed check, not a crash

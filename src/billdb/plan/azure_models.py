@@ -94,6 +94,8 @@ class AzureTarget(Strict):
     db_subnet: AzureSubnet
     replica_subnet: AzureSubnet
     storage_account: str = Field(pattern=r"^[a-z0-9]{3,24}$")
+    # the dumps' network path: a private endpoint for the account's blob service lives here
+    endpoint_subnet: AzureSubnet
     dump_container: str = Field(pattern=r"^[a-z0-9-]{3,63}$")
     action_group: str
     alert_email: str
