@@ -204,3 +204,22 @@ def test_the_dumps_reach_the_storage_account_through_a_blob_private_endpoint():
     assert zone["properties"]["privateDnsZoneId"] == ops["dumps.dns_zone"].resource_id
     order = list(ops)
     assert order.index("storage.account") < order.index("dumps.private_endpoint")
+
+
+SEED = ROOT.parent / "shared" / "seed" / "db-plan-bill-inquiry-prod.md"
+
+
+@pytest.mark.skipif(not SEED.exists(), reason="shared/seed is not beside this clone")
+def test_the_seed_breaks_each_platform_rule_and_each_finding_cites_microsoft():
+    from billdb.lint import azure_rules, markdown
+
+    found = {f.id: f for f in azure_rules.findings(markdown.parse(SEED))}
+    assert set(found) == {
+        "azure.replica_compute", "azure.vnet_peering", "azure.nsg_for_aks_only",
+        "azure.failover_time", "azure.reserved_compute_only", "azure.rpo_alert",
+        "azure.alert_operator", "azure.logs_retained", "azure.dump_network_path",
+        "azure.identity_principal"}
+    assert all("[Microsoft: learn.microsoft.com/azure/" in f.message for f in found.values())
+    assert found["azure.replica_compute"].section == "§7.1"
+    assert "755 - 20 % x 675 = $620" in found["azure.reserved_compute_only"].message
+    assert "60-120 s" in found["azure.failover_time"].message
