@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from typing import Annotated, Any
 
 import typer
@@ -73,15 +74,33 @@ def apply_cmd(
         output.emit_json(doc)
 
 
-def cost_cmd(as_json: JsonOpt = False) -> None:
-    """The monthly estimate from the plan's price table, beside the plan's §11.1 table."""
-    from billdb import cost
+def cost_cmd(
+    as_json: JsonOpt = False,
+    refresh: bool = typer.Option(False, "--refresh", help="Read Microsoft's Retail Prices "
+                                 "API for the plan's meters and cache the answer, dated."),
+    require_fresh: bool = typer.Option(False, "--require-fresh", help="Exit 1 when a price "
+                                       "could not be fetched (with --refresh)."),
+) -> None:
+    """The monthly estimate, one row per meter with its source and date, beside §11.1."""
+    from billdb import cost, cost_refresh
 
     s = selection()
-    doc = cost.estimate(load_plan(s.plan or DEFAULT_PLAN))
+    plan = load_plan(s.plan or DEFAULT_PLAN)
+    fresh, line = True, ""
+    if refresh:
+        fresh, line = cost_refresh.refresh(list(cost.meters(plan).values()))
+        print(line, file=sys.stderr, flush=True)  # one line, never wrapped
+    doc = cost.estimate(plan, cost_refresh.load_cache())
+    doc["refresh"] = {"asked": refresh, "fresh": fresh, "note": line} if refresh else None
     if as_json:
         output.emit_json(doc)
-        return
+    else:
+        _print_cost(doc)
+    if require_fresh and not fresh:
+        raise typer.Exit(1)
+
+
+def _print_cost(doc: dict) -> None:
     con = output.console()
     for c in doc["components"]:
         plan_fig = "" if c["plan_monthly"] is None else f"{c['plan_monthly']:>8.2f}"
@@ -92,7 +111,13 @@ def cost_cmd(as_json: JsonOpt = False) -> None:
               f"{doc['plan']['total_reserved_monthly']:.2f}) {doc['currency']}", highlight=False)
     for gap in doc["plan_leaves_out"]:
         con.print(f"the plan leaves out: {gap}", highlight=False)
-    con.print(f"prices: {doc['prices']['source']} ({doc['prices']['as_of']})", highlight=False)
+    seen = {}
+    for c in doc["components"]:
+        for m in c["meters"]:
+            seen[m["key"]] = m
+    for m in seen.values():
+        con.print(f"meter {m['region']:13} {m['product']} / {m['meter']}: {m['price']} per "
+                  f"{m['unit']} ({m['source']}, {m['as_of']})", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

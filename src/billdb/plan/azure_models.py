@@ -19,7 +19,7 @@ class CostItem(Strict):
 class RegionPrices(Strict):
     """List prices of one region, per unit (billdb cost, src/billdb/cost.py)."""
 
-    vcore_hour: dict[str, float]             # per vCore-hour, by tier (pay as you go)
+    vcore_hour: dict[str, float]             # per vCore-hour, by compute series (Dsv3, ...)
     storage_gb_month: float                  # provisioned storage (Premium SSD)
     backup_gb_month: float                   # backup storage beyond the free amount
     blob_gb_month: float                     # Blob (Hot, LRS) for the logical dumps
@@ -35,7 +35,7 @@ class PriceTable(Strict):
     hours_per_month: int = Field(ge=672, le=744)
     regions: dict[str, RegionPrices]
     reserved_1y_discount_pct: float = Field(ge=0, lt=100)  # compute only
-    inter_region_transfer_gb: float = Field(ge=0)           # per GB
+    inter_region_transfer_gb: float = Field(ge=0)           # per GB, billed on each side
     # What the estimate assumes for usage the plan does not give.
     assumptions: dict[str, float]
 
