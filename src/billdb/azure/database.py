@@ -22,7 +22,7 @@ import psycopg
 from psycopg import sql
 
 from billdb import sql as sqlfiles
-from billdb.azure import state
+from billdb.azure import identity, state
 from billdb.azure.target import Target
 from billdb.converge import database as db_resource
 from billdb.converge import privileges as priv_resource
@@ -135,9 +135,7 @@ def wanted() -> bool:
 
 
 def _principal(t: Target) -> str:
-    from billdb.azure import identity
-
-    return identity.principal(t)
+    return identity.principal(t, connect)
 
 
 STEPS: list[tuple[str, Callable[[Target], str]]] = [

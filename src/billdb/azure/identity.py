@@ -15,6 +15,8 @@ The first real run is against a subscription.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from typing import Any
 
 from psycopg import sql
 
@@ -48,8 +50,9 @@ def skipped_because() -> str | None:
     return None
 
 
-def principal(t: Target) -> str:
-    from billdb.azure import database, sdk
+def principal(t: Target, connect: Callable[..., Any]) -> str:
+    """`connect(t, user=..., password=...)`: billdb.azure.database.connect."""
+    from billdb.azure import sdk
 
     plan = t.plan
     if not plan.azure_ad.enabled or not plan.azure_ad.service_principal:
@@ -58,7 +61,7 @@ def principal(t: Target) -> str:
     if why:
         return why
     token = sdk._need("azure.identity").DefaultAzureCredential().get_token(ENTRA_SCOPE).token
-    with database.connect(t, user=plan.azure_ad.admin, password=token) as conn:
+    with connect(t, user=plan.azure_ad.admin, password=token) as conn:
         if conn.execute("SELECT to_regproc('pgaadauth_create_principal')").fetchone()[0] is None:
             raise BilldbError(f"{t.fqdn()} has no pgaadauth_create_principal: Microsoft "
                               "Entra authentication is not enabled on the server")
