@@ -116,17 +116,18 @@ def test_platform_rules_in_the_requests():
     assert ops["replica"].body()["sku"]["name"] == ops["server"].body()["sku"]["name"]
 
 
-def test_a_replica_smaller_than_the_primary_exits_2(tmp_path):
+def test_a_replica_smaller_than_the_primary_is_a_plan_error(tmp_path):
+    from billdb.azure import rules
+    from billdb.errors import PlanError
+    from billdb.plan.load import load_plan
     from conftest import write_plan
-    from test_azure import run
 
     def edit(doc):
         doc["read_replica"].update(sku="Standard_D2s_v3", vcpu=2, memory_gb=8)  # the seed's
 
     plan = write_plan(tmp_path / "p.yaml", tmp_path / "s", mutate=edit)
-    res = run("azure", "plan", "--json", plan=plan)
-    assert res.returncode == 2 and "read_replica.sku" in res.stderr
-    assert "at least the primary's" in res.stderr
+    with pytest.raises(PlanError, match=r"read_replica\.sku: .*at least the primary's"):
+        rules.check(load_plan(plan), plan)  # PlanError: exit 2 at the CLI
 
 
 def test_the_network_rules_peering_both_ways_and_an_nsg_for_aks_only():
