@@ -225,3 +225,16 @@ def test_the_seed_breaks_each_platform_rule_and_each_finding_cites_microsoft():
     assert found["azure.replica_compute"].section == "§7.1"
     assert "755 - 20 % x 675 = $620" in found["azure.reserved_compute_only"].message
     assert "60-120 s" in found["azure.failover_time"].message
+
+
+def test_the_dump_runner_is_a_cronjob_running_billdbs_dump_with_workload_identity():
+    from billdb.azure import dumps
+
+    job = dumps.cronjob(_target())
+    spec = job["spec"]
+    assert (job["kind"], spec["schedule"], spec["timeZone"]) == ("CronJob", "0 3 * * 0",
+                                                                 "Asia/Seoul")
+    pod = spec["jobTemplate"]["spec"]["template"]
+    assert pod["metadata"]["labels"]["azure.workload.identity/use"] == "true"
+    assert pod["spec"]["containers"][0]["command"] == [
+        "billdb", "--env", "prod", "azure", "dump", "--json"]

@@ -135,6 +135,21 @@ def verify_cmd(as_json: JsonOpt = False) -> None:
     output.exit_status(report["ok"])
 
 
+@azure_app.command("dump")
+def dump_cmd(
+    upload: Annotated[bool, typer.Option("--upload/--no-upload", help="Upload the dump and "
+                                         "its manifest to the plan's blob container.")] = True,
+    as_json: JsonOpt = False,
+) -> None:
+    """§9.1: pg_dump of the service database on Azure as the backup role (billdb's dump path),
+    then uploaded through the blob private endpoint; the runner is `export --format cronjob`."""
+    from billdb.azure import apply, dumps
+
+    plan, path = _prod()
+    t, _ops = apply.load(plan, path)
+    output.report(dumps.dump(t, upload), as_json)
+
+
 @azure_app.command("failover")
 def failover_cmd(as_json: JsonOpt = False) -> None:
     """Planned HA failover: a restart with failover to the standby zone."""
@@ -159,15 +174,19 @@ def promote_cmd(
 
 @azure_app.command("export")
 def export_cmd(
-    fmt: Annotated[str, typer.Option("--format", help="arm (template) or az (script).")],
+    fmt: Annotated[str, typer.Option("--format", help="arm (template), az (script) or "
+                                     "cronjob (the dump runner for AKS).")],
 ) -> None:
-    """The plan's resources as an ARM template or a checked `az` script, on stdout."""
-    from billdb.azure import apply, export
+    """The plan's resources as an ARM template, a checked `az` script, or the §9.1 dump
+    runner as a Kubernetes CronJob (JSON, which kubectl applies as YAML's superset)."""
+    from billdb.azure import apply, dumps, export
 
     plan, path = _prod()
     t, ops = apply.load(plan, path)
     if fmt == "arm":
         output.emit_json(export.arm_template(ops))
+    elif fmt == "cronjob":
+        output.emit_json(dumps.cronjob(t))
     elif fmt == "az":
         script = export.az_script(t)
         errors = [f for f in export.check_script(script, t) if f.severity == "error"]
@@ -175,7 +194,7 @@ def export_cmd(
             raise BilldbError("; ".join(f"{f.id}: {f.message}" for f in errors))
         typer.echo(script, nl=False)
     else:
-        raise BilldbError(f"--format must be arm or az, not {fmt!r}", )
+        raise BilldbError(f"--format must be arm, az or cronjob, not {fmt!r}")
 
 
 @azure_app.command("check-script")
