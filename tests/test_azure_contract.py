@@ -238,3 +238,22 @@ def test_the_dump_runner_is_a_cronjob_running_billdbs_dump_with_workload_identit
     assert pod["metadata"]["labels"]["azure.workload.identity/use"] == "true"
     assert pod["spec"]["containers"][0]["command"] == [
         "billdb", "--env", "prod", "azure", "dump", "--json"]
+
+
+def test_plan_lint_reports_the_platform_rules_on_the_plan_file(tmp_path):
+    from billdb.lint import azure_plan_rules
+    from billdb.lint.yaml_rules import Lines
+    from billdb.plan.load import load_plan
+    from conftest import write_plan
+
+    found = {f.id: f for f in azure_plan_rules.findings(load_plan(PLAN), Lines(PLAN))}
+    assert set(found) == {"azure.failover_time", "azure.reserved_compute_only"}
+    assert "620" in found["azure.reserved_compute_only"].fix
+    assert all("[Microsoft: learn.microsoft.com/" in f.message for f in found.values())
+
+    def edit(doc):
+        doc["read_replica"].update(sku="Standard_D2s_v3", vcpu=2, memory_gb=8)
+
+    small = write_plan(tmp_path / "p.yaml", tmp_path / "s", mutate=edit)
+    ids = {f.id: f.severity for f in azure_plan_rules.findings(load_plan(small), Lines(small))}
+    assert ids["azure.replica_compute"] == "error"
