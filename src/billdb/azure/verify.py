@@ -12,6 +12,7 @@ from billdb.azure import database as az_database
 from billdb.azure import sdk
 from billdb.azure.clients import Clients
 from billdb.azure.operations import PG_API, Operation
+from billdb.converge.core import Check, equal
 from billdb.errors import BilldbError
 from billdb.plan.models import Plan
 
@@ -37,7 +38,7 @@ _IDS = {"subnet": ("network.subnet.{label}", "§3.1 network"),
         "metric_alert": ("alert.{label}", "§8.1 monitoring")}
 
 
-def _check(op: Operation, clients: Clients) -> dict[str, Any]:
+def _check(op: Operation, clients: Clients) -> Check:
     pattern, section = _IDS[op.kind]
     cid = pattern.format(label=op.key.split(".", 1)[-1])
     if op.key.startswith("dumps."):  # the dumps' network path (§9.1)
@@ -45,8 +46,7 @@ def _check(op: Operation, clients: Clients) -> dict[str, Any]:
     try:
         seen = az_apply.observe(op, clients)
     except BilldbError as exc:  # a create-only setting differs: a failed check, not a crash
-        return {"id": cid, "section": section, "expected": "as planned",
-                "actual": str(exc).split(": ", 1)[-1], "ok": False}
+        return Check(cid, section, "as planned", str(exc).split(": ", 1)[-1], False)
     if seen["action"] == "create":
         actual, ok = "missing", False
     else:
@@ -56,15 +56,14 @@ def _check(op: Operation, clients: Clients) -> dict[str, Any]:
     expected = "as planned"
     if op.kind == "parameter":
         expected = (op.body() or {})["properties"]["value"]
-    return {"id": cid, "section": section, "expected": expected, "actual": actual, "ok": ok}
+    return Check(cid, section, expected, actual, ok)
 
 
-def _peering_state(op: Operation, clients: Clients) -> dict[str, Any]:
+def _peering_state(op: Operation, clients: Clients) -> Check:
     state = ((clients.read(op.resource_id, op.api_version) or {}).get("properties")
              or {}).get("peeringState")
-    return {"id": f"network.peering_state.{op.key.split('.', 1)[1]}",
-            "section": "§7.1 read replica", "expected": "Connected", "actual": state,
-            "ok": state == "Connected"}
+    return equal(f"network.peering_state.{op.key.split('.', 1)[1]}", "§7.1 read replica",
+                 "Connected", state)
 
 
 def replica_role(plan: Plan) -> str:
@@ -87,13 +86,12 @@ def verify(plan: Plan, plan_path: Any) -> dict[str, Any]:
     ha = (srv.get("properties") or {}).get("highAvailability") or {}
     role = (rep.get("properties") or {}).get("replicationRole")
     checks += [
-        {"id": "param.pending_restart", "section": "§5.1 parameters", "expected": "none",
-         "actual": "a restart is pending" if pending else "none", "ok": not pending},
-        {"id": "ha.state", "section": "§2.2 HA", "expected": "Healthy",
-         "actual": ha.get("state"), "ok": ha.get("state") == "Healthy"},
-        {"id": "replica.role", "section": "§7 read replica", "expected": replica_role(plan),
-         "actual": role, "ok": role == replica_role(plan)},
+        equal("param.pending_restart", "§5.1 parameters", "none",
+              "a restart is pending" if pending else "none"),
+        equal("ha.state", "§2.2 HA", "Healthy", ha.get("state")),
+        equal("replica.role", "§7 read replica", replica_role(plan), role),
     ]
+    out = [c.as_dict() for c in checks]  # one Check type, as the local verify
     if az_database.wanted():
-        checks += az_database.checks(t)
-    return {"ok": all(c["ok"] for c in checks), "target": t.server_id(), "checks": checks}
+        out += az_database.checks(t)
+    return {"ok": all(c["ok"] for c in out), "target": t.server_id(), "checks": out}
