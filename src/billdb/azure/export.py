@@ -71,7 +71,11 @@ def _q(v: Any) -> str:
     return shlex.quote(str(v))
 
 
-def az_script(t: Target) -> str:
+def az_script(t: Target, ops: list[Operation] | None = None) -> str:
+    from billdb.azure import export_az_platform as more
+    from billdb.azure.operations import build
+
+    ops = ops if ops is not None else build(t)
     p, az, srv, rr = t.plan, t.az, t.plan.server, t.plan.read_replica
     rg = t.rg
     flex = "az postgres flexible-server"
@@ -81,7 +85,8 @@ def az_script(t: Target) -> str:
              ": \"${ADMIN_PASSWORD:?set ADMIN_PASSWORD}\"", "",
              f"az network vnet subnet update -g \"$RG\" --vnet-name {_q(az.db_subnet.vnet)} -n "
              f"{_q(az.db_subnet.name)} --delegations Microsoft.DBforPostgreSQL/flexibleServers",
-             f"az network private-dns zone create -g \"$RG\" -n {_q(az.private_dns_zone)}", "",
+             f"az network private-dns zone create -g \"$RG\" -n {_q(az.private_dns_zone)}",
+             *more.before_server(t, ops), "",
              f"{flex} create --resource-group \"$RG\" --name \"$SERVER\" --location "
              f"{_q(srv.region)} --admin-user {_q(az.admin_login)} --admin-password "
              "\"$ADMIN_PASSWORD\" --sku-name "
@@ -96,7 +101,8 @@ def az_script(t: Target) -> str:
              "Enabled --yes",
              f"{flex} microsoft-entra-admin create --resource-group \"$RG\" --server-name "
              f"\"$SERVER\" --display-name {_q(p.azure_ad.admin)} --object-id "
-             f"{_q(az.entra_admin_object_id)} --type {_q(az.entra_admin_type)}"]
+             f"{_q(az.entra_admin_object_id)} --type {_q(az.entra_admin_type)}",
+             *more.after_server(t)]
     for prm in server_parameters(p):
         lines.append(f"{flex} parameter set --resource-group \"$RG\" --server-name \"$SERVER\" "
                      f"--name {_q(prm.name)} --value {_q(prm.value)} --source user-override")
@@ -115,6 +121,7 @@ def az_script(t: Target) -> str:
         lines.append(f"az monitor metrics alert create -g \"$RG\" -n {_q(name)} --scopes "
                      f"{_q(scope)} --condition {_q(f'{agg.lower()} {metric} >= {threshold:g}')} "
                      f"--window-size {window[2:].lower()} --evaluation-frequency 1m")
+    lines += more.at_the_end(t, ops)
     return "\n".join(lines) + "\n"
 
 

@@ -188,7 +188,7 @@ def export_cmd(
     elif fmt == "cronjob":
         output.emit_json(dumps.cronjob(t))
     elif fmt == "az":
-        script = export.az_script(t)
+        script = export.az_script(t, ops)
         errors = [f for f in export.check_script(script, t) if f.severity == "error"]
         if errors:  # never hand out a script billdb's own check refuses
             raise BilldbError("; ".join(f"{f.id}: {f.message}" for f in errors))
