@@ -87,7 +87,7 @@ def test_plan_offline_bodies_match_the_plan():
     doc = json.loads(res.stdout)
     assert doc["read"] is False and "nothing was read" in doc["note"]
     ops = _ops(doc)
-    assert doc["total"] == len(ops) == 53
+    assert doc["total"] == len(ops) == 66
     srv = ops["server"]
     assert (srv["method"], srv["api_version"], srv["resource_id"]) == ("PUT", "2026-10-01",
                                                                        SERVER)
@@ -152,11 +152,11 @@ def test_azure_commands_need_env_prod_and_local_commands_refuse_it():
 def test_apply_twice_then_drift_found_and_repaired(double: Double):
     first = run("azure", "apply", "--yes", "--json", env=double.env)
     assert first.returncode == 0, first.stderr
-    assert json.loads(first.stdout)["changes"] == 53
+    assert json.loads(first.stdout)["changes"] == 66
     again = run("azure", "apply", "--yes", "--json", env=double.env)
     assert json.loads(again.stdout)["changes"] == 0, again.stdout
     plan = json.loads(run("azure", "plan", "--json", env=double.env).stdout)
-    assert plan["read"] and plan["operations"] == [] and plan["unchanged"] == 53
+    assert plan["read"] and plan["operations"] == [] and plan["unchanged"] == 66
     ok = run("azure", "verify", "--json", env=double.env)
     assert ok.returncode == 0, ok.stdout
     # someone changes one parameter in the portal

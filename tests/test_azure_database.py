@@ -148,5 +148,15 @@ def test_apply_reaches_the_database_over_tls_as_a_non_superuser(tmp_path: Path, 
                 dbname="bill_inquiry_db", sslmode="verify-full",
                 sslrootcert=stand_in["BILLDB_AZURE_PG_CA"]) as conn:
             assert conn.execute("SELECT count(*) FROM system_config").fetchone()[0] > 0
+        # §9.1 on Azure: billdb's dump path as the backup role over verified TLS (the upload
+        # to Blob needs a workload identity and the private endpoint: not here)
+        dumped = run("azure", "dump", "--no-upload", "--json", env=env)
+        assert dumped.returncode == 0, dumped.stderr
+        manifest = json.loads(dumped.stdout)
+        assert manifest["role"] == "bill_backup_user" and manifest["uploaded"] is None
+        assert manifest["row_counts"]["system_config"] > 0
+        listing = subprocess.run([str(PGBIN / "pg_restore"), "--list", manifest["file"]],
+                                 capture_output=True, text=True, check=True)
+        assert "TABLE DATA public system_config" in listing.stdout
     finally:
         d.stop()

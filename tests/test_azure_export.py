@@ -26,7 +26,7 @@ def test_export_arm_is_the_plan_bodies():
     tpl = json.loads(res.stdout)
     plan = json.loads(prod("plan", "--json").stdout)
     writes = [op for op in plan["operations"] if op["method"] == "PUT"]
-    assert len(tpl["resources"]) == len(writes) == 52
+    assert len(tpl["resources"]) == len(writes) == 64
     by_type: dict[str, dict] = {}
     for r in tpl["resources"]:
         by_type.setdefault(r["type"], r)  # the first of each type
@@ -49,6 +49,13 @@ def test_export_az_passes_the_offline_check(tmp_path: Path):
     script = tmp_path / "install.sh"
     script.write_text(res.stdout)
     assert "ADMIN_PASSWORD:?" in res.stdout and "--geo-redundant-backup Enabled" in res.stdout
+    # the platform's rules, as in `azure plan`: Sunday 02:00 KST is Saturday 17:00 UTC
+    assert "--maintenance-window Sat:17:00" in res.stdout
+    assert res.stdout.count("az network nsg rule create") == 8
+    assert res.stdout.count("az network vnet peering create") == 2
+    assert "physical_replication_delay_in_bytes >= " in res.stdout
+    assert "--group-id blob" in res.stdout and "privatelink.blob.core.windows.net" in res.stdout
+    assert res.stdout.count("az monitor diagnostic-settings create") == 2
     chk = prod("check-script", str(script), "--json")
     assert chk.returncode == 0, chk.stdout
     doc = json.loads(chk.stdout)

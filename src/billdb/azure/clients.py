@@ -14,6 +14,7 @@ from typing import Any
 
 from billdb.azure import sdk
 from billdb.azure.target import Target
+from billdb.errors import BilldbError
 
 ENDPOINT_ENV, CA_ENV = "BILLDB_AZURE_ENDPOINT", "BILLDB_AZURE_CA"
 
@@ -59,6 +60,8 @@ class Clients:
             self.kwargs = {}
 
     def __getitem__(self, kind: str) -> Any:
+        if kind == "clients":  # bodies without an SDK model: Clients.put
+            return self
         if kind not in self._made:
             self._made[kind] = sdk.client(kind, self.credential, self.t.subscription,
                                           **self.kwargs)
@@ -75,3 +78,25 @@ class Clients:
         if resp.status_code != 200:
             raise sdk.http_error()(response=resp)
         return resp.json()
+
+    def put(self, resource_id: str, api_version: str, body: dict[str, Any]) -> dict[str, Any]:
+        """PUT a body that no SDK model carries (workspace, diagnostic setting) through the
+        same pipeline; a 201/202 with Azure-AsyncOperation is polled to its end."""
+        import json
+
+        from azure.core.rest import HttpRequest
+
+        resp = self["pg"].send_request(HttpRequest(
+            "PUT", f"{resource_id}?api-version={api_version}", content=json.dumps(body),
+            headers={"Content-Type": "application/json"}))
+        if resp.status_code not in (200, 201, 202):
+            raise sdk.http_error()(response=resp)
+        poll = resp.headers.get("Azure-AsyncOperation")
+        while resp.status_code in (201, 202) and poll:
+            status = self["pg"].send_request(HttpRequest("GET", poll)).json().get("status")
+            if status in ("Succeeded", "Failed", "Canceled"):
+                if status != "Succeeded":
+                    raise BilldbError(f"{resource_id}: the operation ended {status}")
+                break
+            time.sleep(float(resp.headers.get("Retry-After", "1")))
+        return self.read(resource_id, api_version) or {}

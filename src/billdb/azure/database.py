@@ -22,7 +22,7 @@ import psycopg
 from psycopg import sql
 
 from billdb import sql as sqlfiles
-from billdb.azure import state
+from billdb.azure import identity, state
 from billdb.azure.target import Target
 from billdb.converge import database as db_resource
 from billdb.converge import privileges as priv_resource
@@ -134,9 +134,14 @@ def wanted() -> bool:
     return os.environ.get("BILLDB_AZURE_SQL", "on") != "off"
 
 
+def _principal(t: Target) -> str:
+    return identity.principal(t, connect)
+
+
 STEPS: list[tuple[str, Callable[[Target], str]]] = [
     ("sql.roles", roles), ("sql.database", database), ("sql.extensions", extensions),
-    ("sql.migrations", migrations), ("sql.privileges", privileges)]
+    ("sql.migrations", migrations), ("sql.privileges", privileges),
+    ("sql.entra_principal", _principal)]
 
 
 def checks(t: Target) -> list[dict[str, Any]]:

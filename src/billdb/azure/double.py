@@ -1,15 +1,26 @@
 """A contract double of Azure Resource Manager on 127.0.0.1, over TLS. It is NOT Azure.
 
-It answers the way the 2026-10-01 flexible server API (and the network, DNS, storage and
-monitor APIs billdb uses) documents, so the SDK's own code paths run against it:
-- writes under Microsoft.DBforPostgreSQL answer 202 with `Azure-AsyncOperation` and
-  `Location` headers (the SDK rejects a 200); the operation then reads `Succeeded`;
-- the other writes (metric alerts, action groups, subnets, ...) answer 200;
+It answers as Microsoft's REST API specifications and their example responses show (the
+2026-10-01 flexible server API, and the network, private DNS, storage and monitor APIs billdb
+uses), so the SDK's own code paths run against it:
+- flexible server writes answer 202 with `Azure-AsyncOperation` and `Location` (the SDK
+  rejects a 200); subnet, peering, NSG and private DNS writes are long-running too: 201 for a
+  new resource, 200 for an update, with `Azure-AsyncOperation`; the operation then reads
+  `Succeeded`; metric alerts, action groups and storage answer 200;
 - errors are ARM's body: {"error": {"code", "message"}};
-- it keeps the resources: a GET after a PUT returns what was stored plus the read-only fields
-  a real server has (state, FQDN, replication role, pending restart), never the password.
-It refuses a request without a bearer token, a subnet of a VNet it does not have, a child of
-a server that does not exist, and a change of a create-only server property.
+- GETs carry what Azure adds: read-only server fields (state, FQDN, minor version, replica
+  capacity, replication role, publicNetworkAccess Disabled for a VNet-integrated server, the
+  default maintenance window), list items enriched with server-side fields (a subnet
+  delegation's id, type, actions and provisioningState; an email receiver's status), and for
+  a parameter its default, data type, whether it is dynamic and whether a restart is pending,
+  from the double's own catalogue (double_catalog), never from billdb's;
+- the spec's mutability is enforced: a create carrying an update-only property
+  (maintenanceWindow) or publicNetworkAccess with a delegated subnet is refused, a PUT with
+  createMode Create/Replica to an existing server is refused (an existing server is changed
+  with a PATCH), a create-only property cannot change; a replica in another region than its
+  source is a GeoAsyncReplica.
+It refuses a request without a bearer token, a subnet of a VNet it does not have and a child
+of a server that does not exist.
 
 Run: python -m billdb.azure.double --port P --dir D [--vnet ID ...] (test use).
 """
@@ -21,6 +32,7 @@ import copy
 import json
 import os
 import ssl
+import sys
 import threading
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -28,19 +40,22 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from billdb.azure.parameters import STATIC
+from billdb.azure import double_catalog as cat
 from billdb.engines.tls import ensure_tls
 
 PG = "/providers/microsoft.dbforpostgresql/flexibleservers/"
-_CREATE_ONLY = (("properties", "administratorLogin"), ("properties", "availabilityZone"),
-                ("properties", "backup", "geoRedundantBackup"),
-                ("properties", "network", "delegatedSubnetResourceId"))
+NET = "/providers/microsoft.network/"
+NOT_AZURE = "billdb contract double (NOT Azure)"
 
 
 class ArmError(Exception):
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
+
+
+def _is_server(low: str) -> bool:
+    return PG in low and low.count("/") == 8
 
 
 class Store:
@@ -52,68 +67,112 @@ class Store:
         self.requests: list[str] = []
         for v in vnets:
             self.res[v.lower()] = {"id": v, "name": v.rsplit("/", 1)[1],
+                                   "type": "Microsoft.Network/virtualNetworks",
                                    "properties": {"provisioningState": "Succeeded"}}
 
     def get(self, rid: str) -> dict[str, Any]:
         found = self.res.get(rid.lower())
+        if found is not None and "/virtualnetworkpeerings/" in rid.lower():
+            found["properties"]["peeringState"] = self._peering_state(found)
         if found is None:
+            if "/configurations/" in rid.lower():
+                return self._default_parameter(rid)
             raise ArmError(404, "ResourceNotFound", f"The Resource '{rid}' was not found.")
         return found
 
+    def _peering_state(self, peering: dict[str, Any]) -> str:
+        """Connected once the remote VNet peers back, Initiated until then (Azure's states)."""
+        local = peering["id"].lower().split("/virtualnetworkpeerings/")[0]
+        remote = ((peering["properties"].get("remoteVirtualNetwork") or {}).get("id") or "")
+        back = [r for k, r in self.res.items() if k.startswith(remote.lower()
+                + "/virtualnetworkpeerings/") and (r["properties"].get(
+                    "remoteVirtualNetwork") or {}).get("id", "").lower() == local]
+        return "Connected" if back else "Initiated"
+
     def parent_check(self, rid: str) -> None:
         low = rid.lower()
-        if "/subnets/" in low:
-            vnet = rid[:low.index("/subnets/")]
-            if vnet.lower() not in self.res:
-                raise ArmError(404, "ParentResourceNotFound", f"Failed to perform 'write' on "
-                               f"resource(s) of type 'subnets', because the parent resource "
-                               f"'{vnet}' could not be found.")
+        for child in ("/subnets/", "/virtualnetworkpeerings/"):
+            if child in low:
+                vnet = rid[:low.index(child)]
+                if vnet.lower() not in self.res:
+                    raise ArmError(404, "ParentResourceNotFound", f"Failed to perform "
+                                   f"'write' on resource(s) of type '{child.strip('/')}', "
+                                   f"because the parent resource '{vnet}' could not be found.")
         if PG in low and len(rid.split("/")) > 9:
             server = "/".join(rid.split("/")[:9])
             if server.lower() not in self.res:
                 raise ArmError(404, "ResourceNotFound",
                                f"The Resource '{server}' was not found.")
 
-    def put(self, rid: str, body: dict[str, Any]) -> dict[str, Any]:
+    def put(self, rid: str, body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        """Store a PUT; (the resource as a GET returns it, whether it is new)."""
         self.parent_check(rid)
         low, old = rid.lower(), self.res.get(rid.lower())
         new = copy.deepcopy(body)
         props = new.setdefault("properties", {})
         props.pop("administratorLoginPassword", None)
-        if PG in low and low.count("/") == 8:
+        if _is_server(low):
             self._server(rid, new, old)
         elif "/configurations/" in low:
-            name = rid.rsplit("/", 1)[1]
-            props["isConfigPendingRestart"] = name in STATIC and (
-                not old or old["properties"].get("value") != props.get("value"))
+            self._parameter(rid, props)
         merged = _merge(old or {}, new)
         merged.update(id=rid, name=rid.rsplit("/", 1)[1])
         merged["properties"]["provisioningState"] = "Succeeded"
+        _enrich(low, merged)
         self.res[low] = merged
-        return merged
+        return merged, old is None
+
+    def _default_parameter(self, rid: str) -> dict[str, Any]:
+        self.parent_check(rid)
+        name = rid.rsplit("/", 1)[1]
+        if name not in cat.PARAMETERS:
+            raise ArmError(404, "ConfigurationNotExists",
+                           f"The configuration '{name}' does not exist for this server.")
+        default, dtype, dynamic = cat.PARAMETERS[name]
+        return {"id": rid, "name": name, "type": "Microsoft.DBforPostgreSQL/flexibleServers/"
+                "configurations", "properties": {
+                    "value": default, "defaultValue": default, "dataType": dtype,
+                    "isDynamicConfig": dynamic, "isReadOnly": False,
+                    "isConfigPendingRestart": False, "source": "system-default"}}
+
+    def _parameter(self, rid: str, props: dict[str, Any]) -> None:
+        current = self.get(rid)["properties"]
+        meta = {k: v for k, v in current.items() if k != "value" and k != "source"}
+        changed = current.get("value") != props.get("value")
+        pending = current.get("isConfigPendingRestart") or (
+            changed and not current["isDynamicConfig"])
+        props.update(meta, isConfigPendingRestart=bool(pending))
+        props.setdefault("source", "user-override")
 
     def _server(self, rid: str, new: dict[str, Any], old: dict[str, Any] | None) -> None:
         props = new["properties"]
-        if old:
-            for path in _CREATE_ONLY:
-                want, have = _dig(new, path), _dig(old, path)
-                if want is not None and have is not None and want != have:
-                    raise ArmError(400, "PropertyChangeNotAllowed",
-                                   f"Changing property '{'.'.join(path[1:])}' is not allowed "
-                                   "after the server is created.")
-        src = props.get("sourceServerResourceId")
-        if props.get("createMode") == "Replica":
-            if not src or src.lower() not in self.res:
-                raise ArmError(400, "SourceServerNotFound", f"Source server '{src}' not found.")
-            props["replicationRole"] = "AsyncReplica"
-        elif not old:
-            props["replicationRole"] = "Primary"
-        props.pop("createMode", None)
-        props["state"] = "Ready"
-        props["fullyQualifiedDomainName"] = f"{rid.rsplit('/', 1)[1]}.postgres.database.azure.com"
-        if "highAvailability" in props:
-            props["highAvailability"]["state"] = (
-                "Healthy" if props["highAvailability"].get("mode") != "Disabled" else "NotEnabled")
+        mode = props.pop("createMode", None)
+        if old is not None:
+            if mode in cat.CREATE_MODES_NEW:
+                raise ArmError(400, "InvalidParameterValue", f"createMode '{mode}' creates a "
+                               "server, and this server exists: change it with a PATCH")
+            _create_only_unchanged(new, old)
+            return
+        for path in cat.SERVER_UPDATE_ONLY:
+            if _dig(new, path) is not None:
+                raise ArmError(400, "InvalidParameterValue", f"'{'.'.join(path[1:])}' cannot "
+                               "be set when a server is created: set it with an update")
+        net = props.get("network") or {}
+        if net.get("delegatedSubnetResourceId") and "publicNetworkAccess" in net:
+            raise ArmError(400, "InvalidParameterValue", "publicNetworkAccess is supported "
+                           "only for servers that are not VNet-integrated")
+        props["replicationRole"] = self._role(new, mode)
+        _server_read_only(rid, new)
+
+    def _role(self, new: dict[str, Any], mode: str | None) -> str:
+        if mode != "Replica":
+            return "Primary"
+        src = new["properties"].get("sourceServerResourceId")
+        source = self.res.get((src or "").lower())
+        if source is None:
+            raise ArmError(400, "SourceServerNotFound", f"Source server '{src}' not found.")
+        same = (source.get("location") or "").lower() == (new.get("location") or "").lower()
+        return "AsyncReplica" if same else "GeoAsyncReplica"
 
     def restart(self, server: str, body: dict[str, Any]) -> None:
         srv = self.get(server)
@@ -128,21 +187,101 @@ class Store:
                 raise ArmError(400, "HANotEnabled", "The server has no high availability.")
             p["availabilityZone"], ha["standbyAvailabilityZone"] = (
                 ha["standbyAvailabilityZone"], p["availabilityZone"])
-        srv["properties"]["restarts"] = srv["properties"].get("restarts", 0) + 1
 
     def patch(self, rid: str, body: dict[str, Any]) -> dict[str, Any]:
         srv = self.get(rid)
         replica = (body.get("properties") or {}).get("replica") or {}
         if replica.get("promoteMode"):
-            p = srv["properties"]
-            if p.get("replicationRole") != "AsyncReplica":
-                raise ArmError(400, "NotAReplica", "The server is not a read replica.")
-            p["replicationRole"] = "Primary"
-            p["replica"] = {"role": "Primary", "promoteMode": replica["promoteMode"],
-                            "promoteOption": replica.get("promoteOption")}
-            p.pop("sourceServerResourceId", None)
-            return srv
-        return _merge(srv, body)
+            return _promote(srv, replica)
+        for path in (*cat.SERVER_CREATE_ONLY, *cat.SERVER_READ_ONLY):
+            if _dig(body, path) is not None:
+                raise ArmError(400, "InvalidParameterValue", f"'{'.'.join(path)}' cannot be "
+                               "changed by an update")
+        merged = _merge(srv, body)
+        self.res[rid.lower()] = merged
+        return merged
+
+
+def _create_only_unchanged(new: dict[str, Any], old: dict[str, Any]) -> None:
+    for path in cat.SERVER_CREATE_ONLY:
+        want, have = _dig(new, path), _dig(old, path)
+        if want is not None and have is not None and str(want).lower() != str(have).lower():
+            raise ArmError(400, "PropertyChangeNotAllowed", f"Changing property "
+                           f"'{'.'.join(path[1:] or path)}' is not allowed after the server "
+                           "is created.")
+
+
+def _server_read_only(rid: str, new: dict[str, Any]) -> None:
+    """What Azure adds to a new server (ServerGet example)."""
+    props = new["properties"]
+    props.update(state="Ready", minorVersion="8", replicaCapacity=5,
+                 fullyQualifiedDomainName=f"{rid.rsplit('/', 1)[1]}.postgres.database.azure.com")
+    net = props.setdefault("network", {})
+    net["publicNetworkAccess"] = "Disabled" if net.get("delegatedSubnetResourceId") \
+        else "Enabled"
+    props.setdefault("maintenanceWindow", {"customWindow": "Disabled", "dayOfWeek": 0,
+                                           "startHour": 0, "startMinute": 0})
+    ha = props.setdefault("highAvailability", {"mode": "Disabled"})
+    ha["state"] = "Healthy" if ha.get("mode", "Disabled") != "Disabled" else "NotEnabled"
+    props.setdefault("backup", {}).setdefault("earliestRestoreDate", "2026-12-06T00:00:00Z")
+
+
+def _promote(srv: dict[str, Any], replica: dict[str, Any]) -> dict[str, Any]:
+    p = srv["properties"]
+    if p.get("replicationRole") not in ("AsyncReplica", "GeoAsyncReplica"):
+        raise ArmError(400, "NotAReplica", "The server is not a read replica.")
+    p["replicationRole"] = "Primary"
+    p["replica"] = {"role": "Primary", "promoteMode": replica["promoteMode"],
+                    "promoteOption": replica.get("promoteOption")}
+    p.pop("sourceServerResourceId", None)
+    return srv
+
+
+def _enrich(low: str, res: dict[str, Any]) -> None:
+    """Server-side fields Azure adds to list items (Microsoft's example responses)."""
+    props = res["properties"]
+    if "/subnets/" in low:
+        for d in props.get("delegations") or []:
+            d.setdefault("id", f"{res['id']}/delegations/{d.get('name')}")
+            d.setdefault("type", "Microsoft.Network/virtualNetworks/subnets/delegations")
+            dp = d.setdefault("properties", {})
+            dp.setdefault("actions", ["Microsoft.Network/virtualNetworks/subnets/join/action"])
+            dp["provisioningState"] = "Succeeded"
+    if "/networksecuritygroups/" in low:
+        for r in props.get("securityRules") or []:
+            r.setdefault("id", f"{res['id']}/securityRules/{r.get('name')}")
+            r.setdefault("type", "Microsoft.Network/networkSecurityGroups/securityRules")
+            r.setdefault("properties", {})["provisioningState"] = "Succeeded"
+        props.setdefault("defaultSecurityRules", [
+            {"name": n, "properties": {"priority": p, "access": a, "direction": "Inbound"}}
+            for n, p, a in (("AllowVnetInBound", 65000, "Allow"),
+                            ("AllowAzureLoadBalancerInBound", 65001, "Allow"),
+                            ("DenyAllInBound", 65500, "Deny"))])
+    if "/actiongroups/" in low:
+        for r in props.get("emailReceivers") or []:
+            r.setdefault("status", "Enabled")
+    if "/privateendpoints/" in low and "/privatednszonegroups/" not in low:
+        for c in props.get("privateLinkServiceConnections") or []:
+            c.setdefault("id", f"{res['id']}/privateLinkServiceConnections/{c.get('name')}")
+            c.setdefault("type", "Microsoft.Network/privateEndpoints/"
+                                 "privateLinkServiceConnections")
+            cp = c.setdefault("properties", {})
+            cp.update(provisioningState="Succeeded", privateLinkServiceConnectionState={
+                "status": "Approved", "description": "Auto-Approved",
+                "actionsRequired": "None"})
+        props.setdefault("networkInterfaces", [{"id": f"{res['id']}.nic"}])
+    if "/diagnosticsettings/" in low:
+        for item in (props.get("logs") or []) + (props.get("metrics") or []):
+            item.setdefault("retentionPolicy", {"enabled": False, "days": 0})
+            if "category" in item:
+                item.setdefault("categoryGroup", None)
+    if "/operationalinsights/workspaces/" in low:
+        props.update(customerId=str(uuid.uuid5(uuid.NAMESPACE_URL, low)),
+                     publicNetworkAccessForIngestion="Enabled",
+                     publicNetworkAccessForQuery="Enabled")
+        props.setdefault("sku", {})["lastSkuUpdate"] = "2026-12-06T00:00:00Z"
+    if "/metricalerts/" in low:
+        props.update(isMigrated=False, lastUpdatedTime="2026-12-06T00:00:00Z")
 
 
 def _dig(d: Any, path: tuple[str, ...]) -> Any:
@@ -172,6 +311,7 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.send_header("x-ms-request-id", str(uuid.uuid4()))
+        self.send_header("x-billdb-double", NOT_AZURE)
         for k, v in (headers or {}).items():
             self.send_header(k, v)
         self.end_headers()
@@ -181,12 +321,14 @@ class Handler(BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length") or 0)
         return json.loads(self.rfile.read(n) or b"{}") if n else {}
 
-    def _accepted(self, doc: Any = None) -> None:
+    def _accepted(self, doc: Any = None, status: int = 202) -> None:
         op = uuid.uuid4().hex
         base = f"https://{self.headers['Host']}/_ops/{op}"
-        self._send(202, doc, {"Azure-AsyncOperation": f"{base}?api-version=2026-10-01",
-                              "Location": f"{base}/result?api-version=2026-10-01",
-                              "Retry-After": "0"})
+        headers = {"Azure-AsyncOperation": f"{base}?api-version=2026-10-01",
+                   "Retry-After": "0"}
+        if status == 202:
+            headers["Location"] = f"{base}/result?api-version=2026-10-01"
+        self._send(status, doc, headers)
 
     def _handle(self, method: str) -> None:
         path = urlsplit(self.path).path
@@ -211,16 +353,17 @@ class Handler(BaseHTTPRequestHandler):
     def _route(self, method: str, path: str, body: dict[str, Any]) -> None:
         st, low = self.store, path.lower()
         if method == "GET":
-            if "/configurations/" in low and low not in st.res:
-                st.parent_check(path)
-                self._send(200, {"id": path, "name": path.rsplit("/", 1)[1], "properties": {
-                    "value": "", "source": "system-default"}})
-                return
             self._send(200, st.get(path))
         elif method == "PUT":
-            res = st.put(path, body)
-            if PG in low:
+            res, new = st.put(path, body)
+            if "/providers/microsoft.insights/diagnosticsettings/" in low:
+                self._send(200, res)  # synchronous in the spec
+            elif "/providers/microsoft.operationalinsights/" in low:
+                self._accepted(res, 201 if new else 200)
+            elif PG in low:
                 self._accepted()
+            elif NET in low:  # subnets, peerings, NSGs, DNS zones and links: long-running
+                self._accepted(res, 201 if new else 200)
             else:
                 self._send(200, res)
         elif method == "POST" and low.endswith("/restart"):
@@ -266,6 +409,7 @@ def main() -> None:
     ap.add_argument("--vnet", action="append", default=[])
     a = ap.parse_args()
     httpd = serve(a.port, a.dir, a.vnet)
+    print(f"{NOT_AZURE} on https://127.0.0.1:{a.port}", file=sys.stderr, flush=True)
     print("ready", flush=True)
     threading.Event().wait() if httpd else None
 

@@ -32,14 +32,27 @@ def _call(what: str, fn: Callable[[], Any]) -> Any:
         raise BilldbError(f"Azure refused {what}: {az_apply.arm_message(exc)}") from None
 
 
+def failover_model() -> Any:
+    """POST .../restart: a restart with a planned failover to the standby zone."""
+    return sdk.pg().RestartParameter(restart_with_failover=True,
+                                     failover_mode="PlannedFailover")
+
+
+def promote_model(forced: bool, switchover: bool) -> Any:
+    """PATCH of the replica: replica.promoteMode / promoteOption (update-only)."""
+    pg = sdk.pg()
+    return pg.ServerForPatch(properties=pg.ServerPropertiesForPatch(replica=pg.Replica(
+        promote_mode="Switchover" if switchover else "Standalone",
+        promote_option="Forced" if forced else "Planned")))
+
+
 def failover(plan: Plan, plan_path: Any) -> dict[str, Any]:
     """A planned HA failover: a restart with failover (the standby zone becomes primary)."""
     t, _ = az_apply.load(plan, plan_path)
-    c, pg = Clients(t), sdk.pg()
+    c = Clients(t)
     before = (c.read(t.server_id(), PG_API) or {}).get("properties", {})
     _call("the failover", lambda: c["pg"].servers.begin_restart(
-        t.rg, plan.server.name, pg.RestartParameter(
-            restart_with_failover=True, failover_mode="PlannedFailover")).result())
+        t.rg, plan.server.name, failover_model()).result())
     after = (c.read(t.server_id(), PG_API) or {}).get("properties", {})
     return {"ok": after.get("availabilityZone") != before.get("availabilityZone"),
             "server": plan.server.name, "zone_before": before.get("availabilityZone"),
@@ -49,11 +62,10 @@ def failover(plan: Plan, plan_path: Any) -> dict[str, Any]:
 def promote(plan: Plan, plan_path: Any, forced: bool, switchover: bool) -> dict[str, Any]:
     """§9.2 region failure: the Korea South replica becomes a read-write server."""
     t, _ = az_apply.load(plan, plan_path)
-    c, pg = Clients(t), sdk.pg()
+    c = Clients(t)
     mode, option = ("Switchover" if switchover else "Standalone"), (
         "Forced" if forced else "Planned")
-    patch = pg.ServerForPatch(properties=pg.ServerPropertiesForPatch(
-        replica=pg.Replica(promote_mode=mode, promote_option=option)))
+    patch = promote_model(forced, switchover)
     _call("the promotion", lambda: c["pg"].servers.begin_update(
         t.rg, plan.read_replica.name, patch).result())
     role = ((c.read(t.replica_id, PG_API) or {}).get("properties") or {}).get("replicationRole")

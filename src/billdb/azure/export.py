@@ -27,15 +27,23 @@ _PROPERTY_OPTIONS = ("backup-retention", "geo-redundant-backup", "storage-size",
 
 
 def _type_and_name(rid: str) -> tuple[str, str]:
-    parts = rid.split("/providers/", 1)[1].split("/")
+    parts = rid.rsplit("/providers/", 1)[1].split("/")
     namespace, rest = parts[0], parts[1:]
     return "/".join([namespace, *rest[0::2]]), "/".join(rest[1::2])
 
 
+def _scope(rid: str) -> str | None:
+    return rid.rsplit("/providers/", 1)[0] if rid.count("/providers/") > 1 else None
+
+
 def arm_template(ops: list[Operation]) -> dict[str, Any]:
-    resources, previous = [], None
+    resources, previous, updates = [], None, []
     for op in ops:
         if op.action:
+            continue
+        if op.method == "PATCH":  # update-only properties: an ARM resource is a PUT
+            updates.append({"method": "PATCH", "resource_id": op.resource_id,
+                            "api_version": op.api_version, "body": op.body()})
             continue
         rtype, name = _type_and_name(op.resource_id)
         body = op.body() or {}
@@ -43,6 +51,8 @@ def arm_template(ops: list[Operation]) -> dict[str, Any]:
             body["properties"]["administratorLoginPassword"] = (
                 "[parameters('administratorLoginPassword')]")
         res = {"type": rtype, "apiVersion": op.api_version, "name": name, **body}
+        if rid_scope := _scope(op.resource_id):  # an extension resource (diagnostic setting)
+            res["scope"] = rid_scope
         if previous:
             res["dependsOn"] = [previous]
         resources.append(res)
@@ -51,7 +61,8 @@ def arm_template(ops: list[Operation]) -> dict[str, Any]:
                        "deploymentTemplate.json#", "contentVersion": "1.0.0.0",
             "metadata": {"generator": "billdb azure export --format arm",
                          "after": "static parameters need a restart: az postgres "
-                                  "flexible-server restart (ARM has no POST step)"},
+                                  "flexible-server restart (ARM has no POST step)",
+                         "updates_after_deployment": updates},
             "parameters": {"administratorLoginPassword": {"type": "securestring"}},
             "resources": resources}
 
@@ -60,7 +71,11 @@ def _q(v: Any) -> str:
     return shlex.quote(str(v))
 
 
-def az_script(t: Target) -> str:
+def az_script(t: Target, ops: list[Operation] | None = None) -> str:
+    from billdb.azure import export_az_platform as more
+    from billdb.azure.operations import build
+
+    ops = ops if ops is not None else build(t)
     p, az, srv, rr = t.plan, t.az, t.plan.server, t.plan.read_replica
     rg = t.rg
     flex = "az postgres flexible-server"
@@ -70,7 +85,8 @@ def az_script(t: Target) -> str:
              ": \"${ADMIN_PASSWORD:?set ADMIN_PASSWORD}\"", "",
              f"az network vnet subnet update -g \"$RG\" --vnet-name {_q(az.db_subnet.vnet)} -n "
              f"{_q(az.db_subnet.name)} --delegations Microsoft.DBforPostgreSQL/flexibleServers",
-             f"az network private-dns zone create -g \"$RG\" -n {_q(az.private_dns_zone)}", "",
+             f"az network private-dns zone create -g \"$RG\" -n {_q(az.private_dns_zone)}",
+             *more.before_server(t, ops), "",
              f"{flex} create --resource-group \"$RG\" --name \"$SERVER\" --location "
              f"{_q(srv.region)} --admin-user {_q(az.admin_login)} --admin-password "
              "\"$ADMIN_PASSWORD\" --sku-name "
@@ -85,7 +101,8 @@ def az_script(t: Target) -> str:
              "Enabled --yes",
              f"{flex} microsoft-entra-admin create --resource-group \"$RG\" --server-name "
              f"\"$SERVER\" --display-name {_q(p.azure_ad.admin)} --object-id "
-             f"{_q(az.entra_admin_object_id)} --type {_q(az.entra_admin_type)}"]
+             f"{_q(az.entra_admin_object_id)} --type {_q(az.entra_admin_type)}",
+             *more.after_server(t)]
     for prm in server_parameters(p):
         lines.append(f"{flex} parameter set --resource-group \"$RG\" --server-name \"$SERVER\" "
                      f"--name {_q(prm.name)} --value {_q(prm.value)} --source user-override")
@@ -102,8 +119,9 @@ def az_script(t: Target) -> str:
 
     for name, metric, agg, threshold, window, scope, _item in alert_specs(t):
         lines.append(f"az monitor metrics alert create -g \"$RG\" -n {_q(name)} --scopes "
-                     f"{_q(scope)} --condition {_q(f'{agg.lower()} {metric} > {threshold:g}')} "
+                     f"{_q(scope)} --condition {_q(f'{agg.lower()} {metric} >= {threshold:g}')} "
                      f"--window-size {window[2:].lower()} --evaluation-frequency 1m")
+    lines += more.at_the_end(t, ops)
     return "\n".join(lines) + "\n"
 
 

@@ -33,6 +33,9 @@ class Operation:
     create_only: tuple[str, ...] = ()
     action: bool = False  # POST (restart): not a resource, nothing to read back
     secrets: dict[str, str] = field(default_factory=dict)
+    # how an existing resource is changed: a PATCH of the updatable fields that differ,
+    # (client, patch body) -> result; None: the resource's PUT is its update
+    patch: Callable[[Any, dict[str, Any]], Any] | None = None
 
     def body(self) -> dict[str, Any] | None:
         return None if self.model is None else sdk.body(self.model)

@@ -7,53 +7,18 @@ pure: no credential, no network. Secrets are passed in, and masked in `as_dict()
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from billdb.azure import sdk
+from billdb.azure import logs, network, sdk
 from billdb.azure.operation import API, MASK, PG_API, SECRET_FIELDS, Operation, mask
 from billdb.azure.operations_more import dumps_and_alerts
 from billdb.azure.parameters import server_parameters
 from billdb.azure.target import Target
-from billdb.plan.azure_models import AzureSubnet
-
-
-def _network(t: Target) -> list[Operation]:
-    nm, dm = sdk.network(), sdk.dns()
-    ops = []
-    for label, s in (("db", t.az.db_subnet), ("replica", t.az.replica_subnet)):
-        model = nm.Subnet(address_prefix=s.prefix, delegations=[nm.Delegation(
-            name="postgres", service_name="Microsoft.DBforPostgreSQL/flexibleServers")])
-        ops.append(Operation(
-            f"subnet.{label}", "subnet", "PUT", t.subnet_id(s), "network", API["network"],
-            model, _subnet_send(t, s), "§3.1" if label == "db" else "§7.1",
-            note="the VNet itself is a prerequisite (seed §12.2)"))
-    zone = t.az.private_dns_zone
-    ops.append(Operation("dns.zone", "private_dns_zone", "PUT", t.zone_id, "dns", API["dns"],
-                         dm.PrivateZone(location="global"),
-                         lambda c, m: c.private_zones.begin_create_or_update(
-                             t.rg, zone, m).result(), "§3.1"))
-    for label, s in (("db", t.az.db_subnet), ("replica", t.az.replica_subnet)):
-        name = f"link-{s.vnet}"
-        ops.append(Operation(
-            f"dns.link.{label}", "private_dns_link", "PUT",
-            f"{t.zone_id}/virtualNetworkLinks/{name}", "dns", API["dns"],
-            dm.VirtualNetworkLink(location="global", registration_enabled=False,
-                                  virtual_network=dm.SubResource(id=t.vnet_id(s))),
-            lambda c, m, name=name: c.virtual_network_links.begin_create_or_update(
-                t.rg, zone, name, m).result(), "§3.1"))
-    return ops
-
-
-def _subnet_send(t: Target, s: AzureSubnet) -> Callable[[Any, Any], Any]:
-    return lambda c, m: c.subnets.begin_create_or_update(
-        s.resource_group or t.rg, s.vnet, s.name, m).result()
 
 
 def _server_model(t: Target, password: str) -> Any:
     pg, plan = sdk.pg(), t.plan
     srv, ha, bk = plan.server, plan.ha, plan.backup
-    mw = t.az.maintenance_window
     return pg.Server(
         location=srv.region, sku=pg.Sku(name=srv.sku, tier=srv.tier),
         properties=pg.ServerProperties(
@@ -68,22 +33,40 @@ def _server_model(t: Target, password: str) -> Any:
             backup=pg.Backup(backup_retention_days=bk.retention_days,
                              geo_redundant_backup="Enabled" if bk.geo_redundant
                              else "Disabled"),
-            network=pg.Network(public_network_access="Disabled",
-                               delegated_subnet_resource_id=t.subnet_id(t.az.db_subnet),
+            # VNet-integrated: no publicNetworkAccess (the spec supports it only for servers
+            # that are not VNet-integrated; Azure reports Disabled for these)
+            network=pg.Network(delegated_subnet_resource_id=t.subnet_id(t.az.db_subnet),
                                private_dns_zone_arm_resource_id=t.zone_id),
             high_availability=pg.HighAvailability(
                 mode=ha.mode, standby_availability_zone=str(ha.standby_zone)
-                if ha.mode == "ZoneRedundant" else None),
-            maintenance_window=pg.MaintenanceWindow(
-                custom_window="Enabled", day_of_week=mw.get("day_of_week", 0),
-                start_hour=mw.get("start_hour", 0), start_minute=mw.get("start_minute", 0))))
+                if ha.mode == "ZoneRedundant" else None)))
 
 
-CREATE_ONLY = ("properties.administratorLogin", "properties.availabilityZone",
-               "properties.backup.geoRedundantBackup",
-               "properties.network.delegatedSubnetResourceId",
-               "properties.network.privateDnsZoneArmResourceId", "properties.createMode",
-               "properties.sourceServerResourceId")
+# Beyond what the PATCH schema cannot set (billdb.azure.contract): Microsoft documents these
+# as chosen at create only.
+CREATE_ONLY = ("location", "properties.sourceServerResourceId")
+
+
+def _patch(t: Target, name: str) -> Any:
+    """An existing server is changed with a PATCH of the fields that differ (never a PUT of
+    the create body: createMode Create/Replica to an existing server)."""
+    return lambda c, body: c.servers.begin_update(t.rg, name, sdk.pg().ServerForPatch(
+        body)).result()
+
+
+def _maintenance(t: Target) -> Operation:
+    """maintenanceWindow is read/update only in the spec: a PATCH after the create."""
+    pg, name, mw = sdk.pg(), t.plan.server.name, t.az.maintenance_window
+    day, hour, minute = mw.utc()
+    model = pg.ServerForPatch(properties=pg.ServerPropertiesForPatch(
+        maintenance_window=pg.MaintenanceWindowForPatch(
+            custom_window="Enabled", day_of_week=day, start_hour=hour, start_minute=minute)))
+    return Operation("server.maintenance_window", "maintenance_window", "PATCH",
+                     t.server_id(), "pg", PG_API, model,
+                     lambda c, m: c.servers.begin_update(t.rg, name, m).result(), "§9.1",
+                     note=f"{mw.day} {mw.start} {mw.time_zone} = dayOfWeek {day} "
+                          f"{hour:02d}:{minute:02d} UTC; Azure accepts the window only on "
+                          "update: a PATCH after the create")
 
 
 def _server(t: Target, password: str) -> list[Operation]:
@@ -92,7 +75,8 @@ def _server(t: Target, password: str) -> list[Operation]:
                      _server_model(t, password),
                      lambda c, m: c.servers.begin_create_or_update(t.rg, name, m).result(),
                      "§2.1 §2.2 §2.3 §3.1 §3.3", create_only=CREATE_ONLY,
-                     secrets={"administratorLoginPassword": password})]
+                     secrets={"administratorLoginPassword": password}, patch=_patch(t, name)),
+           _maintenance(t)]
     if plan.azure_ad.enabled:
         oid = t.az.entra_admin_object_id
         ops.append(Operation(
@@ -143,19 +127,19 @@ def _replica(t: Target) -> Operation:
             storage=pg.Storage(storage_size_gb=rr.storage_gb, type="Premium_LRS",
                                auto_grow="Enabled" if t.plan.server.storage_auto_grow
                                else "Disabled"),
-            network=pg.Network(public_network_access="Disabled",
-                               delegated_subnet_resource_id=t.subnet_id(t.az.replica_subnet),
+            network=pg.Network(delegated_subnet_resource_id=t.subnet_id(t.az.replica_subnet),
                                private_dns_zone_arm_resource_id=t.zone_id)))
     return Operation("replica", "replica", "PUT", t.replica_id, "pg", PG_API, model,
                      lambda c, m: c.servers.begin_create_or_update(t.rg, rr.name, m).result(),
-                     "§7.1", create_only=CREATE_ONLY,
+                     "§7.1", create_only=CREATE_ONLY, patch=_patch(t, rr.name),
                      note="inherits the primary's parameters; HA and geo-backup are not "
                           "available on a replica")
 
 
 def build(t: Target, password: str = MASK) -> list[Operation]:
     """Every operation of the plan, in the order Azure needs them."""
-    return [*_network(t), *_server(t, password), _replica(t), *dumps_and_alerts(t)]
+    return [*network.operations(t), *_server(t, password), _replica(t),
+            *logs.operations(t), *dumps_and_alerts(t)]
 
 
 def counts(ops: list[Operation]) -> dict[str, int]:

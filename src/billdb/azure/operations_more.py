@@ -61,9 +61,27 @@ def alert_specs(t: Target) -> list[tuple[str, str, str, float, str, str, str]]:
          "monitoring.failed_connections_per_min"),
         (f"{srv}-longest-query", "longest_query_time_sec", "Maximum",
          m.response_time_ms / 1000, "PT5M", t.server_id(), "monitoring.response_time_ms"),
-        (f"{srv}-replica-lag", "physical_replication_delay_in_seconds", "Maximum",
-         t.plan.dr.rpo_min * 60, "PT5M", t.replica_id, "dr.rpo_min"),
+        # Bytes of WAL the replica has not replayed, on the primary ("maximum lag across all
+        # asynchronous physical replication slots"). physical_replication_delay_in_seconds is
+        # the time since the last replayed transaction: it passes any threshold whenever the
+        # primary is idle, so it cannot carry the RPO.
+        (f"{srv}-replica-lag", "physical_replication_delay_in_bytes", "Maximum",
+         rpo_bytes(t), "PT5M", t.server_id(), "dr.rpo_min"),
     ]
+
+
+def rpo_bytes(t: Target) -> float:
+    """The RPO as bytes behind: rpo_min x 60 s x the peak WAL rate (MB/s) of the plan."""
+    return t.plan.dr.rpo_min * 60 * t.az.peak_wal_mb_per_s * 1024 * 1024
+
+
+def _note(t: Target, metric: str, item: str) -> str:
+    if metric == "longest_query_time_sec":
+        return RESPONSE_TIME_NOTE
+    if metric == "physical_replication_delay_in_bytes":
+        return (f"from {item}: RPO {t.plan.dr.rpo_min} min x 60 s x peak WAL "
+                f"{t.az.peak_wal_mb_per_s:g} MB/s = {rpo_bytes(t) / 2**20:g} MB behind")
+    return f"from {item}"
 
 
 def _alerts(t: Target) -> list[Operation]:
@@ -82,7 +100,9 @@ def _alerts(t: Target) -> list[Operation]:
             enabled=True, scopes=[scope], evaluation_frequency="PT1M", window_size=window,
             target_resource_type="Microsoft.DBforPostgreSQL/flexibleServers",
             criteria=mm.MetricAlertSingleResourceMultipleMetricCriteria(all_of=[
-                mm.MetricCriteria(name=metric, metric_name=metric, operator="GreaterThan",
+                # the seed's thresholds say 이상: at or above
+                mm.MetricCriteria(name=metric, metric_name=metric,
+                                  operator="GreaterThanOrEqual",
                                   threshold=threshold, time_aggregation=agg,
                                   metric_namespace="Microsoft.DBforPostgreSQL/"
                                                    "flexibleServers")]),
@@ -91,9 +111,11 @@ def _alerts(t: Target) -> list[Operation]:
             f"alert.{metric}", "metric_alert", "PUT", t.alert_id(name), "monitor",
             API["monitor.metric_alerts"], model,
             lambda c, m, n=name: c.metric_alerts.create_or_update(rg, n, m), "§8.1",
-            note=RESPONSE_TIME_NOTE if metric == "longest_query_time_sec" else f"from {item}"))
+            note=_note(t, metric, item)))
     return ops
 
 
 def dumps_and_alerts(t: Target) -> list[Operation]:
-    return [*_storage(t), *_alerts(t)]
+    from billdb.azure import blob_path
+
+    return [*_storage(t), *blob_path.operations(t), *_alerts(t)]

@@ -55,6 +55,10 @@ def problems(plan: Plan, path: Path) -> list[str]:
                      (("read_replica", "storage_gb"), rr.storage_gb)):
         if gb not in lim["storage_gb"]:
             bad(keys, f"{gb} GB is not an Azure storage size: {lim['storage_gb']}")
+    if rr.vcpu < srv.vcpu or rr.memory_gb < srv.memory_gb:
+        bad(("read_replica", "sku"), f"{rr.sku} ({rr.vcpu} vCPU, {rr.memory_gb} GB) is smaller "
+            f"than the primary's {srv.sku}: Azure requires a replica's compute to be at least "
+            "the primary's (concepts-read-replicas)")
     if rr.storage_gb < srv.storage_gb:
         bad(("read_replica", "storage_gb"), "a replica needs at least the primary's storage")
     lo, hi = lim["max_connections"]

@@ -55,6 +55,8 @@ def _encoder(package: str) -> Any:
 
 def body(model: Any) -> dict[str, Any]:
     """The JSON body the SDK would send for `model` (read-only fields left out)."""
+    if isinstance(model, dict):  # a body from the spec extract (no SDK model)
+        return json.loads(json.dumps(model))
     if hasattr(model, "serialize"):  # msrest model (azure-mgmt-monitor)
         return model.serialize()
     package = type(model).__module__.split(".models")[0]

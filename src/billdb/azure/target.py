@@ -33,6 +33,9 @@ class Target:
     def subnet_id(self, s: AzureSubnet) -> str:
         return f"{self.vnet_id(s)}/subnets/{s.name}"
 
+    def nsg_id(self, name: str, rg: str | None = None) -> str:
+        return self.provider(f"Microsoft.Network/networkSecurityGroups/{name}", rg)
+
     @property
     def zone_id(self) -> str:
         return self.provider(f"Microsoft.Network/privateDnsZones/{self.az.private_dns_zone}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from typing import Annotated, Any
 
 import typer
@@ -73,15 +74,33 @@ def apply_cmd(
         output.emit_json(doc)
 
 
-def cost_cmd(as_json: JsonOpt = False) -> None:
-    """The monthly estimate from the plan's price table, beside the plan's §11.1 table."""
-    from billdb import cost
+def cost_cmd(
+    as_json: JsonOpt = False,
+    refresh: bool = typer.Option(False, "--refresh", help="Read Microsoft's Retail Prices "
+                                 "API for the plan's meters and cache the answer, dated."),
+    require_fresh: bool = typer.Option(False, "--require-fresh", help="Exit 1 when a price "
+                                       "could not be fetched (with --refresh)."),
+) -> None:
+    """The monthly estimate, one row per meter with its source and date, beside §11.1."""
+    from billdb import cost, cost_refresh
 
     s = selection()
-    doc = cost.estimate(load_plan(s.plan or DEFAULT_PLAN))
+    plan = load_plan(s.plan or DEFAULT_PLAN)
+    fresh, line = True, ""
+    if refresh:
+        fresh, line = cost_refresh.refresh(list(cost.meters(plan).values()))
+        print(line, file=sys.stderr, flush=True)  # one line, never wrapped
+    doc = cost.estimate(plan, cost_refresh.load_cache())
+    doc["refresh"] = {"asked": refresh, "fresh": fresh, "note": line} if refresh else None
     if as_json:
         output.emit_json(doc)
-        return
+    else:
+        _print_cost(doc)
+    if require_fresh and not fresh:
+        raise typer.Exit(1)
+
+
+def _print_cost(doc: dict) -> None:
     con = output.console()
     for c in doc["components"]:
         plan_fig = "" if c["plan_monthly"] is None else f"{c['plan_monthly']:>8.2f}"
@@ -92,7 +111,13 @@ def cost_cmd(as_json: JsonOpt = False) -> None:
               f"{doc['plan']['total_reserved_monthly']:.2f}) {doc['currency']}", highlight=False)
     for gap in doc["plan_leaves_out"]:
         con.print(f"the plan leaves out: {gap}", highlight=False)
-    con.print(f"prices: {doc['prices']['source']} ({doc['prices']['as_of']})", highlight=False)
+    seen = {}
+    for c in doc["components"]:
+        for m in c["meters"]:
+            seen[m["key"]] = m
+    for m in seen.values():
+        con.print(f"meter {m['region']:13} {m['product']} / {m['meter']}: {m['price']} per "
+                  f"{m['unit']} ({m['source']}, {m['as_of']})", highlight=False)
 
 
 def register(app: typer.Typer) -> None:
@@ -108,6 +133,21 @@ def verify_cmd(as_json: JsonOpt = False) -> None:
     report = verify.verify(*_prod())
     output.checks(report, as_json)
     output.exit_status(report["ok"])
+
+
+@azure_app.command("dump")
+def dump_cmd(
+    upload: Annotated[bool, typer.Option("--upload/--no-upload", help="Upload the dump and "
+                                         "its manifest to the plan's blob container.")] = True,
+    as_json: JsonOpt = False,
+) -> None:
+    """§9.1: pg_dump of the service database on Azure as the backup role (billdb's dump path),
+    then uploaded through the blob private endpoint; the runner is `export --format cronjob`."""
+    from billdb.azure import apply, dumps
+
+    plan, path = _prod()
+    t, _ops = apply.load(plan, path)
+    output.report(dumps.dump(t, upload), as_json)
 
 
 @azure_app.command("failover")
@@ -134,23 +174,27 @@ def promote_cmd(
 
 @azure_app.command("export")
 def export_cmd(
-    fmt: Annotated[str, typer.Option("--format", help="arm (template) or az (script).")],
+    fmt: Annotated[str, typer.Option("--format", help="arm (template), az (script) or "
+                                     "cronjob (the dump runner for AKS).")],
 ) -> None:
-    """The plan's resources as an ARM template or a checked `az` script, on stdout."""
-    from billdb.azure import apply, export
+    """The plan's resources as an ARM template, a checked `az` script, or the §9.1 dump
+    runner as a Kubernetes CronJob (JSON, which kubectl applies as YAML's superset)."""
+    from billdb.azure import apply, dumps, export
 
     plan, path = _prod()
     t, ops = apply.load(plan, path)
     if fmt == "arm":
         output.emit_json(export.arm_template(ops))
+    elif fmt == "cronjob":
+        output.emit_json(dumps.cronjob(t))
     elif fmt == "az":
-        script = export.az_script(t)
+        script = export.az_script(t, ops)
         errors = [f for f in export.check_script(script, t) if f.severity == "error"]
         if errors:  # never hand out a script billdb's own check refuses
             raise BilldbError("; ".join(f"{f.id}: {f.message}" for f in errors))
         typer.echo(script, nl=False)
     else:
-        raise BilldbError(f"--format must be arm or az, not {fmt!r}", )
+        raise BilldbError(f"--format must be arm, az or cronjob, not {fmt!r}")
 
 
 @azure_app.command("check-script")

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
-from billdb.lint import azure_cli, budgets, credentials, docfacts, eol, shell, sqlsplit
+from billdb.lint import azure_cli, azure_rules, budgets, credentials, docfacts, eol, shell, sqlsplit
 from billdb.lint import statements as st
 from billdb.lint.catalog import Catalog
 from billdb.lint.facts import Fact
@@ -399,4 +399,6 @@ class DocumentLint:
         self.schema_role()
         self.shell_commands()
         self.azure_creation()
+        if self.facts.azure:  # the platform's rules, each citing Microsoft's page
+            self.findings += azure_rules.findings(self.doc)
         self.figures()

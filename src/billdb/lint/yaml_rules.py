@@ -10,7 +10,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 
-from billdb.lint import azure_network, azure_platform, budgets, credentials, eol
+from billdb.lint import azure_network, azure_plan_rules, azure_platform, budgets, credentials, eol
 from billdb.lint.catalog import Catalog
 from billdb.lint.facts import Fact, Facts
 from billdb.lint.findings import Finding
@@ -215,4 +215,5 @@ def lint(plan: Plan, path: Path, catalog: Catalog, missing_libs: list[str],
         *names(plan, catalog, missing_libs, line),
         *azure(plan, line),
         *azure_network.findings(plan, line),
+        *azure_plan_rules.findings(plan, line),
     ]

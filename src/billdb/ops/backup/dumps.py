@@ -65,15 +65,26 @@ def _bin(ctx: Context, name: str) -> str:
 
 def dump(ctx: Context) -> dict[str, Any]:
     d = common.paths(ctx).dumps_dir
+    manifest = dump_into(_backup_uri(ctx), d, ctx.plan.database.name, backup_role(ctx),
+                         _bin(ctx, "pg_dump"), ctx.plan.backup.logical.retention_days,
+                         "primary (backup role)")
+    removed = prune(ctx)
+    return {**manifest, "pruned": removed}
+
+
+def dump_into(uri: str, d: Path, db: str, role: str, pg_dump: str, retention_days: int,
+              what: str, password: str | None = None) -> dict[str, Any]:
+    """One dump of `db` at `uri` into `d`: pg_dump -Fc inside the snapshot whose row counts
+    the manifest beside it states (the local target and `azure dump` alike). A password,
+    when given, goes to pg_dump through its environment, never its command line."""
     d.mkdir(mode=0o700, parents=True, exist_ok=True)
     created = datetime.now(UTC)
-    db = ctx.plan.database.name
     path = d / f"{db}-{created.strftime('%Y%m%dT%H%M%SZ')}.dump"
     if path.exists():
         raise BilldbError(f"{path} exists already: one dump per second")
     t0 = time.monotonic()
-    with postgres.connect(_backup_uri(ctx), autocommit=False, what="primary (backup role)") \
-            as conn:
+    extra = {"password": password} if password else {}
+    with postgres.connect(uri, autocommit=False, what=what, **extra) as conn:
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         snapshot = conn.execute("SELECT pg_export_snapshot()").fetchone()[0]
         counts = row_counts(conn)
@@ -81,26 +92,25 @@ def dump(ctx: Context) -> dict[str, Any]:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.close(fd)
         try:
-            process.run([_bin(ctx, "pg_dump"), "--format=custom", f"--snapshot={snapshot}",
-                         f"--file={tmp}", f"--dbname={_backup_uri(ctx)}"],
-                        step="pg_dump", timeout=6 * 3600)
+            process.run([pg_dump, "--format=custom", f"--snapshot={snapshot}",
+                         f"--file={tmp}", f"--dbname={uri}"],
+                        step="pg_dump", timeout=6 * 3600,
+                        env={"PGPASSWORD": password} if password else None)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
         conn.rollback()
     os.replace(tmp, path)
     manifest = {
-        "file": str(path), "database": db, "role": backup_role(ctx),
+        "file": str(path), "database": db, "role": role,
         "created_at": created.isoformat(), "size_bytes": path.stat().st_size,
         "sha256": _sha256(path), "row_counts": counts,
         "duration_s": round(time.monotonic() - t0, 2),
-        "expires_at": (created + timedelta(days=ctx.plan.backup.logical.retention_days))
-        .isoformat(),
+        "expires_at": (created + timedelta(days=retention_days)).isoformat(),
     }
     meta = path.with_suffix(".json")
     write_atomic(meta, json.dumps(manifest, indent=2) + "\n", 0o600)
-    removed = prune(ctx)
-    return {**manifest, "pruned": removed}
+    return manifest
 
 
 def _manifests(ctx: Context) -> list[dict[str, Any]]:
