@@ -8,9 +8,9 @@ from typing import Annotated, Any
 import typer
 
 from billdb.cli import output
-from billdb.cli.common import JsonOpt, selection
+from billdb.cli.common import JsonOpt, plan_path, selection
 from billdb.errors import BilldbError
-from billdb.plan.load import DEFAULT_PLAN, load_plan
+from billdb.plan.load import load_plan
 
 azure_app = typer.Typer(help="The plan on Azure Database for PostgreSQL flexible server "
                         "(--env prod).", no_args_is_help=True)
@@ -21,7 +21,7 @@ def _prod() -> tuple[Any, Any]:
     if s.env != "prod":
         raise BilldbError("azure commands act on the production target: use `billdb --env "
                           "prod azure …`")
-    path = s.plan or DEFAULT_PLAN
+    path = plan_path()
     return load_plan(path), path
 
 
@@ -77,22 +77,25 @@ def cost_cmd(as_json: JsonOpt = False) -> None:
     """The monthly estimate from the plan's price table, beside the plan's §11.1 table."""
     from billdb import cost
 
-    s = selection()
-    doc = cost.estimate(load_plan(s.plan or DEFAULT_PLAN))
+    doc = cost.estimate(load_plan(plan_path()))
     if as_json:
         output.emit_json(doc)
         return
+    rows = [c | {"billdb": f"{c['monthly']:.2f}", "plan": "" if c["plan_monthly"] is None
+                 else f"{c['plan_monthly']:.2f}"} for c in doc["components"]]
+    rows.append({"component": "total", "billdb": f"{doc['total_monthly']:.2f}",
+                 "plan": f"{doc['plan']['total_monthly']:.2f}",
+                 "basis": f"reserved 1y: {doc['total_reserved_monthly']:.2f} (plan "
+                          f"{doc['plan']['total_reserved_monthly']:.2f})"})
+    cur = doc["currency"]
+    output.print_table(f"monthly estimate ({cur})", ("component", "billdb", "plan", "basis"),
+                       rows, ("component", f"billdb {cur}/month", f"plan {cur}/month",
+                              "basis"))
     con = output.console()
-    for c in doc["components"]:
-        plan_fig = "" if c["plan_monthly"] is None else f"{c['plan_monthly']:>8.2f}"
-        con.print(f"{c['component']:34} {c['monthly']:>9.2f} {plan_fig:>9}  {c['basis']}",
-                  highlight=False)
-    con.print(f"{'total':34} {doc['total_monthly']:>9.2f} {doc['plan']['total_monthly']:>9.2f}"
-              f"   reserved 1y: {doc['total_reserved_monthly']:.2f} (plan "
-              f"{doc['plan']['total_reserved_monthly']:.2f}) {doc['currency']}", highlight=False)
     for gap in doc["plan_leaves_out"]:
-        con.print(f"the plan leaves out: {gap}", highlight=False)
-    con.print(f"prices: {doc['prices']['source']} ({doc['prices']['as_of']})", highlight=False)
+        con.print(f"the plan leaves out: {gap}", highlight=False, soft_wrap=True)
+    con.print(f"prices: {doc['prices']['source']} ({doc['prices']['as_of']})", highlight=False,
+              soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:
