@@ -37,15 +37,16 @@ def render(report: dict[str, Any], con: Console, tz: str) -> None:
     health, where = members(report)
     con.print(table("members (now)", ("name", "role", "state", "lag_bytes", "timeline",
                                       "uptime", "restarts"), health,
-                    ("name", "role", "state", "lag", "timeline", "uptime", "restarts")))
+                    ("name", "role", "state", "lag", "timeline", "uptime", "restarts"), tz=tz))
     con.print(table("members: ports and PIDs", ("name", "ports", "pids"), where,
-                    ("name", "ports", "PIDs")))
+                    ("name", "ports", "PIDs"), tz=tz))
     # Paths on lines of their own, whole, to copy and paste (a table would fold them).
     con.print("data directories:\n" + "\n".join(f"  {m['name']}: {m['data_dir']}"
                                                  for m in report["members"]),
               highlight=False, soft_wrap=True)
     services = [s | _supervised(s) for s in report.get("services", [])]
-    con.print(table("services", ("name", "state", "pid", "uptime", "restarts"), services))
+    con.print(table("services", ("name", "state", "pid", "uptime", "restarts"), services,
+                    tz=tz))
     _backup(report.get("backup") or {}, con, tz)
     mon = report.get("monitoring") or {}
     if mon:
@@ -58,7 +59,7 @@ def _backup(backup: dict[str, Any], con: Console, tz: str) -> None:
     last = [{"repo": repo} | b for repo, b in (backup.get("last_backups") or {}).items()
             if isinstance(b, dict)]
     if last:
-        con.print(table("last backups", ("repo", "label", "type", "stop"), last))
+        con.print(table("last backups", ("repo", "label", "type", "stop"), last, tz=tz))
     elif backup.get("stanza_status"):
         con.print(f"backups: {backup['stanza_status']}", highlight=False, soft_wrap=True)
     arch = backup.get("archiver")

@@ -20,12 +20,13 @@ PROSE = 10
 
 
 def table(title: str | None, columns: Sequence[str], rows: Iterable[dict[str, Any]],
-          headers: Sequence[str] | None = None, width: int | None = None) -> Table:
+          headers: Sequence[str] | None = None, width: int | None = None,
+          tz: str | None = None) -> Table:
     """The one table style: a header row, every column folds (never cuts a value), cells
     rendered for people (times in the plan's zone, sizes, durations, nested lines). A column
     of atoms (times, sizes, roles, numbers: no spaces) keeps its width, so prose columns
     wrap first and an atom stays whole on its line."""
-    tz = zone()
+    tz = tz or zone()
     cells = [[_text(row.get(col), tz, col) for col in columns] for row in rows]
     names = [headers[i] if headers else label(col) for i, col in enumerate(columns)]
     fixed = _fit([_atom_width([r[i] for r in cells], names[i]) for i in range(len(columns))],
