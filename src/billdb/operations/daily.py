@@ -72,32 +72,34 @@ def resources(ctx: Context, since: datetime) -> dict[str, Any]:
                                            "thresholds": {k: t for k, (_, t) in queries.items()}},
                     since.isoformat())
     over = [k for k, v in peaks.items() if v is not None and v >= queries[k][1]]
-    findings, over_now = _peak_findings(ctx, {k: (q, queries[k][1]) for k, (q, _) in
-                                              queries.items() if k in over})
+    findings, over_now, peak_at = _peak_findings(ctx, {k: (q, queries[k][1]) for k, (q, _)
+                                                       in queries.items() if k in over})
     status = FAIL if over_now else (WARN if over else PASS)
     return item("resources", S, status,
                 {"peak_24h": peaks, "thresholds": {k: t for k, (_, t) in queries.items()},
-                 "over": over, "findings": findings, "source": "Prometheus (node_exporter)"},
+                 "over": over, "findings": findings, "peak_at": peak_at,
+                 "source": "Prometheus (node_exporter)"},
                 since.isoformat())
 
 
 def _peak_findings(ctx: Context, over: dict[str, tuple[str, float]]
-                   ) -> tuple[list[str], list[str]]:
-    """For each metric whose 24-hour peak crossed its threshold: when, and whether it still
-    is over ("is") or was ("was"). (sentences, metrics over now)"""
-    findings, over_now = [], []
+                   ) -> tuple[list[str], list[str], dict[str, str]]:
+    """For each metric whose 24-hour peak crossed its threshold: whether it still is over
+    ("is") or was ("was"), and when the peak was. (sentences, metrics over now, peak times)"""
+    findings, over_now, when = [], [], {}
     for k, (q, limit) in over.items():
         at = metrics.peak_at(ctx, q, 24)
         now = metrics.now_value(ctx, q)
-        when = f" at {times.for_people(at[1], ctx.plan.database.timezone)}" if at else ""
         peak = f"{at[0]:.1f}" if at else "over"
+        if at:
+            when[k] = times.for_json(at[1])
         if now is not None and now >= limit:
             over_now.append(k)
-            findings.append(f"{k} is {now:.1f}, over {limit} (24-hour peak {peak}{when})")
+            findings.append(f"{k} is {now:.1f}, over {limit} (24-hour peak {peak}, see peak_at)")
         else:
             now_text = f"{now:.1f}" if now is not None else "unknown"
-            findings.append(f"{k} was {peak}{when}, over {limit}; now {now_text}")
-    return findings, over_now
+            findings.append(f"{k} was {peak} (see peak_at), over {limit}; now {now_text}")
+    return findings, over_now, when
 
 
 def backups(ctx: Context, since: datetime) -> dict[str, Any]:
