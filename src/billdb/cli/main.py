@@ -105,7 +105,9 @@ def verify(as_json: JsonOpt = False) -> None:
     """Check every plan item on the live system; exit 1 when a check fails."""
     from billdb.ops import verify as verify_op
 
-    report = verify_op.verify(local_context())
+    ctx = local_context()
+    with output.heartbeat("checking every plan item on the live system"):
+        report = verify_op.verify(ctx)
     output.checks(report, as_json)
     output.exit_status(report["ok"])
 

@@ -31,7 +31,9 @@ def security(as_json: JsonOpt = False, today_opt: TodayOpt = None) -> None:
     """CIS PostgreSQL 15 / pgdsat style controls; exit 1 when one fails."""
     from billdb.operations import audit
 
-    r = audit.run(local_context(), today(today_opt))
+    ctx = local_context()
+    with output.heartbeat("auditing the security controls"):
+        r = audit.run(ctx, today(today_opt))
     if as_json:
         output.emit_json(r)
     else:
