@@ -196,7 +196,7 @@ def main() -> None:
     finally:
         if not args.keep:
             log("purging the benchmark environment")
-            billdb(plan, "down", "--purge", check=False)
+            billdb(plan, "down", "--purge", "--yes", check=False)
     print(json.dumps(out, indent=2, default=str))
 
 

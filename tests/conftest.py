@@ -88,13 +88,13 @@ def running_env(tmp_path_factory: pytest.TempPathFactory, port_base: int) -> Ite
     state = Path(f"/tmp/billdb-test-{port_base}")
     plan = write_plan(tmp_path_factory.mktemp("plan") / "plan.yaml", state, port_base)
     e = Env(plan, state)
-    e.run("down", "--purge", check=False)  # leftovers of an interrupted run
+    e.run("down", "--purge", "--yes", check=False)  # leftovers of an interrupted run
     try:
         e.run("up")
         yield e
     finally:  # also when `up` failed: nothing of a test environment is left running
         # BILLDB_TEST_KEEP=1 keeps the state directory (stopped) to read its logs afterwards.
-        e.run("down", *([] if os.environ.get("BILLDB_TEST_KEEP") else ["--purge"]),
+        e.run("down", *([] if os.environ.get("BILLDB_TEST_KEEP") else ["--purge", "--yes"]),
               check=False)
 
 

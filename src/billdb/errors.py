@@ -8,9 +8,15 @@ class BilldbError(Exception):
 
 
 class PlanError(BilldbError):
-    """The plan file is invalid: nothing was applied; the CLI exits 2."""
+    """The plan file is invalid: nothing was applied; the CLI exits 2. `file`, `line` and
+    `field` (dotted) locate the cause when known (the JSON error document carries them)."""
 
     exit_code = 2
+
+    def __init__(self, message: str, file: str | None = None, line: int | None = None,
+                 field: str | None = None) -> None:
+        super().__init__(message)
+        self.file, self.line, self.field = file, line, field
 
 
 class ArgumentError(BilldbError):

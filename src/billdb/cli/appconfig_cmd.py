@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from billdb.cli.common import ArgumentError, selection
+from billdb.cli.common import ArgumentError, plan_path, selection
 from billdb.context import load_context
 
 FormatOpt = Annotated[str, typer.Option(
@@ -32,7 +32,7 @@ def app_config(fmt: FormatOpt = "spring", through_pooler: PoolerOpt = False,
     sel = selection()
     env_name = env or sel.env
     try:
-        s = appconfig.settings(load_context(sel.plan, env_name), env_name, through_pooler)
+        s = appconfig.settings(load_context(plan_path(), env_name), env_name, through_pooler)
     except ValueError as exc:
         raise ArgumentError(str(exc)) from None
     if fmt == "spring":

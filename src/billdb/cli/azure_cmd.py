@@ -9,9 +9,9 @@ from typing import Annotated, Any
 import typer
 
 from billdb.cli import output
-from billdb.cli.common import JsonOpt, selection
+from billdb.cli.common import JsonOpt, plan_path, selection
 from billdb.errors import BilldbError
-from billdb.plan.load import DEFAULT_PLAN, load_plan
+from billdb.plan.load import load_plan
 
 azure_app = typer.Typer(help="The plan on Azure Database for PostgreSQL flexible server "
                         "(--env prod).", no_args_is_help=True)
@@ -22,7 +22,7 @@ def _prod() -> tuple[Any, Any]:
     if s.env != "prod":
         raise BilldbError("azure commands act on the production target: use `billdb --env "
                           "prod azure …`")
-    path = s.plan or DEFAULT_PLAN
+    path = plan_path()
     return load_plan(path), path
 
 
@@ -84,8 +84,7 @@ def cost_cmd(
     """The monthly estimate, one row per meter with its source and date, beside §11.1."""
     from billdb import cost, cost_refresh
 
-    s = selection()
-    plan = load_plan(s.plan or DEFAULT_PLAN)
+    plan = load_plan(plan_path())
     fresh, line = True, ""
     if refresh:
         fresh, line = cost_refresh.refresh(list(cost.meters(plan).values()))
@@ -101,23 +100,26 @@ def cost_cmd(
 
 
 def _print_cost(doc: dict) -> None:
+    rows = [c | {"billdb": f"{c['monthly']:.2f}", "plan": "" if c["plan_monthly"] is None
+                 else f"{c['plan_monthly']:.2f}"} for c in doc["components"]]
+    rows.append({"component": "total", "billdb": f"{doc['total_monthly']:.2f}",
+                 "plan": f"{doc['plan']['total_monthly']:.2f}",
+                 "basis": f"reserved 1y: {doc['total_reserved_monthly']:.2f} (plan "
+                          f"{doc['plan']['total_reserved_monthly']:.2f})"})
+    cur = doc["currency"]
+    output.print_table(f"monthly estimate ({cur})", ("component", "billdb", "plan", "basis"),
+                       rows, ("component", f"billdb {cur}/month", f"plan {cur}/month",
+                              "basis"))
     con = output.console()
-    for c in doc["components"]:
-        plan_fig = "" if c["plan_monthly"] is None else f"{c['plan_monthly']:>8.2f}"
-        con.print(f"{c['component']:34} {c['monthly']:>9.2f} {plan_fig:>9}  {c['basis']}",
-                  highlight=False)
-    con.print(f"{'total':34} {doc['total_monthly']:>9.2f} {doc['plan']['total_monthly']:>9.2f}"
-              f"   reserved 1y: {doc['total_reserved_monthly']:.2f} (plan "
-              f"{doc['plan']['total_reserved_monthly']:.2f}) {doc['currency']}", highlight=False)
     for gap in doc["plan_leaves_out"]:
-        con.print(f"the plan leaves out: {gap}", highlight=False)
+        con.print(f"the plan leaves out: {gap}", highlight=False, soft_wrap=True)
     seen = {}
     for c in doc["components"]:
         for m in c["meters"]:
             seen[m["key"]] = m
     for m in seen.values():
         con.print(f"meter {m['region']:13} {m['product']} / {m['meter']}: {m['price']} per "
-                  f"{m['unit']} ({m['source']}, {m['as_of']})", highlight=False)
+                  f"{m['unit']} ({m['source']}, {m['as_of']})", highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

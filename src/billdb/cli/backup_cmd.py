@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 
 from billdb.cli import output
-from billdb.cli.common import JsonOpt, local_context
+from billdb.cli.cells import cell
+from billdb.cli.common import JsonOpt, TimeHelp, local_context
 from billdb.cli.drill_cmd import drill_app
 from billdb.errors import BilldbError
 
@@ -20,17 +21,18 @@ scheduler_app = typer.Typer(help="billdb's job scheduler (started by `billdb up`
 
 
 def _backup_table(backups: list[dict]) -> None:
-    from rich.table import Table
-
-    table = Table(title="backups")
-    cols = ("repo", "label", "type", "start", "stop", "size_bytes", "repo_size_bytes",
-            "wal_start", "wal_stop", "cipher")
-    for col in cols:
-        table.add_column(col)
-    for b in backups:
-        table.add_row(*(str(b.get(c)) for c in cols))
-    output.console().print(table)
-
+    """Two tables that fit 80 columns: when and how big, then the WAL range and storage."""
+    rows = [dict(b) for b in backups]
+    tz = output.zone()
+    for r in rows:  # start above stop, each whole, in the plan's zone
+        r["when"] = "\n".join(cell(r.get(k), tz) for k in ("start", "stop"))
+    output.print_table("backups", ("label", "repo", "type", "when", "size_bytes"), rows,
+                       ("label", "repo", "type", "start / stop", "size"))
+    for r in rows:
+        r["wal"] = f"{r.get('wal_start')}\n{r.get('wal_stop')}"
+    output.print_table("backups: WAL range and storage", ("label", "repo", "wal",
+                                                         "repo_size_bytes", "cipher"), rows,
+                       ("label", "repo", "WAL start / stop", "in repo", "cipher"))
 
 
 @backup_app.callback(invoke_without_command=True)
@@ -67,30 +69,41 @@ def backup_verify(as_json: JsonOpt = False) -> None:
     """pgBackRest verify of both repositories; exit 1 when a file is damaged."""
     from billdb.ops.backup import physical
 
-    report = physical.verify(local_context())
+    ctx = local_context()
+    with output.heartbeat("pgbackrest verify of repo1 and repo2"):
+        report = physical.verify(ctx)
     output.conclude(report, as_json)
 
 
 @backup_app.command("schedule")
 def backup_schedule(as_json: JsonOpt = False) -> None:
-    """The scheduled jobs: next run (UTC), schedule in the plan's zone, last result."""
+    """The scheduled jobs: next run, schedule (in the plan's zone), last result."""
     from billdb.ops.backup import health
 
     report = health.schedule(local_context())
     if as_json:
         output.emit_json(report)
-    else:
-        output.report({j["job"]: f"next {j['next_run']} ({j['schedule']}); last: "
-                       f"{j.get('last_ok', '-')} {j.get('last_detail') or ''}"
-                       for j in report["jobs"]} | {"scheduler": report["scheduler"]}, False)
+        return
+    rows = [j | {"last": _last_run(j)} for j in report["jobs"]]
+    output.print_table("scheduled jobs", ("job", "next_run", "schedule", "last"), rows,
+                       ("job", "next run", "schedule", "last run"))
+    sched = report["scheduler"]
+    output.console().print(f"scheduler: {sched['state']} (pid {sched.get('pid') or '-'}); "
+                           f"log {sched.get('log')}", highlight=False, soft_wrap=True)
+
+
+def _last_run(job: dict) -> str:
+    if job.get("last_ok") is None:
+        return "not run yet"
+    verdict = "ok" if job["last_ok"] else "failed"
+    return f"{verdict} {output.when(job.get('last_end'))}: {job.get('last_detail') or ''}"
 
 
 @restore_app.callback(invoke_without_command=True)
 def restore(
     ctx: typer.Context,
     time: Annotated[str | None, typer.Option(
-        "--time", help="Target time, ISO 8601 (a time without an offset is in the plan's "
-        "database time zone).")] = None,
+        "--time", help=f"Target time: {TimeHelp}.")] = None,
     name: Annotated[str | None, typer.Option("--as", help="Name of the new instance.")] = None,
     repo: Annotated[int | None, typer.Option("--repo", help="Restore from this repository "
                                              "(default: the first that has the backup).")] = None,
@@ -116,8 +129,14 @@ def restore_list(as_json: JsonOpt = False) -> None:
     report = op.listing(local_context())
     if as_json:
         output.emit_json(report)
+    elif not report["copies"]:
+        output.console().print("no restored copies")
     else:
-        output.report({c["name"]: c for c in report["copies"]} or {"copies": "none"}, False)
+        output.print_table("restored copies", ("name", "state", "target_time", "recovered_to"),
+                           report["copies"], ("name", "state", "target", "recovered to"))
+        for c in report["copies"]:
+            output.console().print(f"{c['name']} (port {c['port']}, pid {c.get('pid') or '-'}): "
+                                   f"{c['dsn']}", highlight=False, soft_wrap=True)
 
 
 @restore_app.command("drop")
@@ -166,9 +185,11 @@ def dump_list(as_json: JsonOpt = False) -> None:
     report = dumps.listing(local_context())
     if as_json:
         output.emit_json(report)
+    elif not report["dumps"]:
+        output.console().print("no dumps")
     else:
-        output.report({d["file"]: f"{d['created_at']}  {d['size_bytes']} bytes  expires "
-                       f"{d['expires_at']}" for d in report["dumps"]} or {"dumps": "none"}, False)
+        output.print_table("logical backups", ("file", "created_at", "size_bytes", "expires_at"),
+                           report["dumps"], ("file", "created", "size", "expires"))
 
 
 @dump_app.command("restore")
@@ -177,12 +198,24 @@ def dump_restore(
     into: Annotated[str, typer.Option("--into", help="Name of the NEW database to create.")],
     as_json: JsonOpt = False,
 ) -> None:
-    """Restore a dump into a new database and compare its row counts with the dump's."""
+    """Restore a dump into a new database and compare its row counts with the dump's
+    (`billdb dump drop NAME` drops it afterwards)."""
     from billdb.ops.backup import dumps
 
     report = dumps.restore(local_context(), file, into)
     output.report(report, as_json)
     output.exit_status(report["rows_match"])
+
+
+@dump_app.command("drop")
+def dump_drop(
+    name: Annotated[str, typer.Argument(help="A database `dump restore --into` created.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Drop a database that `dump restore` created (and only such a database)."""
+    from billdb.ops.backup import dumps
+
+    output.report(dumps.drop(local_context(), name), as_json)
 
 
 @scheduler_app.command("run")

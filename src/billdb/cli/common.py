@@ -17,22 +17,32 @@ try:  # typer 0.2x carries its own click; older ones use click itself
 except ImportError:  # pragma: no cover
     from click import get_current_context
 
+from billdb import times
 from billdb.context import Context, load_context
-from billdb.errors import ArgumentError, BilldbError
+from billdb.errors import ArgumentError, BilldbError, PlanError
+from billdb.plan import locate
 
 PlanOpt = Annotated[Path | None, typer.Option(
-    "--plan", help="Plan file (default: plans/bill-inquiry.yaml).", show_default=False)]
+    "--plan", help="Plan file. Without it: $BILLDB_PLAN, else plans/bill-inquiry.yaml in the "
+    "current directory, else the copy `billdb up` keeps in the state directory "
+    "($BILLDB_STATE_DIR, default /var/lib/billdb/local); stderr says which.",
+    show_default=False)]
 EnvOpt = Annotated[str, typer.Option("--env", help="Environment of the plan: local or prod.")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+JsonOpt = Annotated[bool, typer.Option(
+    "--json", help="Print one JSON document on stdout (times in UTC), also on failure: "
+    '{"ok": false, "error": {...}}.')]
+TimeHelp = times.HELP
 TODAY_ENV = "BILLDB_TODAY"
 
 
-@dataclass(frozen=True)
+@dataclass
 class Selection:
-    """The root command's --plan and --env."""
+    """The root command's --plan (as located) and --env; `zone` is the loaded plan's time
+    zone, for rendering times (UTC until a command loads the plan)."""
 
     plan: Path | None = None
     env: str = "local"
+    zone: str = "UTC"
 
 
 def selection() -> Selection:
@@ -45,16 +55,37 @@ def selection() -> Selection:
     return obj
 
 
+def plan_path() -> Path:
+    """The located plan file, or the one-line message saying where billdb looked."""
+    s = selection()
+    if s.plan is None:
+        raise PlanError(locate.missing_message())
+    return s.plan
+
+
+def _load(s: Selection, env: str) -> Context:
+    ctx = load_context(plan_path(), env)
+    s.zone = ctx.plan.database.timezone
+    return ctx
+
+
 def context() -> Context:
     s = selection()
-    return load_context(s.plan, s.env)
+    return _load(s, s.env)
 
 
 def local_context() -> Context:
     s = selection()
     if s.env != "local":
         raise BilldbError("this command runs the local environment; use `--env local`")
-    return load_context(s.plan, s.env)
+    return _load(s, s.env)
+
+
+def zone() -> str:
+    """The plan's time zone once a command loaded it (UTC outside a command)."""
+    ctx = get_current_context(silent=True)
+    obj = ctx.find_root().obj if ctx else None
+    return obj.zone if isinstance(obj, Selection) else "UTC"
 
 
 def today(option: str | None) -> date:

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
+import typer.main
+from typer._click.exceptions import ClickException
+from typer.exceptions import Abort
 
 from billdb import __version__
 from billdb.cli import (
     appconfig_cmd,
     azure_cmd,
     backup_cmd,
+    failure,
+    helptext,
     monitor_cmd,
     ops_cmd,
     output,
@@ -23,7 +28,8 @@ from billdb.cli.drill_cmd import dr_app, drill_app
 from billdb.cli.plan_cmd import plan_app
 from billdb.cli.secrets_cmd import secrets_app
 from billdb.cli.tls_cmd import tls_app
-from billdb.errors import BilldbError
+from billdb.errors import ArgumentError
+from billdb.plan import locate
 
 app = typer.Typer(
     help="Provision, prove, drill and operate the Bill-Inquiry PostgreSQL plan.",
@@ -48,12 +54,16 @@ def main_options(
 ) -> None:
     """billdb turns the Bill-Inquiry database plan into a running, verified system.
 
-    The plan is plans/bill-inquiry.yaml; `--env local` (default) runs it on this machine
+    The plan: --plan, else $BILLDB_PLAN, else plans/bill-inquiry.yaml here, else the copy
+    `billdb up` keeps in the state directory. `--env local` (default) runs it on this machine
     with Patroni, etcd, PostgreSQL 15, pgBackRest and PgBouncer.
     """
     if env not in ("local", "prod"):
-        raise BilldbError(f"--env must be 'local' or 'prod', not {env!r}")
-    ctx.obj = Selection(plan, env)
+        raise ArgumentError(f"--env must be 'local' or 'prod', not {env!r}")
+    found = locate.locate(plan)
+    if found.path is not None and found.source != "--plan":
+        output.note_plan(found.describe())
+    ctx.obj = Selection(found.path, env)
 
 
 @app.command()
@@ -67,16 +77,25 @@ def up() -> None:
     journal.refuse_if_open(journal.directory(ctx.layout.state_dir), "billdb up")
     steps = output.progress_steps()
     provision.up(ctx, steps)
+    copy = locate.keep_copy(ctx.plan_path, ctx.layout.state_dir)
     output.summary(steps, "environment")
+    output.note(f"the environment's plan: {copy} (used when neither --plan nor $BILLDB_PLAN "
+                "is given outside the clone)")
 
 
 @app.command()
 def down(purge: Annotated[bool, typer.Option(
-        "--purge", help="Also delete the environment's data, secrets and certificates.")] = False,
+        "--purge", help="Also delete the environment's data, secrets and certificates "
+        "(needs --yes).")] = False,
+         yes: Annotated[bool, typer.Option(
+        "--yes", help="Confirm --purge: the data, backups and keys are deleted.")] = False,
 ) -> None:
     """Stop every process of the local environment (standbys first, the primary last)."""
     from billdb.ops import teardown
 
+    if purge and not yes:
+        raise ArgumentError("down --purge deletes the environment's data, backups and keys: "
+                            "repeat with --yes")
     ctx = local_context()
     steps = output.progress_steps()
     teardown.down(ctx, steps, purge=purge)
@@ -88,7 +107,9 @@ def verify(as_json: JsonOpt = False) -> None:
     """Check every plan item on the live system; exit 1 when a check fails."""
     from billdb.ops import verify as verify_op
 
-    report = verify_op.verify(local_context())
+    ctx = local_context()
+    with output.heartbeat("checking every plan item on the live system"):
+        report = verify_op.verify(ctx)
     output.checks(report, as_json)
     output.exit_status(report["ok"])
 
@@ -144,11 +165,30 @@ ops_cmd.register(app)  # audit, checklist, test-plan, incidents
 def main() -> None:
     # The pools log every failed reconnect while a failover runs; drills report outcomes.
     logging.getLogger("psycopg.pool").setLevel(logging.CRITICAL)
+    as_json = "--json" in sys.argv[1:]
+    helptext.show_flags_as_flags()
+    command = typer.main.get_command(app)
+    helptext.tidy(command)
     try:
-        app()
-    except BilldbError as exc:
-        output.error(str(exc))
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        output.error("interrupted")
-        sys.exit(130)
+        code = command.main(args=sys.argv[1:], prog_name="billdb", standalone_mode=not as_json)
+    except ClickException as exc:  # only with --json: click's own message otherwise
+        _fail(failure.usage(exc.format_message(), exc.exit_code), as_json)
+    except Abort:
+        _fail(failure.classify(KeyboardInterrupt()), as_json)  # type: ignore[arg-type]
+    except BaseException as exc:  # every failure leaves one line (and one doc with --json)
+        if isinstance(exc, SystemExit | typer.Exit):
+            raise
+        found = failure.classify(exc)
+        if found is None:
+            if as_json:
+                output.emit_json(failure.internal(exc).document())
+            raise
+        _fail(found, as_json)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _fail(found: failure.Failure, as_json: bool) -> NoReturn:
+    if as_json:
+        output.emit_json(found.document())
+    output.error(found.message)
+    sys.exit(found.exit_code)

@@ -4,13 +4,15 @@ exporter|receiver`, run by supervisord). Options come from cli.common, never cli
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from billdb.cli.common import ArgumentError, JsonOpt, local_context
+from billdb import times
+from billdb.cli import output
+from billdb.cli.common import ArgumentError, JsonOpt, TimeHelp, local_context
 
 monitor_app = typer.Typer(help="The monitoring stack's programs (run by supervisord).",
                           no_args_is_help=True)
@@ -18,19 +20,9 @@ report_app = typer.Typer(help="Database reports (§8.2, §11.2) from the live pr
                          no_args_is_help=True)
 
 
-def _since(value: str | None) -> datetime | None:
-    """--since: an ISO time (UTC when no zone) or a duration such as 30m, 2h, 1d."""
-    if not value:
-        return None
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    if value[-1:] in units and value[:-1].isdigit():
-        return datetime.now(UTC) - timedelta(seconds=int(value[:-1]) * units[value[-1]])
-    try:
-        t = datetime.fromisoformat(value)
-    except ValueError:
-        raise ArgumentError(f"--since must be an ISO time or a duration like 30m, 2h, 1d, "
-                            f"not {value!r}") from None
-    return t if t.tzinfo else t.replace(tzinfo=UTC)
+def _since(value: str | None, zone: str) -> datetime | None:
+    """--since: a time (the plan's zone when no offset) or a duration back from now."""
+    return times.parse(value, zone, "--since", durations=True) if value else None
 
 
 @monitor_app.command("exporter")
@@ -80,40 +72,42 @@ def grafana(out: Annotated[Path | None, typer.Option(
 def alerts(
     as_json: JsonOpt = False,
     since: Annotated[str | None, typer.Option(
-        "--since", help="Only alerts active after T (ISO time, or 30m, 2h, 1d).")] = None,
+        "--since", help=f"Only alerts active after T: {TimeHelp}; or a duration back from "
+        "now (30m, 2h, 1d).")] = None,
 ) -> None:
     """What is firing and what fired (from the alert log the receiver keeps)."""
     from billdb.monitoring import receiver as rcv
     from billdb.monitoring import stack
 
     ctx = local_context()
-    got = rcv.summarize(rcv.read(stack.alert_log(ctx)), _since(since))
+    after = _since(since, ctx.plan.database.timezone)
+    got = rcv.summarize(rcv.read(stack.alert_log(ctx)), after)
     if as_json:
-        typer.echo(json.dumps({"log": str(stack.alert_log(ctx)), "alerts": got}, indent=2))
+        output.emit_json({"log": str(stack.alert_log(ctx)), "since": after, "alerts": got})
         return
     if not got:
-        typer.echo("no alerts")
-    for a in got:
-        state = "FIRING" if a["firing"] else f"resolved {a['resolved']}"
-        member = a["labels"].get("member") or a["labels"].get("instance_name") or ""
-        typer.echo(f"{a['severity']:5} {a['alertname']:28} {member:10} {state:40} "
-                   f"since {a['since']}  value {a['value']}  ({a['section']})")
+        output.console().print("no alerts" + (f" since {output.when(after)}" if after else ""))
+        return
+    rows = [a | {"state": "firing" if a["firing"] else "resolved",
+                 "member": a["labels"].get("member") or a["labels"].get("instance_name")}
+            for a in got]
+    output.print_table("alerts", ("severity", "alertname", "member", "state", "since",
+                                  "resolved", "value", "section"), rows,
+                       ("sev", "alert", "member", "state", "since", "resolved", "value",
+                        "section"))
 
 
-def _report(name: str, as_json: bool) -> None:
+def _report(name: str, as_json: bool, **options: object) -> None:
     from billdb.monitoring import reports
 
-    rows = reports.run(local_context(), name)
+    rows = reports.run(local_context(), name, **options)  # type: ignore[arg-type]
     if as_json:
-        typer.echo(json.dumps({"report": name, "rows": rows}, indent=2, default=str))
+        output.emit_json({"report": name, "rows": rows})
         return
     if not rows:
-        typer.echo("no rows")
+        output.console().print("no rows")
         return
-    cols = list(rows[0])
-    typer.echo("  ".join(cols))
-    for r in rows:
-        typer.echo("  ".join(str(r[c]) for c in cols))
+    output.print_table(f"report {name}", list(rows[0]), rows)
 
 
 def _make(name: str, doc: str):
@@ -124,8 +118,27 @@ def _make(name: str, doc: str):
     return cmd
 
 
+@report_app.command("slow-queries")
+def slow_queries(
+    as_json: JsonOpt = False,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=1000,
+                                       help="Statements shown.")] = 20,
+    order: Annotated[str, typer.Option("--order", help="total or mean execution time.")
+                     ] = "total",
+    include_billdb: Annotated[bool, typer.Option(
+        "--include-billdb", help="Also billdb's own statements (its administrator and the "
+        "exporters), labelled billdb_own.")] = False,
+) -> None:
+    """Top statements by total or mean execution time (pg_stat_statements), without billdb's
+    own monitoring statements unless asked."""
+    from billdb.monitoring import reports
+
+    if order not in reports.ORDERS:
+        raise ArgumentError(f"--order must be total or mean, not {order!r}")
+    _report("slow-queries", as_json, limit=limit, order=order, include_own=include_billdb)
+
+
 REPORTS = {
-    "slow-queries": "Top statements by total and mean execution time (pg_stat_statements).",
     "database": "Cache hit ratio, commits, rollbacks, deadlocks, temp files.",
     "tables": "Table sizes (total, table, indexes), with quoted names.",
     "unused-indexes": "Indexes never scanned (not unique, not primary keys).",

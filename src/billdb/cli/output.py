@@ -3,31 +3,64 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
+from billdb import times
+from billdb.cli.cells import cell, for_machines, label
+from billdb.cli.common import zone
+from billdb.cli.tables import PIPE_WIDTH, table
 from billdb.ops.steps import StepResult, Steps
+
+
+def _width(stream: Any) -> int | None:
+    """The terminal's width, or $COLUMNS; 160 for a pipe that says nothing."""
+    return None if stream.isatty() or os.environ.get("COLUMNS") else PIPE_WIDTH
 
 
 def console() -> Console:
     """stdout, made when printing (no console object lives in the module)."""
-    return Console(width=None if sys.stdout.isatty() else 160)
+    return Console(width=_width(sys.stdout), emoji=False)
 
 
 def err_console() -> Console:
-    return Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+    return Console(stderr=True, width=_width(sys.stderr), emoji=False)
+
+
+def when(t: Any) -> str:
+    """A time for people: ISO 8601 in the plan's zone, to the second."""
+    return cell(t, zone())
+
+
+def note_plan(text: str) -> None:
+    """Which plan file a command uses (stderr; stdout stays the command's)."""
+    err_console().print(f"[dim]billdb: {text}[/]", highlight=False, soft_wrap=True)
+
+
+def print_table(title: str | None, columns: Sequence[str], rows: Iterable[dict[str, Any]],
+                headers: Sequence[str] | None = None) -> None:
+    console().print(table(title, columns, list(rows), headers))
 
 
 def error(message: str) -> None:
-    err_console().print(f"[bold red]billdb:[/] {message}", highlight=False, soft_wrap=True)
+    err_console().print(f"[bold red]billdb:[/] {escape(message)}", highlight=False,
+                        soft_wrap=True)
 
 
 def emit_json(doc: Any) -> None:
-    sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
+    """One JSON document on stdout: UTC times, durations in seconds."""
+    sys.stdout.write(json.dumps(for_machines(doc), indent=2, default=str) + "\n")
 
 
 def progress_steps() -> Steps:
@@ -62,13 +95,10 @@ def checks(report: dict[str, Any], as_json: bool) -> None:
     if as_json:
         emit_json(report)
         return
-    table = Table(title="billdb verify", show_lines=False)
-    for col in ("", "check", "section", "expected", "actual"):
-        table.add_column(col, overflow="fold")
-    for c in report["checks"]:
-        mark = "[green]✓[/]" if c["ok"] else "[red]✗[/]"
-        table.add_row(mark, c["id"], c["section"], str(c["expected"]), str(c["actual"]))
-    console().print(table)
+    rows = [c | {"mark": Text("✓", "green") if c["ok"] else Text("✗", "red")}
+            for c in report["checks"]]
+    print_table("billdb verify", ("mark", "id", "section", "expected", "actual"), rows,
+                ("", "check", "section", "expected", "actual"))
     failed = [c["id"] for c in report["checks"] if not c["ok"]]
     n = len(report["checks"])
     if failed:
@@ -81,34 +111,36 @@ def status(report: dict[str, Any], as_json: bool) -> None:
     if as_json:
         emit_json(report)
         return
-    console().print(f"state_dir: {report['state_dir']}")
-    table = Table(title="members")
-    cols = ("name", "role", "site", "state", "lag_bytes", "timeline", "port", "pid",
-            "patroni_pid")
-    for col in cols:
-        table.add_column(col)
-    for m in report["members"]:
-        table.add_row(*(str(m.get(c, "")) for c in cols))
-    console().print(table)
-    for svc in report.get("services", []):
-        console().print(f"{svc['name']}: {svc['state']} (pid {svc.get('pid')})")
-    backup = report.get("backup") or {}
-    for repo, last in (backup.get("last_backups") or {}).items():
-        if isinstance(last, dict):
-            console().print(f"backup {repo}: {last['label']} ({last['type']}, {last['stop']})")
-    mon = report.get("monitoring") or {}
-    if mon:
-        console().print(f"monitoring: {mon['prometheus_url']} (alerts {mon['alerts_url']}), "
-                        f"firing: {', '.join(mon['firing']) or 'none'} (billdb alerts)")
-    if isinstance(backup.get("archiver"), dict):
-        arch = backup["archiver"]
-        console().print(f"archiving: last {arch['last_archived_wal']} at "
-                      f"{arch['last_archived_time']}, healthy {arch['healthy']}")
+    from billdb.cli import status_text
+
+    status_text.render(report, console(), zone())
+
+
+@contextmanager
+def heartbeat(what: str, every_s: float = 5.0) -> Iterator[None]:
+    """A line on stderr every `every_s` while a long step runs (anything over 2 s shows
+    progress), and how long it took."""
+    stop = threading.Event()
+    t0 = time.monotonic()
+
+    def beat() -> None:
+        while not stop.wait(every_s):
+            note(f"{what}: {times.duration(time.monotonic() - t0)} …")
+
+    note(f"{what} …")
+    thread = threading.Thread(target=beat, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+        note(f"{what}: done in {times.duration(time.monotonic() - t0)}")
 
 
 def note(message: str) -> None:
     """A progress line on stderr (stdout stays clean for --json)."""
-    err_console().print(f"  {message}", highlight=False)
+    err_console().print(f"  {escape(message)}", highlight=False)
 
 
 def report(doc: dict[str, Any], as_json: bool) -> None:
@@ -116,13 +148,13 @@ def report(doc: dict[str, Any], as_json: bool) -> None:
     if as_json:
         emit_json(doc)
         return
-    table = Table(show_header=False)
-    table.add_column("key", style="bold")
-    table.add_column("value", overflow="fold")
+    t = Table(show_header=True)
+    t.add_column("item", style="bold", overflow="fold")
+    t.add_column("value", overflow="fold")
+    tz = zone()
     for key, value in doc.items():
-        table.add_row(key, json.dumps(value, default=str) if isinstance(value, dict | list)
-                      else str(value))
-    console().print(table)
+        t.add_row(Text(label(str(key))), Text(cell(value, tz, str(key))))
+    console().print(t)
 
 
 def exit_status(ok: bool) -> NoReturn:

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from billdb.cli import output
-from billdb.cli.common import JsonOpt, local_context
+from billdb.cli.common import JsonOpt, TimeHelp, local_context
 
 keys_app = typer.Typer(help="Column-encryption keys (AES-256-GCM, in the secrets store).",
                        no_args_is_help=True)
@@ -41,19 +41,26 @@ def keys_status(as_json: JsonOpt = False) -> None:
 
 
 @partitions_app.command("list")
-def partitions_list(as_json: JsonOpt = False) -> None:
+def partitions_list(
+    as_json: JsonOpt = False,
+    at: Annotated[str | None, typer.Option(
+        "--at", help=f"Only the partitions holding rows of time T: {TimeHelp}.")] = None,
+) -> None:
     """The partitions of the history tables with their bounds and owners."""
+    from billdb import times
     from billdb.ops import partitions
 
-    rows = partitions.partitions(local_context())
+    ctx = local_context()
+    when = times.parse(at, ctx.plan.database.timezone, "--at") if at else None
+    rows = [{"table": r[0], "partition": r[1], "from": r[2], "to": r[3], "owner": r[4]}
+            for r in partitions.partitions(ctx) if when is None or r[2] <= when < r[3]]
     if as_json:
-        output.emit_json({"partitions": [
-            {"table": r[0], "partition": r[1], "from": r[2].isoformat(), "to": r[3].isoformat(),
-             "owner": r[4]} for r in rows]})
+        output.emit_json({"at": when, "partitions": rows})
         return
-    for r in rows:
-        output.console().print(f"{r[1]:<32} {r[2].isoformat()} .. {r[3].isoformat()}  {r[4]}",
-                             highlight=False)
+    shown = [r | {"bounds": f"{output.when(r['from'])}\n{output.when(r['to'])}"} for r in rows]
+    output.print_table("partitions" + (f" holding {output.when(when)}" if when else ""),
+                       ("partition", "bounds", "owner"), shown,
+                       ("partition", "from / to", "owner"))
 
 
 @partitions_app.command("ensure")

@@ -77,8 +77,8 @@ def checks(want: Desired, found: Observed) -> list[Check]:
     live_rows = {r[0]: r[1:] for r in found.catalog.seed}
     for key, value, ctype, active in want.catalog.seed:
         got = live_rows.get(key)
-        out.append(equal(f"seed.{key}", S_SEED, f"{value} ({ctype}, active={active})",
-                         f"{got[0]} ({got[1]}, active={got[2]})" if got else "missing"))
+        out.append(equal(f"seed.{key}", S_SEED, f"{value} ({ctype}, {_active(active)})",
+                         f"{got[0]} ({got[1]}, {_active(got[2])})" if got else "missing"))
     return out
 
 
@@ -127,3 +127,7 @@ def apply(conn: psycopg.Connection, owner: str, migrations: list[tuple[int, str,
         conn.commit()
         applied.append(f"V{version:03d}")
     return applied
+
+
+def _active(flag: object) -> str:
+    return "active" if flag else "inactive"

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
+from billdb.errors import BilldbError
 from billdb.lint import catalog as catalog_mod
 from billdb.lint import markdown, yaml_rules
 from billdb.lint.document import DocumentLint
@@ -80,6 +81,9 @@ def lint_document(doc_path: Path, plan_path: Path | None = None, today: date | N
     document's SQL expects, and the pod count the document does not state."""
     path = Path(doc_path)
     doc = markdown.parse(path)
+    if not markdown.has_plan_content(doc):
+        raise BilldbError(f"{path}: no plan content found (no numbered section, no SQL "
+                          "block): lint a plan document such as db-plan-bill-inquiry-prod.md")
     plan_file = Path(plan_path) if plan_path else DEFAULT_PLAN
     plan = load_plan(plan_file) if plan_path or plan_file.exists() else None
     today = today or date.today()

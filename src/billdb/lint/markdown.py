@@ -78,3 +78,9 @@ def parse(path: Path) -> Document:
     if fence:
         raise BilldbError(f"{path}:{fence[2] - 1}: a fenced code block is never closed")
     return Document(path, lines, blocks)
+
+
+def has_plan_content(doc: Document) -> bool:
+    """A plan document has numbered sections or SQL; a README or a note has neither."""
+    return any(b.lang == "sql" for b in doc.blocks) or any(
+        ln.section != "§0" for ln in doc.lines)

@@ -99,7 +99,7 @@ def _tls(ctx: Context, port: int) -> list[dict[str, Any]]:
             ssl, ver, cipher = conn.execute(sqlfiles.load("audit/own_ssl")).fetchone()
         ok = bool(ssl) and ver in ("TLSv1.2", "TLSv1.3")
         out.append(control("tls.negotiated", "a client login negotiates TLS 1.2+", TLS, ok,
-                           f"{role}: ssl {ssl}, {ver}, {cipher}"))
+                           f"{role}: TLS {'on' if ssl else 'off'}, {ver}, {cipher}"))
     except Exception as exc:  # a refused login is the finding itself
         out.append(control("tls.negotiated", "a client login negotiates TLS 1.2+", TLS, False,
                            f"{role}: {exc}"[:300]))

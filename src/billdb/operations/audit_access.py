@@ -120,9 +120,10 @@ def role_controls(ctx: Context, roles: list[tuple], server_roles: list[tuple]) \
                   not nologin, f"group/owner roles with LOGIN: {nologin or 'none'}")
     limits = {r[0]: r[7] for r in roles if r[0] in ctx.plan.roles.login}
     unlimited = sorted(n for n, lim in limits.items() if lim < 0)
+    shown = ", ".join(f"{n} {'none' if lim < 0 else lim}" for n, lim in sorted(limits.items()))
     yield control("roles.connection_limits", "per-role connection limits", LOGIN,
                   None if unlimited else True,
-                  f"limits {limits}" + ("; unlimited roles are bounded by PgBouncer's pools "
+                  f"limits: {shown}" + ("; unlimited roles are bounded by PgBouncer's pools "
                                         "and max_connections (plan §5.2 sets no per-role "
                                         "limit)" if unlimited else ""))
     held = [f"{m} in {g}" for m, g in server_roles]
@@ -136,9 +137,10 @@ def database_controls(conn: psycopg.Connection, ctx: Context) -> Iterator[dict[s
     q = sqlfiles.load
     create, usage, connect, temp = conn.execute(q("audit/public_schema")).fetchone()
     yield control("priv.public_schema_create", "no CREATE on schema public for PUBLIC", ACCESS,
-                  not create, f"PUBLIC on schema public: CREATE {create}, USAGE {usage}")
+                  not create, f"PUBLIC on schema public: CREATE {_yn(create)}, USAGE {_yn(usage)}")
     yield control("priv.public_database", "no CONNECT/TEMPORARY on the database for PUBLIC",
-                  ACCESS, not (connect or temp), f"PUBLIC: CONNECT {connect}, TEMPORARY {temp}")
+                  ACCESS, not (connect or temp),
+                  f"PUBLIC: CONNECT {_yn(connect)}, TEMPORARY {_yn(temp)}")
     rows = conn.execute(q("audit/public_tables")).fetchall()
     yield control("priv.public_tables", "no PUBLIC privileges on the service's tables", ACCESS,
                   not rows, f"PUBLIC grants: {[f'{t}:{p}' for t, p in rows] or 'none'}")
@@ -163,3 +165,7 @@ def database_controls(conn: psycopg.Connection, ctx: Context) -> Iterator[dict[s
             column=psycopg.sql.Identifier(column))).fetchone()
         yield control(f"enc.{col}", f"{col}: only AES-256-GCM envelopes stored", ENC,
                       plain == 0, f"{total} values, {plain} not a v1 envelope")
+
+
+def _yn(granted: object) -> str:
+    return "granted" if granted else "not granted"

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from billdb import sql as sqlfiles
+from billdb import times
 from billdb.context import Context
 from billdb.engines.http import HttpError, request
 from billdb.operations import logscan, metrics, store
@@ -71,9 +72,34 @@ def resources(ctx: Context, since: datetime) -> dict[str, Any]:
                                            "thresholds": {k: t for k, (_, t) in queries.items()}},
                     since.isoformat())
     over = [k for k, v in peaks.items() if v is not None and v >= queries[k][1]]
-    return item("resources", S, FAIL if over else PASS,
+    findings, over_now, peak_at = _peak_findings(ctx, {k: (q, queries[k][1]) for k, (q, _)
+                                                       in queries.items() if k in over})
+    status = FAIL if over_now else (WARN if over else PASS)
+    return item("resources", S, status,
                 {"peak_24h": peaks, "thresholds": {k: t for k, (_, t) in queries.items()},
-                 "over": over, "source": "Prometheus (node_exporter)"}, since.isoformat())
+                 "over": over, "findings": findings, "peak_at": peak_at,
+                 "source": "Prometheus (node_exporter)"},
+                since.isoformat())
+
+
+def _peak_findings(ctx: Context, over: dict[str, tuple[str, float]]
+                   ) -> tuple[list[str], list[str], dict[str, str]]:
+    """For each metric whose 24-hour peak crossed its threshold: whether it still is over
+    ("is") or was ("was"), and when the peak was. (sentences, metrics over now, peak times)"""
+    findings, over_now, when = [], [], {}
+    for k, (q, limit) in over.items():
+        at = metrics.peak_at(ctx, q, 24)
+        now = metrics.now_value(ctx, q)
+        peak = f"{at[0]:.1f}" if at else "over"
+        if at:
+            when[k] = times.for_json(at[1])
+        if now is not None and now >= limit:
+            over_now.append(k)
+            findings.append(f"{k} is {now:.1f}, over {limit} (24-hour peak {peak}, see peak_at)")
+        else:
+            now_text = f"{now:.1f}" if now is not None else "unknown"
+            findings.append(f"{k} was {peak} (see peak_at), over {limit}; now {now_text}")
+    return findings, over_now, when
 
 
 def backups(ctx: Context, since: datetime) -> dict[str, Any]:
@@ -133,7 +159,7 @@ def connections(ctx: Context, since: datetime) -> dict[str, Any]:
         since.isoformat())
 
 
-def run(ctx: Context) -> list[dict[str, Any]]:
+def run(ctx: Context, record: bool = True) -> list[dict[str, Any]]:
     last = store.last_run(ctx, "daily")
     since = (datetime.fromisoformat(last["finished"]) if last
              else datetime.now(UTC) - timedelta(hours=24))
@@ -143,5 +169,6 @@ def run(ctx: Context) -> list[dict[str, Any]]:
     log_items, log_state = logs(ctx, since, known)
     items += log_items
     items.append(connections(ctx, since))
-    store.save_state(ctx, "daily", known | log_state | {"restarts": restarts})
+    if record:  # a --dry-run looks without moving the log offsets or the restart counts
+        store.save_state(ctx, "daily", known | log_state | {"restarts": restarts})
     return items

@@ -72,11 +72,25 @@ def build(plan: Plan, alerts: list[dict[str, Any]], now: datetime | None = None,
     return out
 
 
-def report(plan: Plan, alerts: list[dict[str, Any]], **kw: Any) -> dict[str, Any]:
-    rows = build(plan, alerts, **kw)
+def report(plan: Plan, alerts: list[dict[str, Any]],
+           confirm: Callable[[], dict[str, Any]] | None = None, **kw: Any) -> dict[str, Any]:
+    """The incidents, and with a sev1 among them the cluster as it is `now` (one check, also
+    used for an open sev1 the receiver did not confirm); a row's `confirmation` is the one
+    made when it opened, so it can disagree with `now` after a later failover."""
+    checked: list[dict[str, Any]] = []
+
+    def once() -> dict[str, Any]:
+        if not checked and confirm is not None:
+            checked.append(confirm())
+        return checked[0] if checked else {}
+
+    rows = build(plan, alerts, confirm=once if confirm else None, **kw)
+    now = None
+    if confirm is not None and any(r["severity"] == "sev1" for r in rows):
+        now = once() | {"checked_at": datetime.now(UTC).isoformat()}
     return {"incidents": rows, "open": sum(1 for r in rows if r["resolved"] is None),
             "missed": sum(1 for r in rows if r["target_met"] is False),
-            "ok": all(r["target_met"] is not False for r in rows)}
+            "ok": all(r["target_met"] is not False for r in rows), "now": now}
 
 
 def confirm(ctx: Any, patience_s: float = 0) -> dict[str, Any]:

@@ -53,5 +53,5 @@ def jobs(ctx: Context) -> list[Job]:
         Job("checklist.weekly", "the §14.1 weekly checklist (switchover there and back, "
             "restore drill)", Slot(sch.weekly_at, tz, sch.weekly_on), _runner("weekly"), S),
         Job("checklist.monthly", f"the §14.1 monthly checklist (day {sch.monthly_day})",
-            Slot(sch.monthly_at, tz), _runner("monthly"), S),
+            Slot(sch.monthly_at, tz, monthday=sch.monthly_day), _runner("monthly"), S),
     ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import os
 import urllib.parse
+from datetime import UTC, datetime, timedelta
 
 from billdb.context import Context
 from billdb.engines.http import HttpError, request
@@ -51,6 +52,37 @@ def highest(ctx: Context, selector: str, hours: float) -> float | None:
     """The highest scraped sample of a plain series selector over the last `hours`: a
     spike shorter than a subquery step still counts (the connections held for a minute)."""
     return _scalar(query(ctx, f"max(max_over_time({selector}[{int(hours * 3600)}s]))"))
+
+
+def peak_at(ctx: Context, promql: str, hours: float, points: int = 720
+            ) -> tuple[float, datetime] | None:
+    """(highest value, when) of `promql` over the last `hours`, from a range query with about
+    `points` steps; None without Prometheus or samples."""
+    url = base_url(ctx)
+    if not url:
+        return None
+    end = datetime.now(UTC)
+    step = max(15, int(hours * 3600 / points))
+    args = {"query": promql, "start": (end - timedelta(hours=hours)).timestamp(),
+            "end": end.timestamp(), "step": step}
+    try:
+        status, body = request("GET", f"{url}/api/v1/query_range?"
+                               + urllib.parse.urlencode(args), timeout=10)
+    except HttpError:
+        return None
+    if status != 200 or not isinstance(body, dict) or body.get("status") != "success":
+        return None
+    best: tuple[float, datetime] | None = None
+    for series in body.get("data", {}).get("result", []):
+        for ts, raw in series.get("values", []):
+            value = float(raw)
+            if not math.isnan(value) and (best is None or value > best[0]):
+                best = (value, datetime.fromtimestamp(float(ts), UTC))
+    return best
+
+
+def now_value(ctx: Context, promql: str) -> float | None:
+    return _scalar(query(ctx, f"max({promql})"))
 
 
 def _scalar(result: list[dict] | None) -> float | None:

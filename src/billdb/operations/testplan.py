@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from billdb import sql as sqlfiles
@@ -91,11 +93,14 @@ def restore(ctx: Context, progress) -> dict[str, Any]:
 
 
 def run(ctx: Context, full: bool = False, duration_s: int | None = None,
-        progress=lambda m: None) -> dict[str, Any]:
+        progress=lambda m: None,
+        long_step: Callable[[str], AbstractContextManager[Any]] = lambda what: nullcontext(),
+        ) -> dict[str, Any]:
+    """`long_step(what)` wraps the pgbench run (the CLI shows a line every few seconds)."""
     duration = duration_s or (ctx.plan.tests.pgbench.duration_s if full else 30)
     results = [functional(ctx)]
-    progress(f"§13.2 pgbench {duration} s")
-    results.append(performance(ctx, duration))
+    with long_step(f"§13.2 pgbench {duration} s"):
+        results.append(performance(ctx, duration))
     progress("§13.3 switchover")
     results.append(failover(ctx, progress))
     progress("§13.3 point-in-time restore")

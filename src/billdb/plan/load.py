@@ -24,19 +24,22 @@ def load_plan(path: Path | str = DEFAULT_PLAN) -> Plan:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise PlanError(f"{path}: cannot read the plan file: {exc.strerror}") from None
+        raise PlanError(f"{path}: cannot read the plan file: {exc.strerror}",
+                        str(path)) from None
     try:
         doc = YAML(typ="rt").load(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark
         line = mark.line + 1 if mark else "?"
-        raise PlanError(f"{path}:{line}: not valid YAML: {exc.problem}") from None
+        raise PlanError(f"{path}:{line}: not valid YAML: {exc.problem}", str(path),
+                        line if isinstance(line, int) else None) from None
     if not isinstance(doc, CommentedMap):
-        raise PlanError(f"{path}:1: the plan must be a mapping of sections")
+        raise PlanError(f"{path}:1: the plan must be a mapping of sections", str(path), 1)
     try:
         return Plan.model_validate(_plain(doc))
     except ValidationError as exc:
-        raise PlanError(_first_error(path, doc, exc)) from None
+        line, key, msg = _first_error(doc, exc)
+        raise PlanError(f"{path}:{line}: {key}: {msg}", str(path), line, key) from None
 
 
 def _plain(node: Any) -> Any:
@@ -53,7 +56,8 @@ def _plain(node: Any) -> Any:
     return node
 
 
-def _first_error(path: Path, doc: CommentedMap, exc: ValidationError) -> str:
+def _first_error(doc: CommentedMap, exc: ValidationError) -> tuple[int, str, str]:
+    """(line, dotted key, message) of the error that says most."""
     errors = exc.errors(include_url=False)
     # A misspelled key shows up as "unknown" and "missing": the unknown one says more.
     err = min(errors, key=lambda e: e["type"] != "extra_forbidden")
@@ -68,9 +72,11 @@ def _first_error(path: Path, doc: CommentedMap, exc: ValidationError) -> str:
         msg = f"unknown key{hint} allowed keys: {', '.join(allowed)}"
     elif err["type"] == "missing":
         msg = "required key is missing"
+    elif err["type"] == "value_error":
+        msg = msg.removeprefix("Value error, ")
     elif "input" in err and not isinstance(err["input"], dict | list):
         msg = f"{msg} (got {err['input']!r})"
-    return f"{path}:{line}: {key}: {msg}"
+    return line, key, msg
 
 
 def _line_of(doc: Any, loc: tuple) -> int:

@@ -15,10 +15,12 @@ from billdb.plan.types import (
     Cidr,
     ClockTime,
     Identifier,
+    LocaleName,
     MemSize,
     Pct,
     Port,
     Strict,
+    TimeZoneName,
     Weekday,
 )
 
@@ -55,7 +57,7 @@ class HA(Strict):
 
 
 class BackupSchedule(Strict):
-    timezone: str
+    timezone: TimeZoneName
     daily_at: ClockTime
     full_on: Weekday
 
@@ -125,10 +127,10 @@ Extension = Literal["uuid-ossp", "pg_stat_statements", "pg_trgm", "pgaudit", "pg
 class Database(Strict):
     name: Identifier
     encoding: Literal["UTF8"]
-    lc_collate: str
-    lc_ctype: str
+    lc_collate: LocaleName
+    lc_ctype: LocaleName
     template: Literal["template0"]
-    timezone: str
+    timezone: TimeZoneName
     extensions: list[Extension]
 
 

@@ -42,3 +42,32 @@ def _cidr(value: str) -> str:
 
 Cidr = Annotated[str, AfterValidator(_cidr)]
 Uuid = Annotated[str, Field(pattern=r"^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$")]
+
+
+def _time_zone(value: str) -> str:
+    """An IANA zone name zoneinfo knows (what PostgreSQL's TimeZone and the scheduler take)."""
+    import difflib
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        close = difflib.get_close_matches(value, sorted(available_timezones()), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else " (an IANA name such as Asia/Seoul)"
+        raise ValueError(f"unknown time zone {value!r}{hint}") from None
+    return value
+
+
+_LOCALE_RE = re.compile(r"^(C|POSIX|C\.(UTF-8|utf8)|[a-z]{2,3}_[A-Z]{2}(\.(UTF-8|utf8))?"
+                        r"(@[a-z]+)?)$")
+
+
+def _locale(value: str) -> str:
+    """A locale name as `locale -a` and Azure list them: C, POSIX or ll_CC[.UTF-8]."""
+    if not _LOCALE_RE.match(value):
+        raise ValueError(f"not a locale name: {value!r} (such as en_US.UTF-8, ko_KR.UTF-8, C)")
+    return value
+
+
+TimeZoneName = Annotated[str, AfterValidator(_time_zone)]
+LocaleName = Annotated[str, AfterValidator(_locale)]

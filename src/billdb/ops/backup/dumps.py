@@ -158,6 +158,9 @@ def _manifest_for(path: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
 
+# The comment `dump restore` puts on the database it creates; `dump drop` drops only those.
+RESTORED_MARK = "billdb dump restore of"
+
 
 def restore(ctx: Context, file: Path, into: str) -> dict[str, Any]:
     """pg_restore a dump into a NEW database of the cluster and compare row counts."""
@@ -178,6 +181,8 @@ def restore(ctx: Context, file: Path, into: str) -> dict[str, Any]:
                              "LC_CTYPE {}").format(sql.Identifier(into), sql.Literal(d.encoding),
                                                    sql.Literal(d.lc_collate),
                                                    sql.Literal(d.lc_ctype)))
+        conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(
+            sql.Identifier(into), sql.Literal(f"{RESTORED_MARK} {file.name}")))
     uri = postgres.uri(ctx.layout, user=SUPERUSER, dbname=into,
                        ports=[cluster.leader(ctx).port])
     try:
@@ -196,3 +201,17 @@ def restore(ctx: Context, file: Path, into: str) -> dict[str, Any]:
             "tables": tables,
             "rows_match": source is not None and source == restored,
             "manifest": bool(manifest)}
+
+
+def drop(ctx: Context, name: str) -> dict[str, Any]:
+    """Drop a database `dump restore` created (marked by its comment); never another one."""
+    with cluster.admin_connect(ctx) as conn:
+        row = conn.execute("SELECT shobj_description(oid, 'pg_database') FROM pg_database "
+                           "WHERE datname = %s", [name]).fetchone()
+        if row is None:
+            raise BilldbError(f"no database {name!r}")
+        if not (row[0] or "").startswith(RESTORED_MARK):
+            raise BilldbError(f"database {name} was not made by `billdb dump restore`: "
+                              "billdb drops only those")
+        conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+    return {"dropped": name, "was": row[0]}

@@ -19,9 +19,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from billdb import sql as sqlfiles
+from billdb import times
 from billdb.backup_layout import RestorePaths
 from billdb.context import Context
 from billdb.engines import postgres, process
@@ -42,14 +42,27 @@ class TargetNotReached(BilldbError):
 
 def parse_time(ctx: Context, text: str) -> datetime:
     """ISO 8601; without an offset the time is in the plan's database time zone."""
-    try:
-        t = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise BilldbError(f"--time {text!r}: not an ISO 8601 time such as "
-                          "2025-09-08T14:03:05+09:00") from None
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=ZoneInfo(ctx.plan.database.timezone))
-    return t.astimezone(UTC)
+    return times.parse(text, ctx.plan.database.timezone, "--time")
+
+
+def refuse_before_first_backup(ctx: Context, target: datetime, name: str,
+                               repo: int | None) -> None:
+    """A target older than the end of the first backup cannot be restored: say the earliest
+    time that can, with the command (rather than pgBackRest's raw error [075])."""
+    from billdb.ops.backup import physical
+
+    stops = [(times.coerce(b["stop"]), b["label"]) for b in physical.listing(ctx)["backups"]
+             if repo is None or b["repo"] == repo]
+    stops = [(t, label) for t, label in stops if t is not None]
+    if not stops:
+        raise BilldbError("no backup to restore from yet: take one with `billdb backup`")
+    earliest, label = min(stops)
+    if target < earliest:
+        zone = ctx.plan.database.timezone
+        first = times.for_people(earliest, zone)
+        raise BilldbError(f"--time {times.for_people(target, zone)} is before the earliest "
+                          f"restorable time {first} (the end of backup {label}): "
+                          f"billdb restore --time {first} --as {name}")
 
 
 def pgbackrest_time(t: datetime) -> str:
@@ -189,6 +202,7 @@ def restore(ctx: Context, time_text: str, name: str, repo: int | None = None,
     if repo is not None and repo not in common.REPOS:
         raise BilldbError(f"--repo must be one of {common.REPOS}")
     target = parse_time(ctx, time_text)
+    refuse_before_first_backup(ctx, target, name, repo)
     paths = common.paths(ctx).restore(name)
     if paths.root.exists():
         raise BilldbError(f"a restored copy named {name} exists: `billdb restore drop {name}` "

@@ -7,7 +7,7 @@ whatever the machine's zone is, and returned in UTC.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from billdb.errors import PlanError
@@ -19,7 +19,7 @@ def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise PlanError(f"backup.schedule.timezone: unknown time zone {name!r}") from None
+        raise PlanError(f"unknown time zone {name!r}") from None
 
 
 def clock(text: str) -> time:
@@ -29,44 +29,51 @@ def clock(text: str) -> time:
 
 @dataclass(frozen=True)
 class Slot:
-    """Daily at `at` (HH:MM[:SS]) in `tz`, or only on `weekday` when given."""
+    """Daily at `at` (HH:MM[:SS]) in `tz`, or only on `weekday`, or only on day `monthday` of
+    the month, when given."""
 
     at: str
     tz: str
     weekday: str | None = None
+    monthday: int | None = None
+
+    def _on(self, day: date) -> bool:
+        if self.weekday and WEEKDAYS[day.weekday()] != self.weekday:
+            return False
+        return self.monthday is None or day.day == self.monthday
+
+    def _horizon(self) -> int:
+        return 63 if self.monthday else 9
 
     def next_after(self, now: datetime) -> datetime:
         """The first occurrence strictly after `now` (an aware datetime), in UTC."""
         tz = zone(self.tz)
         local = now.astimezone(tz)
         at = clock(self.at)
-        for days in range(0, 9):
+        for days in range(0, self._horizon()):
             day = local.date() + timedelta(days=days)
-            if self.weekday and WEEKDAYS[day.weekday()] != self.weekday:
-                continue
             cand = datetime.combine(day, at, tzinfo=tz)
-            if cand > local:
+            if self._on(day) and cand > local:
                 return cand.astimezone(UTC)
-        raise AssertionError("a weekly slot always occurs within 8 days")
+        raise AssertionError("a weekly or monthly slot always occurs within 62 days")
 
     def previous_before(self, now: datetime) -> datetime:
         """The last occurrence at or before `now`, in UTC."""
         tz = zone(self.tz)
         local = now.astimezone(tz)
         at = clock(self.at)
-        for days in range(0, 9):
+        for days in range(0, self._horizon()):
             day = local.date() - timedelta(days=days)
-            if self.weekday and WEEKDAYS[day.weekday()] != self.weekday:
-                continue
             cand = datetime.combine(day, at, tzinfo=tz)
-            if cand <= local:
+            if self._on(day) and cand <= local:
                 return cand.astimezone(UTC)
-        raise AssertionError("a weekly slot always occurred within 8 days")
+        raise AssertionError("a weekly or monthly slot always occurred within 62 days")
 
     @property
     def period(self) -> timedelta:
-        return timedelta(days=7 if self.weekday else 1)
+        return timedelta(days=31 if self.monthday else 7 if self.weekday else 1)
 
     def describe(self) -> str:
-        when = f"{self.weekday}s" if self.weekday else "daily"
+        when = (f"monthly on day {self.monthday}" if self.monthday
+                else f"{self.weekday}s" if self.weekday else "daily")
         return f"{when} at {self.at} {self.tz}"

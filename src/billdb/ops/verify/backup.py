@@ -7,6 +7,7 @@ import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
+from billdb import times
 from billdb.context import Context
 from billdb.errors import BilldbError
 from billdb.ops.backup import common, dumps, health, physical
@@ -41,7 +42,8 @@ def checks(ctx: Context) -> Iterator[Check]:
     arch = health.archiver(ctx)
     yield Check("backup.archiving", S, "WAL archived, no failure since the last success",
                 f"{arch['archived_count']} archived, last {arch['last_archived_wal']}, "
-                f"{arch['failed_count']} failed (last {arch['last_failed_time']})",
+                f"{arch['failed_count']} failed (last failure: "
+                f"{_when(arch['last_failed_time'])})",
                 bool(arch["archived_count"]) and bool(arch["healthy"]))
     stanza = eng.stanza_info()
     sched = plan.backup.schedule
@@ -84,3 +86,8 @@ def _logical(ctx: Context, every: list[dict], now: datetime) -> Iterator[Check]:
         due = first is not None and first > limit
         yield Check("backup.logical_age", S, f"newest dump younger than {limit}",
                     "no dump yet" + ("" if due else " (none due yet)"), not due)
+
+
+def _when(t: object) -> str:
+    """A time in a sentence: ISO 8601 in UTC, or never."""
+    return times.for_json(t) if isinstance(t, datetime) else "never"

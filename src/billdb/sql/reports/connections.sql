@@ -4,7 +4,9 @@ SELECT COALESCE(state, 'unknown') AS state,
        COALESCE(host(client_addr), 'local') AS client,
        COALESCE(datname, '') AS database,
        count(*) AS connections,
-       max(now() - state_change) AS longest_in_state
+       -- clock_timestamp() and never below 0: now() is this statement's start, and a backend
+       -- that changed state since then gave a negative interval.
+       GREATEST(max(clock_timestamp() - state_change), interval '0') AS longest_in_state_s
   FROM pg_stat_activity
  WHERE backend_type = 'client backend'
  GROUP BY 1, 2, 3, 4

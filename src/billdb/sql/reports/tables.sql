@@ -4,7 +4,8 @@ SELECT format('%%I.%%I', n.nspname, c.relname) AS table,
        pg_size_pretty(pg_relation_size(c.oid)) AS heap,
        pg_size_pretty(pg_indexes_size(c.oid)) AS indexes,
        pg_total_relation_size(c.oid) AS total_bytes,
-       c.reltuples::bigint AS estimated_rows
+       -- reltuples is -1 until the first VACUUM or ANALYZE: unknown, not minus one.
+       CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint END AS estimated_rows
   FROM pg_class c
   JOIN pg_namespace n ON n.oid = c.relnamespace
  WHERE c.relkind IN ('r', 'p', 'm')
