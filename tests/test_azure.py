@@ -83,7 +83,7 @@ def test_plan_offline_bodies_match_the_plan():
     res = run("azure", "plan", "--json")
     elapsed = time.monotonic() - t0
     assert res.returncode == 0, res.stderr
-    assert elapsed < 5, elapsed
+    assert elapsed < 20, elapsed  # no network call: a connect attempt would wait far longer
     doc = json.loads(res.stdout)
     assert doc["read"] is False and "nothing was read" in doc["note"]
     ops = _ops(doc)

@@ -95,6 +95,8 @@ def test_cost_refresh_offline_says_so_in_one_line(tmp_path: Path, monkeypatch):
     argv = [BILLDB, "--env", "prod", "cost", "--refresh", "--require-fresh", "--json"]
     strict = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, timeout=60,
                             env=env)
-    assert strict.returncode == 1 and strict.stderr.count("\n") == 1  # one line, then exit 1
+    said = [x for x in strict.stderr.splitlines() if not x.startswith("billdb: plan ")]
+    assert strict.returncode == 1 and len(said) == 1  # one line (and which plan), then exit 1
+    assert said[0].startswith("prices not refreshed:")
     doc = json.loads(strict.stdout)
     assert doc["refresh"]["fresh"] is False and doc["prices"]["not_fetched"]
