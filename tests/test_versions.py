@@ -179,3 +179,48 @@ def test_exporter_scrapes_without_error(servers: dict[int, Scratch], major: int,
     for name, cols in config.QUERIES.items():  # every billdb query gave every metric
         for col in cols:
             assert any(ln.startswith(f"{name}_{col}") for ln in lines), f"{name}_{col}\n{log}"
+
+
+# --- a major version change is not `up`'s to make -----------------------------------------
+
+def _env_on_disk(tmp_path: Path, plan_major: int, data_major: int) -> Path:
+    """A plan asking for `plan_major` whose state directory holds data of `data_major`."""
+    from conftest import write_plan
+
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    state = tmp_path / "state"
+    plan = write_plan(tmp_path / "plan.yaml", state, port_base=PORT_BASE + 150,
+                      mutate=lambda d: d["server"].__setitem__("postgres_version", plan_major))
+    for name in ("zone1", "zone2"):
+        data = state / "members" / name / "data"
+        data.mkdir(parents=True)
+        (data / "PG_VERSION").write_text(f"{data_major}\n")
+    return plan
+
+
+@pytest.mark.unit
+def test_up_refuses_a_major_version_change_and_points_to_upgrade(tmp_path: Path) -> None:
+    from conftest import billdb
+
+    plan = _env_on_disk(tmp_path, 17, 15)
+    before = sorted(p.name for p in (tmp_path / "state").iterdir())
+    res = billdb("up", plan=plan, check=False, timeout=120)
+    out = res.stdout + res.stderr
+    assert res.returncode == 2, out
+    assert "billdb upgrade --to 17" in out and "zone1: 15" in out, out
+    assert sorted(p.name for p in (tmp_path / "state").iterdir()) == before  # nothing touched
+
+
+@pytest.mark.unit
+def test_plan_lint_reports_the_major_change_and_a_downgrade(tmp_path: Path) -> None:
+    from billdb.ops import majors
+    from billdb.plan.load import load_plan
+
+    plan = load_plan(_env_on_disk(tmp_path / "up", 17, 15))
+    got = majors.findings(plan, "§2.1")
+    assert [f.id for f in got] == ["version.major_change"] and got[0].severity == "error"
+    assert "billdb upgrade --to 17" in got[0].message
+    down = load_plan(_env_on_disk(tmp_path / "down", 15, 17))
+    assert "cannot go back from 17 to 15" in (majors.change_asked(down) or "")
+    same = load_plan(_env_on_disk(tmp_path / "same", 15, 15))
+    assert majors.change_asked(same) is None and not majors.findings(same, "§2.1")

@@ -19,6 +19,7 @@ from billdb.lint.document import DocumentLint
 from billdb.lint.findings import Finding, report
 from billdb.lint.scratch import Scratch, bin_dir, scratch_server
 from billdb.lint.sqlrun import Runner
+from billdb.ops import majors
 from billdb.plan.load import DEFAULT_PLAN, load_plan
 from billdb.plan.models import Plan
 
@@ -67,6 +68,7 @@ def lint_plan(plan_path: Path | None = None, today: date | None = None,
         with server.connect() as conn:
             cat = catalog_mod.read(conn, server.major)
     findings = yaml_rules.lint(plan, path, cat, missing, today)
+    findings += majors.findings(plan, "§2.1")  # against the local environment's data
     findings += _version_note(major, cat.major, "§2.1")
     return report(str(path), findings, today=str(today),
                   server={"postgres_major": cat.major, "start_s": round(started, 2),

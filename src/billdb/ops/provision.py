@@ -28,7 +28,7 @@ from billdb.engines.tls import ensure_tls
 from billdb.errors import StepError
 from billdb.internal import REPLICATION_USER, REWIND_USER, SUPERUSER
 from billdb.monitoring import stack as monitoring_stack
-from billdb.ops import cluster, heal, keys, partitions, pooler, services
+from billdb.ops import cluster, heal, keys, majors, partitions, pooler, services
 from billdb.ops.backup import provision as backup_provision
 from billdb.ops.steps import Steps
 from billdb.render.patroni import dcs_config, member_config
@@ -38,6 +38,7 @@ INTERNAL_ROLES = (SUPERUSER, REPLICATION_USER, REWIND_USER)
 
 
 def up(ctx: Context, steps: Steps) -> Steps:
+    majors.refuse_change(ctx.plan)  # another major version is `billdb upgrade`'s job (exit 2)
     steps.run("host", lambda: check_host(ctx))
     steps.run("directories", lambda: ensure_directories(ctx))
     steps.run("secrets", lambda: ensure_secrets(ctx))
