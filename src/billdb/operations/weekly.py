@@ -14,10 +14,11 @@ from typing import Any
 from billdb import sql as sqlfiles
 from billdb.context import Context
 from billdb.engines import pgbouncer, tools
+from billdb.errors import BilldbError
 from billdb.lint import eol
 from billdb.operations import store
 from billdb.operations.results import FAIL, PASS, WARN, item
-from billdb.ops import cluster
+from billdb.ops import cluster, update
 
 S = "§14.1 weekly"
 REGRESSION = 1.5   # mean time up by half: flagged
@@ -162,9 +163,18 @@ def patches(ctx: Context, since: str, today: date) -> dict[str, Any]:
     days_left = (end - today).days if end else None
     found["postgresql"]["end_of_life"] = str(end)
     found["postgresql"]["support"] = [w.describe(today) for w in wins]
+    # installed but not running yet: members whose postmaster predates the installed binaries
+    try:
+        restart = update.pending(ctx)
+    except BilldbError as exc:
+        restart = {"due": [], "error": str(exc)}
+    if restart["due"]:
+        restart["action"] = ("billdb update (rolling restart: standbys, switchover, old "
+                             "primary)")
     status = FAIL if days_left is None or days_left <= 0 else (
-        WARN if behind or days_left <= eol.WARN_DAYS else PASS)
+        WARN if behind or restart["due"] or days_left <= eol.WARN_DAYS else PASS)
     return item("security_patches", S, status, {"versions": found, "behind": behind,
+                                                "restart_due": restart,
                                                 "eol_days_left": days_left}, since)
 
 
