@@ -23,7 +23,7 @@ case "$DEBIAN" in
 esac
 APT_PACKAGES=("${RELEASE_PACKAGES[@]}" pgbackrest etcd-server
               locales python3-venv openssl
-              libossp-uuid16  # uuid-ossp of the PyPI PostgreSQL (scripts/install_postgres.sh)
+              libossp-uuid16 patchelf  # the PyPI PostgreSQL's (scripts/install_postgres.sh)
               # PgBouncer is built from Debian 13's source on 12 (scripts/build_pgbouncer.sh)
               gcc make libc6-dev pkg-config libevent-dev libssl-dev dpkg-dev
               default-jdk-headless libpostgresql-jdbc-java libhikaricp-java libslf4j-java

