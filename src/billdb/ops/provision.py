@@ -20,7 +20,7 @@ from billdb.converge import privileges as priv_resource
 from billdb.converge import roles as role_resource
 from billdb.converge import schema as schema_resource
 from billdb.converge.core import diff, ids, require_converged
-from billdb.engines import etcd, patroni, pgbouncer, process
+from billdb.engines import etcd, patroni, pgbackrest, pgbouncer, process
 from billdb.engines.http import HttpError
 from billdb.engines.patroni import PatroniAPI
 from billdb.engines.secrets import SecretStore, write_pgpass
@@ -79,6 +79,20 @@ def check_host(ctx: Context) -> tuple[bool, str]:
         if not binary.exists():
             raise StepError("host", f"{binary} is missing: run `make up` (scripts/install.sh)")
     process.os_user(env.os_user)
+    # Engines for the plan's major version, before anything starts (README, "PostgreSQL
+    # versions"): the preloaded libraries (pgaudit is built per major) and pgBackRest.
+    root = Path(env.postgres_bin).parent
+    libdir = next((d for d in (root / "lib", root / "lib" / "postgresql")
+                   if (d / "plpgsql.so").exists()), root / "lib")  # the module directory
+    lacking = [lib for lib in ctx.plan.parameters.shared_preload_libraries
+               if not (libdir / f"{lib}.so").exists()]
+    if lacking:
+        raise StepError("host", f"{', '.join(lacking)} for PostgreSQL "
+                        f"{ctx.plan.server.postgres_version} is not installed in {libdir} "
+                        "(README, \"PostgreSQL versions\")")
+    problem = pgbackrest.unsupported(ctx.plan.server.postgres_version)
+    if problem:
+        raise StepError("host", f"{problem} (README, \"PostgreSQL versions\")")
     locales = process.run(["locale", "-a"], step="host").stdout.lower().split()
     wanted = ctx.plan.database.lc_collate.lower().replace("utf-8", "utf8")
     if wanted not in locales:
