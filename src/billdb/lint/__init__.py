@@ -49,8 +49,9 @@ def _version_note(plan_major: int, server_major: int, section: str) -> list[Find
         return []
     return [Finding("lint.server_version", "info", section,
                     f"no PostgreSQL {plan_major} binaries here: names and SQL were checked on "
-                    f"PostgreSQL {server_major}", f"install postgresql-{plan_major} to check "
-                    "against the plan's own version", None, "executed")]
+                    f"PostgreSQL {server_major}",
+                    f"run scripts/install_postgres.sh {plan_major} to check against the plan's "
+                    "own version", None, "executed")]
 
 
 def lint_plan(plan_path: Path | None = None, today: date | None = None,
