@@ -5,7 +5,8 @@ VENV := .venv
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml scripts/install.sh scripts/build_pgbouncer.sh
+$(VENV)/.installed: pyproject.toml scripts/install.sh scripts/build_pgbouncer.sh \
+                    scripts/install_postgres.sh
 	bash scripts/install.sh
 	touch $@
 

@@ -43,6 +43,18 @@ APT::Sandbox::User "root";
 EOF
 export APT_CONFIG="$SRC/apt.conf"
 
+# Debian 13 installs PgBouncer 1.24 from apt (scripts/install.sh): use it as it is, at the
+# same path, with its Debian version as the "source" the weekly checklist compares.
+APT_PGBOUNCER=/usr/sbin/pgbouncer
+apt_version=$(dpkg-query -W -f='${Version}' pgbouncer 2>/dev/null || true)
+if [ -n "$apt_version" ] && [ -x "$APT_PGBOUNCER" ] \
+   && dpkg --compare-versions "$apt_version" ge "$MIN_VERSION"; then
+  mkdir -p "$PREFIX/bin"
+  ln -sfn "$APT_PGBOUNCER" "$PREFIX/bin/pgbouncer"
+  echo "$apt_version" > "$PREFIX/SOURCE_VERSION"
+  exit 0
+fi
+
 have_version() {
   "$PREFIX/bin/pgbouncer" --version 2>/dev/null | sed -n 's/^PgBouncer \([0-9.]*\).*/\1/p'
 }

@@ -323,6 +323,24 @@ def test_end_of_life_is_judged_on_the_given_day(version, today, found):
 
 
 @pytest.mark.unit
+@pytest.mark.parametrize(("version", "today", "found", "dates"), [
+    # 15: both windows end 2027-11-11, 340 days after the install day
+    (15, date(2026, 12, 6), "version.eol_soon", ("2027-11-11", "2027-11-11")),
+    # 14: community support over, Azure's standard support still 29 days: an error all the same
+    (14, date(2026, 11, 12), "version.eol", ("2026-11-12", "2026-12-11")),
+    (17, date(2026, 12, 6), None, ()),
+])
+def test_support_window_names_both_dates_and_their_sources(version, today, found, dates):
+    got = eol.check(version, "§2.1", today)
+    assert [f.id for f in got] == ([found] if found else [])
+    if found:
+        msg = got[0].message
+        assert f"community support ends {dates[0]}" in msg
+        assert f"Azure standard support ends {dates[1]}" in msg
+        assert "postgresql.org/support/versioning" in msg and "learn.microsoft.com" in msg
+
+
+@pytest.mark.unit
 def test_today_comes_from_the_option_then_the_environment(monkeypatch):
     from billdb.cli.common import TODAY_ENV, today
 

@@ -73,7 +73,7 @@ def test_bad_since_exits_2(tmp_path: Path) -> None:
 
 
 def test_queries_use_total_exec_time_and_no_master_flag() -> None:
-    q = json.loads(config.queries_yaml())
+    q = json.loads(config.queries_yaml(15))
     assert "total_exec_time" in q["pg_billdb_statements"]["query"]
     assert all("master" not in v for v in q.values())
     prom = config.prometheus_config(load_plan(PLAN).environments.local, Path("/r.yml"))

@@ -149,6 +149,20 @@ def switchover(
     output.conclude(report, as_json)
 
 
+@app.command()
+def update(
+    force: Annotated[bool, typer.Option("--force", help="Roll through the members even when "
+                                        "they already run the installed binaries.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Rolling restart onto newly installed PostgreSQL binaries: standbys first, a measured
+    switchover, then the old primary (journaled: a rerun finishes a killed one)."""
+    from billdb.ops import update as op
+
+    report = op.update(local_context(), force=force, progress=output.note)
+    output.conclude(report, as_json)
+
+
 app.add_typer(drill_app, name="drill")
 backup_cmd.register(app)
 app.add_typer(dr_app, name="dr")

@@ -18,6 +18,30 @@ from billdb.engines import process
 from billdb.errors import StepError
 
 BINARY = "/usr/bin/pgbackrest"
+# The first pgBackRest release that supports a PostgreSQL major version, from its release
+# notes ("v2.52: PostgreSQL 17 Support"). Debian 12's 2.45 stops at 15: on a 17 cluster it
+# fails with "VersionNotSupportedError: unexpected control version = 1700".
+SUPPORTED_SINCE = {17: (2, 52)}
+
+
+def version() -> tuple[int, ...] | None:
+    """The installed pgBackRest's version, None when it is missing."""
+    try:
+        out = process.run([BINARY, "version"], check=False, timeout=10).stdout
+    except StepError:
+        return None
+    found = re.match(r"pgBackRest (\d+(?:\.\d+)*)", out)
+    return tuple(int(n) for n in found.group(1).split(".")) if found else None
+
+
+def unsupported(major: int) -> str | None:
+    """Why the installed pgBackRest cannot back up PostgreSQL `major`, or None."""
+    need = SUPPORTED_SINCE.get(major)
+    have = version()
+    if need is None or have is None or have >= need:
+        return None
+    return (f"pgBackRest {'.'.join(map(str, have))} ({BINARY}) cannot back up PostgreSQL "
+            f"{major}: support came in {'.'.join(map(str, need))}")
 
 
 @dataclass(frozen=True)

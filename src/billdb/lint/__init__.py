@@ -20,6 +20,7 @@ from billdb.lint.document import DocumentLint
 from billdb.lint.findings import Finding, report
 from billdb.lint.scratch import Scratch, bin_dir, scratch_server
 from billdb.lint.sqlrun import Runner
+from billdb.ops import majors
 from billdb.plan.load import DEFAULT_PLAN, load_plan
 from billdb.plan.models import Plan
 
@@ -49,8 +50,9 @@ def _version_note(plan_major: int, server_major: int, section: str) -> list[Find
         return []
     return [Finding("lint.server_version", "info", section,
                     f"no PostgreSQL {plan_major} binaries here: names and SQL were checked on "
-                    f"PostgreSQL {server_major}", f"install postgresql-{plan_major} to check "
-                    "against the plan's own version", None, "executed")]
+                    f"PostgreSQL {server_major}",
+                    f"run scripts/install_postgres.sh {plan_major} to check against the plan's "
+                    "own version", None, "executed")]
 
 
 def lint_plan(plan_path: Path | None = None, today: date | None = None,
@@ -68,6 +70,7 @@ def lint_plan(plan_path: Path | None = None, today: date | None = None,
         with server.connect() as conn:
             cat = catalog_mod.read(conn, server.major)
     findings = yaml_rules.lint(plan, path, cat, missing, today)
+    findings += majors.findings(plan, "§2.1")  # against the local environment's data
     findings += _version_note(major, cat.major, "§2.1")
     return report(str(path), findings, today=str(today),
                   server={"postgres_major": cat.major, "start_s": round(started, 2),

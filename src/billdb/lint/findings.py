@@ -18,7 +18,8 @@ class Finding:
     fix: str
     line: int | None = None
     # How it was found: "static" (read from the text), "executed" (the scratch server said
-    # so), or "data" (a data file in the repository: end-of-life dates, Azure definitions).
+    # so), "data" (a data file in the repository: end-of-life dates, Azure definitions), or
+    # "state" (the local environment on disk: the major version of its data directories).
     source: str = "static"
 
     def as_dict(self) -> dict:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import psycopg
 
-from billdb.engines import process
+from billdb.engines import process, tools
 from billdb.errors import BilldbError
 
 PREFIX = "billdb-lint-pg-"
@@ -47,13 +47,15 @@ class Scratch:
 
 def bin_dir(major: int, fallback: str) -> tuple[Path, int]:
     """The binaries of `major` when installed, else the plan's own (and their major)."""
-    wanted = Path(f"/usr/lib/postgresql/{major}/bin")
-    if (wanted / "postgres").exists():
+    wanted = tools.postgres_bin(major)
+    if wanted is not None:
         return wanted, major
     have = Path(fallback)
     if not (have / "postgres").exists():
-        raise BilldbError(f"no PostgreSQL binaries in {wanted} or {have}: run scripts/install.sh")
-    return have, int(have.parent.name) if have.parent.name.isdigit() else major
+        places = ", ".join(map(str, tools.postgres_bin_candidates(major)))
+        raise BilldbError(f"no PostgreSQL binaries in {places} or {have}: "
+                          "run scripts/install.sh")
+    return have, tools.bin_major(have) or major
 
 
 def _service(root: Path, binaries: Path, user: str | None) -> process.Service:

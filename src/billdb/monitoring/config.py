@@ -25,12 +25,30 @@ QUERIES: dict[str, dict[str, tuple[str, str]]] = {
         "blks_hit", "blks_read", "xact_commit", "xact_rollback", "deadlocks", "temp_files")},
     "pg_billdb_statements": {"total_exec_time_ms": ("COUNTER", "pg_stat_statements total"),
                              "calls": ("COUNTER", "pg_stat_statements calls")},
+    # In place of the exporter's bgwriter collector, which reads pg_stat_bgwriter columns
+    # that PostgreSQL 17 moved to pg_stat_checkpointer (it fails on every scrape there):
+    # the same names on every version, from the view the server has.
+    "pg_billdb_checkpoints": {
+        "timed": ("COUNTER", "scheduled checkpoints"),
+        "requested": ("COUNTER", "requested checkpoints"),
+        "buffers_written": ("COUNTER", "buffers written by checkpoints"),
+        "write_time_ms": ("COUNTER", "time writing checkpoint files"),
+        "sync_time_ms": ("COUNTER", "time syncing checkpoint files")},
+    "pg_billdb_bgwriter": {"buffers_clean": ("COUNTER", "buffers the background writer wrote"),
+                           "maxwritten_clean": ("COUNTER", "bgwriter stops at its limit"),
+                           "buffers_alloc": ("COUNTER", "buffers allocated")},
 }
+# postgres_exporter 0.11 flags: billdb's queries only. The built-in replication-slot query
+# fails on every standby ("recovery is in progress"), the bgwriter collector on PostgreSQL 17.
+EXPORTER_FLAGS = ["--disable-default-metrics", "--disable-settings-metrics",
+                  "--no-collector.bgwriter"]
 
 
-def queries_yaml() -> str:
-    """--extend.query-path: the key is the metric prefix (the exporter adds none)."""
-    out = {name: {"query": sqlfiles.load(f"monitoring/{name.removeprefix('pg_billdb_')}"),
+def queries_yaml(major: int) -> str:
+    """--extend.query-path for PostgreSQL `major`: the key is the metric prefix (the exporter
+    adds none); a query that differs between versions is chosen by `major`."""
+    out = {name: {"query": sqlfiles.load_for(f"monitoring/{name.removeprefix('pg_billdb_')}",
+                                             major),
                   "metrics": [{col: {"usage": usage, "description": desc}}
                               for col, (usage, desc) in cols.items()]}
            for name, cols in QUERIES.items()}

@@ -94,9 +94,7 @@ def services(ctx: Context) -> list[process.Service]:
     for m, port in zip(ctx.members, mon.postgres_exporter_ports, strict=True):
         out.append(_svc(ctx, f"postgres-exporter-{m.name}", [
             "/usr/bin/prometheus-postgres-exporter", f"--extend.query-path={d / 'queries.yaml'}",
-            # billdb's queries only: the built-in replication-slot query fails on every
-            # standby in 0.11 and pins pg_exporter_last_scrape_error at 1 there.
-            "--disable-default-metrics", "--disable-settings-metrics",
+            *config.EXPORTER_FLAGS,  # billdb's queries only (config.py says why)
             f"--web.listen-address=127.0.0.1:{port}"],
             env={"DATA_SOURCE_NAME": exporter_dsn(ctx, m.port, password)}))
     out.append(_svc(ctx, "billdb-exporter", _billdb(ctx, "exporter"), user=False))
@@ -124,7 +122,7 @@ def rendered(ctx: Context) -> dict[str, str]:
         "rules.yml": config.dump(rules.rule_file(alerts)),
         "prometheus.yml": config.dump(config.prometheus_config(ctx.local, d / "rules.yml")),
         "alertmanager.yml": config.dump(config.alertmanager_config(ctx.local)),
-        "queries.yaml": config.queries_yaml(),
+        "queries.yaml": config.queries_yaml(ctx.plan.server.postgres_version),
     }
 
 

