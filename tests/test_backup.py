@@ -206,7 +206,11 @@ def test_schedule_lists_next_runs_and_the_supervised_scheduler(env: Env):
 
 def test_scheduler_fires_a_job_set_seconds_ahead(env: Env, tmp_path: Path):
     seoul = ZoneInfo("Asia/Seoul")
-    soon = datetime.now(seoul) + timedelta(seconds=4)
+    # The dumps before, listed first: on a loaded machine that command alone took longer
+    # than the few seconds ahead the job is set, and the slot had passed when the scheduler
+    # started (it then waited a week: CI timed out).
+    before = {d["file"] for d in _json(env.run("dump", "list", "--json"))["dumps"]}
+    soon = datetime.now(seoul) + timedelta(seconds=8)
     yaml = YAML(typ="rt")
     doc = yaml.load(env.plan.read_text(encoding="utf-8"))
     doc["backup"]["logical"]["weekday"] = WEEKDAYS[soon.weekday()]
@@ -216,7 +220,6 @@ def test_scheduler_fires_a_job_set_seconds_ahead(env: Env, tmp_path: Path):
     plan = tmp_path / "plan.yaml"
     with plan.open("w", encoding="utf-8") as fh:
         yaml.dump(doc, fh)
-    before = {d["file"] for d in _json(env.run("dump", "list", "--json"))["dumps"]}
     state = tmp_path / "state.json"
     t0 = time.monotonic()
     res = billdb("scheduler", "run", "--exit-after", "1", "--state", str(state), plan=plan,
