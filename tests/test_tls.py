@@ -110,3 +110,8 @@ def test_renewal_and_ca_rotation_under_a_bench_drop_nothing(env: Env):
     assert report["stuck"] == 0
     assert _tls_failing(env) == set()
     assert policy.SERVER_CERT_DAYS <= 365
+    # Azurite (repo2) presents the new certificate too: archiving to both repositories and
+    # every standby's archive-get go on (it once kept the old one and a replica hung)
+    checks = {c["id"]: c for c in json.loads(env.run("verify", "--json",
+                                                     check=False).stdout)["checks"]}
+    assert checks["backup.check"]["ok"], checks["backup.check"]

@@ -19,9 +19,10 @@ from typing import Any
 import psycopg
 
 from billdb.context import Context
-from billdb.engines import patroni, pgbouncer, process, tls
-from billdb.errors import BilldbError
+from billdb.engines import azurite, patroni, pgbouncer, process, tls
+from billdb.errors import BilldbError, StepError
 from billdb.ops import cluster, journal
+from billdb.ops.backup import common as backup_common
 from billdb.ops.scheduler.calendar import Slot
 from billdb.ops.scheduler.job import Job
 
@@ -34,7 +35,9 @@ def _uid(ctx: Context) -> int:
 
 
 def reload_servers(ctx: Context) -> list[str]:
-    """Every running member and PgBouncer reread their TLS files; the names reloaded."""
+    """Every running member and PgBouncer reread their TLS files; Azurite (the geo
+    repository's stand-in, which reads its certificate only at start) is restarted. The names
+    reloaded."""
     done = []
     for m in ctx.members:
         if not process.running_pid(patroni.service(ctx.local, ctx.layout, m)):
@@ -47,7 +50,26 @@ def reload_servers(ctx: Context) -> list[str]:
             continue  # starting or stopping: it reads the files when it (re)starts
     if pgbouncer.reload(pgbouncer.service(ctx.local, ctx.layout)):
         done.append("pgbouncer")
+    if _restart_azurite(ctx):
+        done.append("azurite (restarted)")
     return done
+
+
+def _restart_azurite(ctx: Context) -> bool:
+    """pgBackRest verifies repo2's certificate with the CA bundle: after a renewal or a CA
+    rotation Azurite must present the new certificate, or archiving to repo2 and every
+    standby's archive-get stop (seen: a replica left 'starting')."""
+    if ctx.local.backup.geo_repo != "azurite":
+        return False
+    svc = azurite.service(ctx.local, ctx.layout, backup_common.azure_key(ctx))
+    if not process.running_pid(svc):
+        return False
+    process.stop(svc)
+    process.start(svc)
+    if not azurite.wait_listening(ctx.local.backup.azurite_port, 30):
+        raise StepError("tls", "Azurite does not listen again after its restart",
+                        str(svc.logfile))
+    return True
 
 
 def status(ctx: Context) -> dict[str, Any]:
