@@ -64,11 +64,6 @@ def members(env: LocalEnvironment, layout: Layout) -> list[EtcdMember]:
             for i, host in enumerate(env.etcd.hosts())]
 
 
-def client_hosts(env: LocalEnvironment, layout: Layout) -> list[str]:
-    """host:port of every member, for Patroni's etcd3.hosts."""
-    return [f"{m.host}:{m.client_port}" for m in members(env, layout)]
-
-
 def service(env: LocalEnvironment, layout: Layout, member: EtcdMember | None = None
             ) -> process.Service:
     m = member or members(env, layout)[0]

@@ -134,6 +134,13 @@ class CertFacts:
         return self.life_used >= RENEW_AFTER
 
     @property
+    def fit(self) -> bool:
+        """Signed by a CA of the bundle, our names, its key identifiers, within the policy's
+        lifetime, not yet due for renewal."""
+        return (self.issuer_in_bundle and self.names_ok and self.key_identifiers
+                and self.lifetime_days <= SERVER_CERT_DAYS + 1 and not self.renew_due)
+
+    @property
     def renew_at(self) -> dt.datetime:
         return self.not_after - (1 - RENEW_AFTER) * dt.timedelta(days=self.lifetime_days)
 
@@ -180,8 +187,7 @@ def certificate_ok(cert_path: Path, ca_path: Path, ca_key_path: Path | None = No
         cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
         if current is None or not _issued_by(cert, current):
             return False
-    return (facts.issuer_in_bundle and facts.names_ok and facts.key_identifiers
-            and facts.lifetime_days <= SERVER_CERT_DAYS + 1 and not facts.renew_due)
+    return facts.fit
 
 
 def _ca_key(path: Path) -> ec.EllipticCurvePrivateKey:

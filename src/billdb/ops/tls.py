@@ -86,8 +86,7 @@ def status(ctx: Context) -> dict[str, Any]:
         "key_identifiers": facts.key_identifiers,
         "ca_bundle": [{"subject": c.subject.rfc4514_string(),
                        "not_after": c.not_valid_after_utc.isoformat()} for c in bundle],
-        "ok": (facts.key_identifiers and facts.issuer_in_bundle and not facts.renew_due
-               and facts.lifetime_days <= tls.SERVER_CERT_DAYS + 1),
+        "ok": facts.fit,
     }
 
 
