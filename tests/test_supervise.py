@@ -255,7 +255,8 @@ def test_program_file_restarts_on_unexpected_exit_and_rotates_its_log(tmp_path):
     assert text.startswith("[program:patroni-zone1]\n")
     for line in ("autorestart=unexpected", "exitcodes=0", "startsecs=2", "user=postgres",
                  "priority=200", "stopwaitsecs=120", "stdout_logfile_maxbytes=10MB",
-                 "stdout_logfile_backups=3", "command=/x/patroni '/s/p 1.yml'",
+                 "stdout_logfile_backups=3",
+                 "command=/bin/sh -c 'exec \"$0\" \"$@\" </dev/null' /x/patroni '/s/p 1.yml'",
                  'environment=KEY="a%%b",PATH="/usr/bin"'):
         assert line in text.splitlines()
 
@@ -311,3 +312,20 @@ def test_archive_and_restore_commands_name_the_member_data_directory():
     assert data + "archive-get %f" in cfg["recovery_conf"]["restore_command"]
     assert data + "archive-push %p" in cfg["parameters"]["archive_command"]
     assert "$PWD" not in cfg["parameters"]["archive_command"]
+
+
+def test_no_server_reads_supervisords_stdin_pipe(env: Env):
+    """Every supervised program, each postmaster and a client's backend read standard input
+    from /dev/null, never supervisord's pipe: a backend left behind by a dead postmaster
+    reads its next command from standard input, and on the pipe it waits forever holding the
+    shared memory no new postmaster may take (docs/supervision.md)."""
+    ctx = env.context()
+    programs = process.sv.Supervisor(ctx.layout.supervisor_dir).rpc().getAllProcessInfo()
+    pids = {p["name"]: p["pid"] for p in programs if p["pid"]}
+    assert len(pids) >= 5, pids
+    for m in ctx.members:
+        pids[f"postmaster of {m.name}"] = postmaster_pid(ctx.layout.member(m.name).data)
+    with psycopg.connect(env.dsn("admin")) as conn:
+        pids["a backend"] = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+        stdin = {name: os.readlink(f"/proc/{pid}/fd/0") for name, pid in pids.items()}
+    assert {name: t for name, t in stdin.items() if t != "/dev/null"} == {}

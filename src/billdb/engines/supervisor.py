@@ -52,6 +52,20 @@ def _quote(value: str) -> str:
     return value.replace("%", "%%")
 
 
+def stdin_from_null(argv: list[str]) -> list[str]:
+    """`argv` with its standard input from /dev/null; `exec` keeps the PID the program's.
+
+    supervisord hands each program a pipe as standard input and never writes to it. A server
+    must not inherit that: a PostgreSQL backend whose sync-rep commit wait ends on postmaster
+    death stops sending to its client and reads its next command from standard input
+    (PostgresMain's interactive path). On the pipe that read never ends, the orphan keeps
+    the old shared memory attached, and no new postmaster can start in that data directory
+    (seen as Patroni's `start failed` after `drill failover --postmaster-only`; on /dev/null
+    the read ends at once and the orphan exits). docs/supervision.md.
+    """
+    return ["/bin/sh", "-c", 'exec "$0" "$@" </dev/null', *argv]
+
+
 @dataclass(frozen=True)
 class Program:
     """What supervisord needs to know about one server program."""
@@ -70,7 +84,7 @@ class Program:
         env = ",".join(f'{k}="{_quote(v)}"' for k, v in sorted(self.env.items()))
         lines = [
             f"[program:{self.name}]",
-            f"command={_quote(shlex.join(self.argv))}",
+            f"command={_quote(shlex.join(stdin_from_null(self.argv)))}",
             f"directory={self.cwd or '/'}",
             f"priority={self.priority}",
             "autostart=false",  # `billdb up` starts each in its order
