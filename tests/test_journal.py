@@ -17,6 +17,7 @@ import pytest
 from billdb.client import BillDB, ClientConfig
 from billdb.client.crypto import FieldCipher
 from billdb.client.repository import BillRepository
+from billdb.engines import patroni, process
 from billdb.ops import journal
 from billdb.ops.backup.promote import swap, unswap
 from conftest import BILLDB, ROOT, Env
@@ -349,3 +350,21 @@ def test_drill_dr_and_rebuild_killed_at_every_step_end_as_run_once(env: Env):
     assert _writer_rows(env, "dr") == 0
     assert not journal.open_journals(journal.directory(env.state_dir))
     assert _json(env, "verify", check=False)["ok"]
+
+
+def test_drill_failover_killed_while_its_node_is_held_is_released_by_the_rerun(env: Env):
+    """Killed right after the crash, the drill leaves the old primary's node held stopped;
+    the rerun reverts the run (every member released to supervision), then drills again."""
+    before = _primary(env)
+    ctx = env.context()
+    held = patroni.service(ctx.local, ctx.layout, next(m for m in ctx.members
+                                                        if m.name == before))
+    _kill_at(env, "run 1:crashed", "drill", "failover")
+    assert _open_journal(env)["op"] == "drill failover"
+    assert process.running_pid(held) is None  # the node is still "lost"
+    report = _json(env, "drill", "failover")
+    assert report["ok"] and report["lost_commits"] == 0, report
+    [reverted] = report["journal"]["reverted"]
+    assert reverted["step"] == "run 1" and before in reverted["detail"], reverted
+    assert process.running_pid(held) and not journal.open_journals(
+        journal.directory(env.state_dir))
