@@ -14,6 +14,10 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
+from billdb.cli import satellites
+
+satellites.install()  # tests call ops in process, as the command line does after this
+
 ROOT = Path(__file__).resolve().parents[1]
 PLAN = ROOT / "plans" / "bill-inquiry.yaml"
 BILLDB = str(Path(sys.executable).parent / "billdb")

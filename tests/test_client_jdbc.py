@@ -18,8 +18,9 @@ import pytest
 from billdb.client.crypto import DecryptionError, FieldCipher, Keyring, context
 from billdb.engines import patroni, process
 from billdb.engines.secrets import SecretStore
-from billdb.ops import cluster, provision
+from billdb.ops import provision
 from billdb.ops.status import postmaster_pid
+from billdb.state import cluster
 from conftest import Env
 
 JAVA = Path(__file__).parent / "java" / "BillJdbcClient.java"

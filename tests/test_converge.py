@@ -272,7 +272,7 @@ def test_verify_keeps_every_check_id(env: Env):
 # --- live: a restart-needing parameter, applied by up -------------------------------------
 
 def _start_times(env: Env) -> dict[str, float]:
-    from billdb.ops import cluster
+    from billdb.state import cluster
 
     ctx = env.context()
     out = {}
@@ -284,7 +284,7 @@ def _start_times(env: Env) -> dict[str, float]:
 
 
 def _leader(env: Env) -> str:
-    from billdb.ops import cluster
+    from billdb.state import cluster
 
     return cluster.leader(env.context()).name
 

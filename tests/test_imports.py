@@ -1,7 +1,8 @@
-"""No import circles among billdb's modules (read statically with ast, nothing imported).
+"""No import circles among billdb's modules, and packages that only import their own layer or
+the layers below (read statically with ast, nothing imported).
 
 Every import counts, at module level or inside a function: a deferred import is how a circle
-hides, and it still couples the two modules both ways.
+hides, and it still couples the two modules both ways. docs/architecture.md draws the layers.
 """
 
 from __future__ import annotations
@@ -103,3 +104,53 @@ def test_no_import_circles_in_billdb():
     graph = import_graph()
     assert len(graph) > 100
     assert cycles(graph) == []
+
+
+# billdb's packages (and top-level modules), bottom to top: a module may import its own layer
+# and the layers below it, never one above (docs/architecture.md). A new package must be
+# placed here before it can be imported.
+LAYERS: tuple[frozenset[str], ...] = tuple(frozenset(layer.split()) for layer in (
+    "billdb errors internal fsutil retry times scram logsetup sql data layout backup_layout",
+    "plan",
+    "render",
+    "engines",
+    "context",
+    "state",  # the live system read into shared values: cluster, pg values, scratch server
+    "converge",
+    "appconfig client",  # what the service itself runs, and its configuration
+    "ops",
+    "monitoring operations azure lint cost cost_meters cost_refresh",  # the satellites
+    "cli",  # the composition root (cli.satellites) and the commands
+))
+
+
+def _package(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else parts[0]
+
+
+def upward_imports(graph: dict[str, set[str]]) -> list[str]:
+    rank = {pkg: i for i, layer in enumerate(LAYERS) for pkg in layer}
+    bad = []
+    for mod, targets in sorted(graph.items()):
+        for t in sorted(targets):
+            a, b = _package(mod), _package(t)
+            if a not in rank or b not in rank:
+                bad.append(f"{mod} -> {t}: {a if a not in rank else b} is in no layer")
+            elif rank[b] > rank[a]:
+                bad.append(f"{mod} ({a}) imports {t} ({b}), a layer above")
+    return bad
+
+
+@pytest.mark.unit
+def test_packages_only_import_their_layer_or_below():
+    assert upward_imports(import_graph()) == []
+
+
+@pytest.mark.unit
+def test_the_layer_check_sees_an_upward_import():
+    graph = {"billdb.converge.parameters": {"billdb.ops.status", "billdb.state.cluster"},
+             "billdb.ops.status": {"billdb.newpkg.x"}}
+    assert upward_imports(graph) == [
+        "billdb.converge.parameters (converge) imports billdb.ops.status (ops), a layer above",
+        "billdb.ops.status -> billdb.newpkg.x: newpkg is in no layer"]

@@ -20,7 +20,7 @@ import pytest
 from billdb.engines import process
 from billdb.errors import BilldbError
 from billdb.lint import eol, lint_document, lint_plan
-from billdb.lint.scratch import remove_stale, scratch_server
+from billdb.state.scratch import remove_stale, scratch_server
 from conftest import PLAN, ROOT, billdb, write_plan
 
 TODAY = date(2026, 11, 27)
@@ -291,7 +291,7 @@ def test_cli_table_output_and_bad_document_path(tmp_path):
 
 def test_a_killed_lint_leaves_nothing_behind_after_the_next_one(tmp_path):
     """SIGKILL a process that holds a scratch server; the next lint stops it and cleans up."""
-    code = ("import time; from billdb.lint.scratch import scratch_server\n"
+    code = ("import time; from billdb.state.scratch import scratch_server\n"
             "with scratch_server(15, '/usr/lib/postgresql/15/bin', []) as s:\n"
             "    print(s.root, flush=True); time.sleep(60)\n")
     holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)

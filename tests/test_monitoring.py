@@ -14,9 +14,9 @@ import psycopg
 import pytest
 
 from billdb.engines import patroni, process
-from billdb.ops import cluster
 from billdb.ops.status import postmaster_pid
 from billdb.retry import wait_until
+from billdb.state import cluster
 from conftest import BILLDB, Env
 
 LIMIT_S = 120

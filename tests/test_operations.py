@@ -17,8 +17,8 @@ from ruamel.yaml import YAML
 
 from billdb.engines.patroni import PatroniAPI
 from billdb.operations import metrics
-from billdb.ops import cluster
 from billdb.retry import wait_until
+from billdb.state import cluster
 from conftest import Env
 
 

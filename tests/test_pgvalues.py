@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from billdb.ops.pgvalues import display, matches
 from billdb.plan.types import size_bytes
+from billdb.state.pgvalues import display, matches
 
 pytestmark = pytest.mark.unit
 

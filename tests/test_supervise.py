@@ -20,9 +20,10 @@ import psycopg
 import pytest
 
 from billdb.engines import etcd, patroni, pgbouncer, process
-from billdb.ops import cluster, pooler
+from billdb.ops import pooler
 from billdb.ops.backup import services as backup_services
 from billdb.ops.status import postmaster_pid
+from billdb.state import cluster
 from conftest import Env
 
 INSERT = ("INSERT INTO bill_inquiry_history (request_id, user_id, line_number) "

@@ -11,9 +11,9 @@ import time
 from collections.abc import Callable, Iterator
 
 from billdb.engines import tls_probe
-from billdb.ops import cluster
 from billdb.render import tls as policy
 from billdb.retry import wait_until
+from billdb.state import cluster
 from conftest import BILLDB, ROOT, Env
 
 AEAD12 = "ECDHE-ECDSA-AES128-GCM-SHA256"

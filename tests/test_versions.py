@@ -1,7 +1,7 @@
 """PostgreSQL versions: every query billdb reads the server with works on 15 and on 17, and
 postgres_exporter scrapes both without an error.
 
-The server tests run on real scratch servers (billdb.lint.scratch) of each major version that
+The server tests run on real scratch servers (billdb.state.scratch) of each major version that
 scripts/install_postgres.sh provides (/opt/billdb/postgresql/<major>), with the service's
 schema from the migrations and the plan's extensions.
 """
@@ -24,8 +24,8 @@ import pytest
 from billdb import sql as sqlfiles
 from billdb.engines import tools
 from billdb.lint import sqlsplit
-from billdb.lint.scratch import Scratch, scratch_server
 from billdb.monitoring import config
+from billdb.state.scratch import Scratch, scratch_server
 from conftest import PORT_BASE
 
 MAJORS = (15, 17)
@@ -213,17 +213,18 @@ def test_up_refuses_a_major_version_change_and_points_to_upgrade(tmp_path: Path)
 
 @pytest.mark.unit
 def test_plan_lint_reports_the_major_change_and_a_downgrade(tmp_path: Path) -> None:
-    from billdb.ops import majors
+    from billdb.lint import eol
     from billdb.plan.load import load_plan
+    from billdb.state import majors
 
     plan = load_plan(_env_on_disk(tmp_path / "up", 17, 15))
-    got = majors.findings(plan, "§2.1")
+    got = eol.major_change(plan, "§2.1")
     assert [f.id for f in got] == ["version.major_change"] and got[0].severity == "error"
     assert "billdb upgrade --to 17" in got[0].message
     down = load_plan(_env_on_disk(tmp_path / "down", 15, 17))
     assert "cannot go back from 17 to 15" in (majors.change_asked(down) or "")
     same = load_plan(_env_on_disk(tmp_path / "same", 15, 15))
-    assert majors.change_asked(same) is None and not majors.findings(same, "§2.1")
+    assert majors.change_asked(same) is None and not eol.major_change(same, "§2.1")
 
 
 # --- where each major version comes from ----------------------------------------------------

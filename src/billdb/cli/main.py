@@ -21,6 +21,7 @@ from billdb.cli import (
     monitor_cmd,
     ops_cmd,
     output,
+    satellites,
     workload_cmd,
 )
 from billdb.cli.common import EnvOpt, JsonOpt, PlanOpt, Selection, local_context
@@ -30,6 +31,8 @@ from billdb.cli.secrets_cmd import secrets_app
 from billdb.cli.tls_cmd import tls_app
 from billdb.errors import ArgumentError
 from billdb.plan import locate
+
+satellites.install()  # the composition root: what monitoring and the checklists add to ops
 
 app = typer.Typer(
     help="Provision, prove, drill and operate the Bill-Inquiry PostgreSQL plan.",

@@ -1,7 +1,7 @@
 """The schema the migrations describe, read from a scratch server, never from a member.
 
 The migrations are replayed once on the throwaway server that `plan lint` uses
-(lint/scratch.py), in a database with the plan's encoding and locale, and its catalog is read
+(state/scratch.py), in a database with the plan's encoding and locale, and its catalog is read
 with the same queries verify runs on the live database (sql/verify/schema_objects.sql,
 seed_rows.sql). `up` keeps the result in the state directory, keyed by the migrations'
 checksums and the server binaries; `verify` reads that file, or replays on a scratch server
@@ -22,7 +22,7 @@ from psycopg import sql
 from billdb import sql as sqlfiles
 from billdb.context import Context
 from billdb.fsutil import write_atomic
-from billdb.lint.scratch import scratch_server
+from billdb.state.scratch import scratch_server
 
 CACHE_NAME = "schema-expected.json"
 SCRATCH_DB = "billdb_expected"

@@ -7,7 +7,7 @@ checks:  one check per parameter on the primary, one summary check per other mem
 apply:   patch Patroni's DCS configuration, wait until every member took the new values
          (or waits for a restart), then restart those pending: standbys first, the primary
          last, so a standby never runs with a smaller max_connections than its primary.
-Values are compared through billdb.ops.pgvalues (units and vartypes as PostgreSQL has them).
+Values are compared through billdb.state.pgvalues (units and vartypes as PostgreSQL has them).
 """
 
 from __future__ import annotations
@@ -21,13 +21,13 @@ from billdb.converge.core import Check, Drift, diff, require_converged
 from billdb.engines.http import HttpError
 from billdb.engines.patroni import PatroniAPI
 from billdb.errors import BilldbError, StepError
-from billdb.ops import cluster
-from billdb.ops.pgvalues import display, matches
 from billdb.plan.models import Plan
 from billdb.render.parameters import RESTART_REQUIRED, Setting, cluster_settings
 from billdb.render.patroni import dcs_config
 from billdb.render.pgbackrest import member_parameters
 from billdb.retry import wait_until
+from billdb.state import cluster
+from billdb.state.pgvalues import display, matches
 
 S_PARAMS = "§5.1 parameters"
 STEP = "cluster parameters"

@@ -1,6 +1,6 @@
 """`billdb plan lint`: review a plan file, or the Markdown plan document, before anyone runs it.
 
-Both reviews start a throwaway PostgreSQL of the plan's major version (lint.scratch) so that
+Both reviews start a throwaway PostgreSQL of the plan's major version (state.scratch) so that
 parameter and extension names come from the server itself, and the document's SQL is
 actually executed (lint.sqlrun). Findings are {"id", "severity", "section", "message", "fix"}.
 """
@@ -15,14 +15,13 @@ from pathlib import Path
 
 from billdb.errors import BilldbError
 from billdb.lint import catalog as catalog_mod
-from billdb.lint import markdown, yaml_rules
+from billdb.lint import eol, markdown, yaml_rules
 from billdb.lint.document import DocumentLint
 from billdb.lint.findings import Finding, report
-from billdb.lint.scratch import Scratch, bin_dir, scratch_server
 from billdb.lint.sqlrun import Runner
-from billdb.ops import majors
 from billdb.plan.load import DEFAULT_PLAN, load_plan
 from billdb.plan.models import Plan
+from billdb.state.scratch import Scratch, bin_dir, scratch_server
 
 Progress = Callable[[str], None]
 
@@ -70,7 +69,7 @@ def lint_plan(plan_path: Path | None = None, today: date | None = None,
         with server.connect() as conn:
             cat = catalog_mod.read(conn, server.major)
     findings = yaml_rules.lint(plan, path, cat, missing, today)
-    findings += majors.findings(plan, "§2.1")  # against the local environment's data
+    findings += eol.major_change(plan, "§2.1")  # against the local environment's data
     findings += _version_note(major, cat.major, "§2.1")
     return report(str(path), findings, today=str(today),
                   server={"postgres_major": cat.major, "start_s": round(started, 2),

@@ -10,6 +10,8 @@ from functools import cache
 from importlib import resources
 
 from billdb.lint.findings import Finding
+from billdb.plan.models import Plan
+from billdb.state import majors
 
 WARN_DAYS = 365  # a year's notice: a major upgrade needs planning and a test cycle
 
@@ -92,3 +94,14 @@ def check(version: int, section: str, today: date, line: int | None = None) -> l
                         f"plan the major upgrade (billdb upgrade --to {pick}); {fix}", line,
                         "data")]
     return []
+
+
+def major_change(plan: Plan, section: str, line: int | None = None) -> list[Finding]:
+    """A plan asking `up` for another major version than the local data directories hold."""
+    problem = majors.change_asked(plan)
+    if not problem:
+        return []
+    want = plan.server.postgres_version
+    return [Finding("version.major_change", "error", section, problem,
+                    f"billdb upgrade --to {want}, or keep server.postgres_version at the data's "
+                    "version", line, "state")]

@@ -23,8 +23,8 @@ from psycopg import sql
 
 from billdb import sql as sqlfiles
 from billdb.lint import statements as st
-from billdb.lint.scratch import Scratch
 from billdb.lint.sqlsplit import Statement
+from billdb.state.scratch import Scratch
 
 _RELKINDS = {"tables": ["r", "p", "v", "m", "f"], "sequences": ["S"]}
 

@@ -27,7 +27,8 @@ from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 from billdb import sql as sqlfiles
 from billdb.context import Context
-from billdb.ops import cluster, connections, pooler
+from billdb.ops import connections, pooler
+from billdb.state import cluster
 
 log = logging.getLogger("billdb.exporter")
 

@@ -12,7 +12,7 @@ from billdb import sql as sqlfiles
 from billdb.context import Context
 from billdb.errors import BilldbError
 from billdb.internal import MONITOR_USER, SUPERUSER
-from billdb.ops import cluster
+from billdb.state import cluster
 
 FILES = {"slow-queries": "slow_queries", "database": "database", "tables": "tables",
          "unused-indexes": "unused_indexes", "connections": "connections"}

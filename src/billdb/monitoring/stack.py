@@ -25,8 +25,8 @@ from billdb.engines.http import HttpError, request
 from billdb.engines.secrets import SecretStore
 from billdb.internal import MONITOR_USER
 from billdb.monitoring import config, rules
-from billdb.ops import cluster
 from billdb.render.patroni import dcs_config
+from billdb.state import cluster
 
 PRIORITY = 500  # after the pooler; `down` stops the stack before the cluster
 

@@ -10,9 +10,9 @@ from billdb.context import Context
 from billdb.engines.http import HttpError, request
 from billdb.internal import MONITOR_USER
 from billdb.monitoring import config, stack
-from billdb.ops import cluster
 from billdb.ops.verify.check import Check, equal
 from billdb.retry import wait_until
+from billdb.state import cluster
 
 S = "§8 monitoring"
 

@@ -19,9 +19,9 @@ from billdb.engines import postgres
 from billdb.lint import eol
 from billdb.operations import audit_access, audit_files, audit_settings, audit_tls
 from billdb.operations.results import control, counts
-from billdb.ops import cluster
 from billdb.ops.verify import backup as verify_backup
 from billdb.ops.verify.security import _attempt
+from billdb.state import cluster
 
 INSTALL = "CIS 1 installation and patches"
 TLS = "CIS 6.7-6.8 TLS"

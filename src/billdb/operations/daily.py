@@ -13,9 +13,9 @@ from billdb.context import Context
 from billdb.engines.http import HttpError, request
 from billdb.operations import logscan, metrics, store
 from billdb.operations.results import FAIL, PASS, WARN, item
-from billdb.ops import cluster
 from billdb.ops import status as status_op
 from billdb.ops.verify import backup as verify_backup
+from billdb.state import cluster
 
 S = "§14.1 daily"
 

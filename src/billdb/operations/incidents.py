@@ -97,7 +97,8 @@ def confirm(ctx: Any, patience_s: float = 0) -> dict[str, Any]:
     """For a sev1: who leads now (did Patroni fail over?) and does the write route answer
     (a SELECT 1 as the application role over it), retried for up to `patience_s`."""
     from billdb.engines import postgres
-    from billdb.ops import cluster, connections
+    from billdb.ops import connections
+    from billdb.state import cluster
 
     t0 = time.monotonic()
     route = ""

@@ -18,7 +18,8 @@ from billdb.errors import BilldbError
 from billdb.lint import eol
 from billdb.operations import store
 from billdb.operations.results import FAIL, PASS, WARN, item
-from billdb.ops import cluster, update
+from billdb.ops import update
+from billdb.state import cluster
 
 S = "§14.1 weekly"
 REGRESSION = 1.5   # mean time up by half: flagged

@@ -13,9 +13,10 @@ from billdb.context import Context
 from billdb.engines.http import HttpError
 from billdb.engines.patroni import PatroniAPI
 from billdb.errors import BilldbError, StepError
-from billdb.ops import cluster, journal, provision
+from billdb.ops import journal, provision
 from billdb.ops.steps import StepResult, Steps
 from billdb.retry import wait_until
+from billdb.state import cluster
 
 
 def _start_zones(ctx: Context) -> tuple[bool, str]:

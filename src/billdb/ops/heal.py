@@ -17,8 +17,8 @@ from typing import Any
 from billdb.context import Context
 from billdb.engines.http import HttpError, request
 from billdb.errors import StepError
-from billdb.ops import cluster
 from billdb.retry import wait_until
+from billdb.state import cluster
 
 STUCK_AFTER_S = 45
 

@@ -36,7 +36,8 @@ from billdb.context import Context
 from billdb.engines import postgres
 from billdb.engines.secrets import SecretStore
 from billdb.errors import BilldbError
-from billdb.ops import cluster, journal
+from billdb.ops import journal
+from billdb.state import cluster
 
 WRITE_ROLE = "bill_app_user"  # the service's DML role does the re-encryption (least privilege)
 MAX_SWEEPS = 5

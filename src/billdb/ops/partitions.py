@@ -23,9 +23,9 @@ from psycopg import sql
 from billdb import sql as sqlfiles
 from billdb.context import Context
 from billdb.errors import BilldbError, StepError
-from billdb.ops import cluster
 from billdb.ops.scheduler.calendar import Slot
 from billdb.ops.scheduler.job import Job
+from billdb.state import cluster
 
 PARTITIONS_AHEAD = 3
 DELETE_BATCH = 5000

@@ -29,9 +29,9 @@ from billdb.engines import etcd, pgbouncer, process
 from billdb.engines.http import HttpError
 from billdb.engines.pgbouncer import PoolerPaths
 from billdb.errors import BilldbError, StepError
-from billdb.ops import cluster
 from billdb.render import pgbouncer as render
 from billdb.render.patroni import NAMESPACE
+from billdb.state import cluster
 
 log = logging.getLogger(__name__)
 

@@ -27,13 +27,13 @@ from billdb.engines.secrets import SecretStore, write_pgpass
 from billdb.engines.tls import ensure_tls
 from billdb.errors import StepError
 from billdb.internal import REPLICATION_USER, REWIND_USER, SUPERUSER
-from billdb.monitoring import stack as monitoring_stack
-from billdb.ops import cluster, etcd_cluster, heal, keys, majors, partitions, pooler, services
+from billdb.ops import etcd_cluster, heal, keys, partitions, pooler, registry, services
 from billdb.ops import tls as tls_ops
 from billdb.ops.backup import provision as backup_provision
 from billdb.ops.steps import Steps
 from billdb.render.patroni import dcs_config, member_config
 from billdb.retry import wait_until
+from billdb.state import cluster, majors
 
 INTERNAL_ROLES = (SUPERUSER, REPLICATION_USER, REWIND_USER)
 
@@ -62,7 +62,8 @@ def up(ctx: Context, steps: Steps) -> Steps:
     steps.run("backup", lambda: backup_provision.ensure_stanza(ctx))
     steps.run("routes", lambda: ensure_routes(ctx))
     steps.run("pooler", lambda: pooler.ensure_step(ctx))
-    steps.run("monitoring", lambda: monitoring_stack.ensure_step(ctx))  # docs/monitoring.md
+    for name, step in registry.get().up_steps:  # the satellites (billdb.cli.satellites)
+        steps.run(name, lambda step=step: step(ctx))
     steps.run("services", lambda: services.ensure_started(ctx))
     return steps
 

@@ -25,7 +25,8 @@ from billdb.converge import roles as role_resource
 from billdb.engines import pgbouncer
 from billdb.engines.secrets import SecretStore, generate_password
 from billdb.errors import ArgumentError
-from billdb.ops import cluster, journal, pooler, provision
+from billdb.ops import journal, pooler, provision
+from billdb.state import cluster
 
 Progress = Callable[[str], None]
 

@@ -8,11 +8,11 @@ from billdb.engines import process
 
 def satellites(ctx: Context) -> list[process.Service]:
     """Services started by `up` after the cluster, stopped by `down` before it."""
-    from billdb.monitoring import stack
-    from billdb.ops import pooler
+    from billdb.ops import pooler, registry
     from billdb.ops.backup import services as backup_services
 
-    return [*backup_services.services(ctx), *pooler.services(ctx), *stack.services(ctx)]
+    extra = [svc for provider in registry.get().services for svc in provider(ctx)]
+    return [*backup_services.services(ctx), *pooler.services(ctx), *extra]
 
 
 def ensure_started(ctx: Context) -> tuple[bool, str]:

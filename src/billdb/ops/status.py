@@ -8,7 +8,8 @@ from typing import Any
 
 from billdb.context import Context
 from billdb.engines import etcd, patroni, process
-from billdb.ops import cluster, services
+from billdb.ops import services
+from billdb.state import cluster
 
 _ROLE_NAMES = {"leader": "primary", "standby_leader": "primary", "sync_standby": "sync_standby",
                "quorum_standby": "sync_standby", "replica": "replica"}
@@ -68,9 +69,9 @@ def status(ctx: Context) -> dict[str, Any]:
     svcs = service_states(ctx)
     healthy = all(m["state"] in ("running", "streaming") for m in mem) and all(
         s["state"] == "running" for s in svcs)
-    from billdb.monitoring import status as monitoring_status
+    from billdb.ops import registry
     from billdb.ops.backup import health as backup_health
 
     return {"ok": healthy, "state_dir": str(ctx.layout.state_dir), "members": mem,
             "services": svcs, "backup": backup_health.status_section(ctx),
-            "monitoring": monitoring_status.section(ctx)}
+            **{name: section(ctx) for name, section in registry.get().status_sections}}

@@ -19,8 +19,9 @@ from billdb.context import Context
 from billdb.engines.http import HttpError
 from billdb.engines.patroni import PatroniAPI
 from billdb.errors import BilldbError
-from billdb.ops import cluster, journal, provision
+from billdb.ops import journal, provision
 from billdb.ops.drills import writer
+from billdb.state import cluster
 
 
 def choose_candidate(ctx: Context, leader: str, to: str | None) -> str:

@@ -9,8 +9,8 @@ from billdb.context import Context
 from billdb.engines import etcd, patroni, process
 from billdb.engines.supervisor import Supervisor
 from billdb.errors import BilldbError
-from billdb.ops import cluster
 from billdb.ops.steps import Steps
+from billdb.state import cluster
 
 
 def down(ctx: Context, steps: Steps, purge: bool = False) -> Steps:

@@ -21,10 +21,11 @@ import psycopg
 from billdb.context import Context
 from billdb.engines import azurite, patroni, pgbouncer, process, tls
 from billdb.errors import BilldbError, StepError
-from billdb.ops import cluster, journal
+from billdb.ops import journal
 from billdb.ops.backup import common as backup_common
 from billdb.ops.scheduler.calendar import Slot
 from billdb.ops.scheduler.job import Job
+from billdb.state import cluster
 
 S = "§3.2 security"
 Progress = Callable[[str], None]

@@ -31,9 +31,10 @@ from billdb.engines import process
 from billdb.engines.http import HttpError
 from billdb.engines.patroni import PatroniAPI
 from billdb.errors import BilldbError
-from billdb.ops import cluster, journal, provision, switchover
+from billdb.ops import journal, provision, switchover
 from billdb.render.patroni import dcs_config
 from billdb.retry import wait_until
+from billdb.state import cluster
 
 Progress = Callable[[str], None]
 

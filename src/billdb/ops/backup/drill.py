@@ -22,8 +22,8 @@ from billdb.context import Context
 from billdb.engines import postgres, process
 from billdb.errors import BilldbError
 from billdb.internal import SUPERUSER
-from billdb.ops import cluster
 from billdb.ops.backup import restore as restore_op
+from billdb.state import cluster
 
 MARKERS = 100
 Progress = Callable[[str], None]

@@ -25,8 +25,8 @@ from billdb.engines import postgres, process
 from billdb.errors import BilldbError
 from billdb.fsutil import write_atomic
 from billdb.internal import SUPERUSER
-from billdb.ops import cluster
 from billdb.ops.backup import common
+from billdb.state import cluster
 
 _NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 

@@ -8,9 +8,9 @@ from billdb import sql as sqlfiles
 from billdb.context import Context
 from billdb.engines import process
 from billdb.errors import BilldbError
-from billdb.ops import cluster
 from billdb.ops.backup import common, dumps, physical, services
 from billdb.ops.scheduler import runner
+from billdb.state import cluster
 
 
 def scheduler_state(ctx: Context) -> dict[str, Any]:

@@ -14,8 +14,8 @@ from typing import Any
 from billdb.context import Context
 from billdb.engines.pgbackrest import PgBackRest
 from billdb.errors import BilldbError
-from billdb.ops import cluster
 from billdb.ops.backup import common
+from billdb.state import cluster
 
 KINDS = ("full", "diff", "incr")
 

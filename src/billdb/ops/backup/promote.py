@@ -38,11 +38,12 @@ from billdb.engines import patroni, process
 from billdb.engines.patroni import PatroniAPI
 from billdb.errors import BilldbError, StepError
 from billdb.fsutil import write_atomic
-from billdb.ops import cluster, journal, provision
+from billdb.ops import journal, provision
 from billdb.ops.backup import common, physical, services
 from billdb.ops.backup import restore as restore_op
 from billdb.ops.steps import Steps
 from billdb.retry import wait_until
+from billdb.state import cluster
 
 RESTORE_KEYS = ("port", "cluster_name", "log_directory", "hba_file", "ident_file",
                 "synchronous_standby_names", "archive_mode", "hot_standby", "restore_command",

@@ -14,9 +14,9 @@ from billdb.context import Context
 from billdb.engines import azurite, process
 from billdb.errors import StepError
 from billdb.fsutil import write_atomic
-from billdb.ops import cluster
 from billdb.ops.backup import common, physical
 from billdb.render.pgbackrest import azure_container, pgbackrest_conf
+from billdb.state import cluster
 
 
 def _dirs(ctx: Context) -> list[tuple[Path, int, bool]]:

@@ -28,8 +28,8 @@ from billdb.engines import postgres, process
 from billdb.errors import BilldbError
 from billdb.fsutil import write_atomic
 from billdb.internal import SUPERUSER
-from billdb.ops import cluster
 from billdb.ops.backup import common, services
+from billdb.state import cluster
 
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,30}$")
 COPY_BLOCK = "# billdb: settings of a copy restored beside the cluster"

@@ -27,8 +27,8 @@ from billdb.context import Context
 from billdb.engines import postgres, process
 from billdb.errors import BilldbError
 from billdb.internal import SUPERUSER
-from billdb.ops import cluster
 from billdb.ops.bench.flow import BENCH_LINE_BASE, bill_for, months
+from billdb.state import cluster
 
 SCRATCH_DB = "billdb_pgbench"
 PGBENCH = "pgbench"

@@ -22,13 +22,13 @@ from billdb.client.crypto import FieldCipher
 from billdb.client.repository import BillRepository
 from billdb.context import Context
 from billdb.errors import ArgumentError, BilldbError
-from billdb.ops import cluster
 from billdb.ops.bench import machine, schedule
 from billdb.ops.bench.flow import OPERATIONS, PassThroughCipher, Recorder, line_number, user_id
 from billdb.ops.bench.poolerstats import PoolerSampler
 from billdb.ops.bench.stats import ms, percentile
 from billdb.ops.bench.worker import WorkerArgs
 from billdb.ops.bench.worker import main as worker_main
+from billdb.state import cluster
 
 READY_TIMEOUT_S = 120
 GRACE_S = 65.0  # after the window: an operation still running then counts as stuck

@@ -24,9 +24,10 @@ from typing import Any
 from billdb.context import Context
 from billdb.engines import etcd, process
 from billdb.errors import StepError
-from billdb.ops import cluster, journal, provision
+from billdb.ops import journal, provision
 from billdb.ops.drills import writer
 from billdb.retry import wait_until_async
+from billdb.state import cluster
 
 Progress = Callable[[str], None]
 GOAL_GAP_S = {"freeze": 5.0, "kill": 1.0}

@@ -27,9 +27,10 @@ from billdb.engines import patroni, process
 from billdb.engines.patroni import PatroniAPI
 from billdb.errors import BilldbError
 from billdb.fsutil import write_atomic
-from billdb.ops import cluster, journal, provision
+from billdb.ops import journal, provision
 from billdb.ops.drills import writer
 from billdb.retry import wait_until_async
+from billdb.state import cluster
 
 Progress = Callable[[str], None]
 

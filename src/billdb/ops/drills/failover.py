@@ -26,10 +26,11 @@ from typing import Any
 from billdb.context import Context
 from billdb.engines import patroni, process
 from billdb.errors import BilldbError, StepError
-from billdb.ops import cluster, journal, provision
+from billdb.ops import journal, provision
 from billdb.ops.drills import writer
 from billdb.ops.status import postmaster_pid
 from billdb.retry import wait_until_async
+from billdb.state import cluster
 
 Progress = Callable[[str], None]
 

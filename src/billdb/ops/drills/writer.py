@@ -163,7 +163,7 @@ class Writer:
 def discard_interrupted(ctx: Context, drill: str) -> int:
     """Delete the rows a killed run of `drill` left (its audit never ran): the revert of a
     journaled measurement. Returns how many rows went."""
-    from billdb.ops import cluster
+    from billdb.state import cluster
 
     with cluster.admin_connect(ctx, dbname=ctx.plan.database.name) as conn:
         return conn.execute(sqlfiles.load("drills/writer_discard"),

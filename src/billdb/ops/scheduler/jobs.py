@@ -1,15 +1,15 @@
 """The one list of scheduled jobs. Each feature contributes a provider (plan -> jobs) defined
-in its own module, and PROVIDERS below names them all.
+in its own module; PROVIDERS below names ops' own, and a satellite above ops (the
+checklists) lists its provider in billdb.cli.satellites instead.
 
 To add jobs, write `def jobs(ctx: Context) -> list[Job]` in the feature's module (Job comes
-from billdb.ops.scheduler.job) and add it to PROVIDERS.
+from billdb.ops.scheduler.job) and add it to PROVIDERS (or JOBS there).
 """
 
 from __future__ import annotations
 
 from billdb.context import Context
-from billdb.operations import jobs as checklist_jobs
-from billdb.ops import partitions
+from billdb.ops import partitions, registry
 from billdb.ops import tls as tls_jobs
 from billdb.ops.backup import jobs as backup_jobs
 from billdb.ops.scheduler.job import Job, Provider
@@ -17,17 +17,17 @@ from billdb.ops.scheduler.job import Job, Provider
 __all__ = ["PROVIDERS", "Job", "Provider", "all_jobs", "providers"]
 
 PROVIDERS: tuple[Provider, ...] = (backup_jobs.jobs, partitions.jobs,
-                                   checklist_jobs.jobs,  # issue 12: §14.1 checklists
                                    tls_jobs.jobs)  # issue 22: certificate renewal
 
 
 def providers() -> list[Provider]:
-    return list(PROVIDERS)
+    """ops' own providers, then the satellites' (billdb.cli.satellites)."""
+    return [*PROVIDERS, *registry.get().jobs]
 
 
 def all_jobs(ctx: Context) -> list[Job]:
     out: list[Job] = []
-    for provider in PROVIDERS:
+    for provider in providers():
         out.extend(provider(ctx))
     names = [j.name for j in out]
     dup = {n for n in names if names.count(n) > 1}

@@ -17,7 +17,7 @@ Collector = Callable[[Context], Iterable[Check]]
 
 
 def collectors() -> list[tuple[str, Collector]]:
-    from billdb.monitoring import verify as monitoring_checks
+    from billdb.ops import registry
     from billdb.ops.verify import backup, database, dcs, privileges, schema, security, topology
     from billdb.ops.verify import encryption as encryption_checks
     from billdb.ops.verify import partitions as partition_checks
@@ -34,7 +34,7 @@ def collectors() -> list[tuple[str, Collector]]:
         ("encryption", encryption_checks.checks),
         ("pooler", pooler_checks.checks),
         ("backup", backup.checks),
-        ("monitoring", monitoring_checks.checks),
+        *registry.get().verify_collectors,  # the satellites' (billdb.cli.satellites)
     ]
 
 

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from billdb.context import Context
 from billdb.converge import database as db_resource
 from billdb.converge import parameters
-from billdb.ops import cluster
 from billdb.ops.verify.check import Check
+from billdb.state import cluster
 
 
 def checks(ctx: Context) -> Iterator[Check]:

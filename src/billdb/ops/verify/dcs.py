@@ -10,9 +10,9 @@ from billdb.engines import etcd
 from billdb.engines.http import HttpError
 from billdb.engines.patroni import PatroniAPI
 from billdb.errors import BilldbError
-from billdb.ops import cluster
 from billdb.ops.verify.check import Check
 from billdb.render.patroni import dcs_config
+from billdb.state import cluster
 
 S_HA = "§2.2 HA"
 

@@ -7,8 +7,9 @@ import datetime as dt
 from collections.abc import Iterator
 
 from billdb.context import Context
-from billdb.ops import cluster, partitions
+from billdb.ops import partitions
 from billdb.ops.verify.check import Check
+from billdb.state import cluster
 
 S_PART = "§6 schema: monthly partitions"
 

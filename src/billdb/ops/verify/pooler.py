@@ -10,12 +10,13 @@ import psycopg
 
 from billdb.context import Context
 from billdb.engines import pgbouncer, process
-from billdb.ops import cluster, pooler
+from billdb.ops import pooler
 from billdb.ops.verify.check import Check, equal
 from billdb.plan import budget
 from billdb.render import pgbouncer as render
 from billdb.render.budget import budgets
 from billdb.render.parameters import cluster_parameters
+from billdb.state import cluster
 
 S_POOL = "§5.2 connection pool"
 S_MEM = "§5.1 parameters"

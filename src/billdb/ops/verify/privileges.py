@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from billdb.context import Context
 from billdb.converge import privileges as priv_resource
 from billdb.converge import roles as role_resource
-from billdb.ops import cluster
 from billdb.ops.verify.check import Check
+from billdb.state import cluster
 
 
 def checks(ctx: Context) -> Iterator[Check]:

@@ -11,8 +11,8 @@ from billdb import sql as sqlfiles
 from billdb.context import Context
 from billdb.converge import expected_schema
 from billdb.converge import schema as schema_resource
-from billdb.ops import cluster
 from billdb.ops.verify.check import Check
+from billdb.state import cluster
 
 
 def checks(ctx: Context) -> Iterator[Check]:

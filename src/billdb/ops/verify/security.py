@@ -10,8 +10,8 @@ import psycopg
 from billdb import sql as sqlfiles
 from billdb.context import Context
 from billdb.engines import postgres
-from billdb.ops import cluster
 from billdb.ops.verify.check import Check, equal
+from billdb.state import cluster
 
 S_TLS = "§3.2 security"
 S_NET = "§3.1 network"

@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 from billdb import sql as sqlfiles
 from billdb.context import Context
-from billdb.ops import cluster
 from billdb.ops.verify.check import Check, equal
 from billdb.render.patroni import dcs_config
+from billdb.state import cluster
 
 S_HA = "§2.2 HA"
 S_REPLICA = "§7 read replica"

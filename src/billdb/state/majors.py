@@ -12,7 +12,6 @@ from pathlib import Path
 
 from billdb.errors import PlanError
 from billdb.layout import Layout
-from billdb.lint.findings import Finding
 from billdb.plan.models import Plan
 
 
@@ -56,13 +55,3 @@ def refuse_change(plan: Plan) -> None:
     problem = change_asked(plan)
     if problem:
         raise MajorVersionChange(problem)
-
-
-def findings(plan: Plan, section: str, line: int | None = None) -> list[Finding]:
-    problem = change_asked(plan)
-    if not problem:
-        return []
-    want = plan.server.postgres_version
-    return [Finding("version.major_change", "error", section, problem,
-                    f"billdb upgrade --to {want}, or keep server.postgres_version at the data's "
-                    "version", line, "state")]
