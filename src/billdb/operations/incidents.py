@@ -115,12 +115,11 @@ def confirm(ctx: Any, patience_s: float = 0) -> dict[str, Any]:
         return True
 
     wait_until(answers, patience_s, 1)
+    problem = "no leader"
     try:  # Patroni unreachable is part of the answer
-        body = cluster.patroni_cluster(ctx) or {}
+        lead = cluster.observe(ctx).leader
     except Exception as exc:
-        body = {"error": str(exc)[:200]}
-    lead = [m for m in body.get("members", []) if m.get("role") in ("leader", "standby_leader")
-            and m.get("state") in ("running", "streaming")]
-    return {"leader": lead[0]["name"] if lead else body.get("error", "no leader"),
-            "timeline": lead[0].get("timeline") if lead else None, "write_route": route,
+        lead, problem = None, str(exc)[:200]
+    return {"leader": lead.name if lead else problem,
+            "timeline": lead.timeline if lead else None, "write_route": route,
             "checked_after_s": round(time.monotonic() - t0, 1)}

@@ -31,10 +31,9 @@ def _fail_back(ctx: Context) -> tuple[bool, str]:
     lead = cluster.leader(ctx)
     if lead.kind == "zone":
         return False, f"{lead.name} (a zone member) is already the primary"
-    body = cluster.patroni_cluster(ctx) or {}
     zones = {m.name for m in ctx.members if m.kind == "zone"}
-    sync = [m["name"] for m in body.get("members", [])
-            if m.get("role") == "sync_standby" and m["name"] in zones]
+    sync = [m.name for m in cluster.observe(ctx).with_role(cluster.Role.SYNC_STANDBY)
+            if m.name in zones]
     if not sync:
         raise StepError("fail back", "no zone member is the synchronous standby yet")
     try:

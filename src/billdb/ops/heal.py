@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any
 
 from billdb.context import Context
 from billdb.engines.http import HttpError, request
@@ -23,14 +22,9 @@ from billdb.state import cluster
 STUCK_AFTER_S = 45
 
 
-def _states(ctx: Context) -> dict[str, dict[str, Any]]:
-    body = cluster.patroni_cluster(ctx) or {}
-    return {m["name"]: m for m in body.get("members", [])}
-
-
-def _settled(m: dict[str, Any] | None) -> bool:
-    return bool(m) and ((m.get("role") == "leader" and m.get("state") == "running")
-                        or m.get("state") == "streaming")
+def _settled(ctx: Context, name: str) -> bool:
+    m = cluster.observe(ctx).member(name)
+    return m is not None and m.settled
 
 
 def record(ctx: Context, member: str, why: str) -> None:
@@ -52,8 +46,8 @@ def reinit(ctx: Context, name: str, why: str, timeout: float = 300) -> None:
         raise StepError(f"member {name}", f"reinit refused: {exc}") from None
     if status != 200:
         raise StepError(f"member {name}", f"reinit refused ({status}): {body}")
-    wait_until(lambda: not _settled(_states(ctx).get(name)), 15, 0.2)  # the reinit began
-    if not wait_until(lambda: _settled(_states(ctx).get(name)), timeout, 1.0):
+    wait_until(lambda: not _settled(ctx, name), 15, 0.2)  # the reinit began
+    if not wait_until(lambda: _settled(ctx, name), timeout, 1.0):
         raise StepError(f"member {name}", f"not streaming {timeout:.0f} s after reinit",
                         str(ctx.layout.member(name).log))
 
@@ -64,13 +58,12 @@ def ensure_rejoined(ctx: Context, wait_s: float = STUCK_AFTER_S) -> tuple[bool, 
     if lead is None:
         return False, "no leader: nothing to clone from"
     others = [m.name for m in ctx.members if m.name != lead]
-    wait_until(lambda: all(_settled(_states(ctx).get(n)) for n in others), wait_s, 1.0)
-    states = _states(ctx)
-    stuck = [n for n in others if n in states and not _settled(states[n])]
-    for n in stuck:
-        st = states[n]
-        reinit(ctx, n, f"{st.get('state')} (not streaming) {wait_s:.0f} s into `up`, "
-                       f"lag {st.get('lag')}")
+    wait_until(lambda: all(_settled(ctx, n) for n in others), wait_s, 1.0)
+    state = cluster.observe(ctx)
+    stuck = [m for n in others if (m := state.member(n)) is not None and not m.settled]
+    for m in stuck:
+        lag = "unknown" if m.lag_bytes is None else f"{m.lag_bytes} bytes"
+        reinit(ctx, m.name, f"{m.state} (not streaming) {wait_s:.0f} s into `up`, lag {lag}")
     if stuck:
-        return True, f"re-cloned {', '.join(stuck)} from {lead} (see heal.jsonl)"
+        return True, f"re-cloned {', '.join(m.name for m in stuck)} from {lead} (see heal.jsonl)"
     return False, "all standbys streaming"

@@ -243,17 +243,13 @@ def wait_replication(ctx: Context) -> tuple[bool, str]:
     sync_wanted = dcs_config(ctx.plan)["synchronous_mode"]
 
     def healthy() -> bool:
-        body = cluster.patroni_cluster(ctx) or {}
-        members = {m["name"]: m for m in body.get("members", [])}
-        if set(members) != {m.name for m in ctx.members}:
+        state = cluster.observe(ctx)
+        if state.names != {m.name for m in ctx.members}:
             return False
-        for m in members.values():
-            if m.get("role") == "leader":
-                if m.get("state") != "running":
-                    return False
-            elif m.get("state") != "streaming":
-                return False
-        return not sync_wanted or any(m.get("role") == "sync_standby" for m in members.values())
+        if not all(m.leads if m.role is cluster.Role.LEADER else m.streaming
+                   for m in state.members):
+            return False
+        return not sync_wanted or bool(state.with_role(cluster.Role.SYNC_STANDBY))
 
     if not wait_until(healthy, 90, 0.5):
         raise StepError("replication", "members are not all streaming (see `billdb status`)",

@@ -11,8 +11,9 @@ from billdb.engines import etcd, patroni, process
 from billdb.ops import services
 from billdb.state import cluster
 
-_ROLE_NAMES = {"leader": "primary", "standby_leader": "primary", "sync_standby": "sync_standby",
-               "quorum_standby": "sync_standby", "replica": "replica"}
+_ROLE_NAMES = {cluster.Role.LEADER: "primary", cluster.Role.STANDBY_LEADER: "primary",
+               cluster.Role.SYNC_STANDBY: "sync_standby",
+               cluster.Role.QUORUM_STANDBY: "sync_standby", cluster.Role.REPLICA: "replica"}
 
 
 def postmaster_pid(data_dir: Path) -> int | None:
@@ -25,26 +26,24 @@ def postmaster_pid(data_dir: Path) -> int | None:
 
 
 def members(ctx: Context) -> list[dict[str, Any]]:
-    body = cluster.patroni_cluster(ctx) or {}
-    seen = {m["name"]: m for m in body.get("members", [])}
+    state = cluster.observe(ctx)
     out = []
     for m in ctx.members:
         svc = patroni.service(ctx.local, ctx.layout, m)
         patroni_pid = process.running_pid(svc)
         # etcd keeps a dead member's key until its ttl ends: only an answering Patroni counts.
         answers = patroni_pid is not None and patroni.PatroniAPI(m).status() is not None
-        info = seen.get(m.name, {}) if answers else {}
+        info = state.member(m.name) if answers else None
         paths = ctx.layout.member(m.name)
-        lag = info.get("lag")
-        role = _ROLE_NAMES.get(info.get("role", ""), "unknown") if info else "unknown"
+        role = _ROLE_NAMES.get(info.role, "unknown") if info else "unknown"
         out.append({
             "name": m.name,
             "role": role,
             "kind": m.kind,
             "site": m.site,
-            "state": info.get("state", "down" if not answers else "unknown"),
-            "lag_bytes": 0 if role == "primary" else (lag if isinstance(lag, int) else None),
-            "timeline": info.get("timeline"),
+            "state": info.state.value if info else ("down" if not answers else "unknown"),
+            "lag_bytes": 0 if role == "primary" else (info.lag_bytes if info else None),
+            "timeline": info.timeline if info else None,
             "port": m.port,
             "rest_port": m.rest_port,
             "pid": postmaster_pid(paths.data),

@@ -26,8 +26,7 @@ from billdb.state import cluster
 
 def choose_candidate(ctx: Context, leader: str, to: str | None) -> str:
     """The target: `to` if it is a healthy zone standby, else the synchronous standby."""
-    body = cluster.patroni_cluster(ctx) or {}
-    members = {m["name"]: m for m in body.get("members", [])}
+    state = cluster.observe(ctx)
     zones = {m.name for m in ctx.members if m.kind == "zone"}
     if to is not None:
         ctx.member(to)  # raises a clear error for an unknown name
@@ -37,7 +36,7 @@ def choose_candidate(ctx: Context, leader: str, to: str | None) -> str:
             raise BilldbError(f"{to} is the read replica of another region: a switchover stays "
                               f"inside the zone pair ({', '.join(sorted(zones))})")
         return to
-    sync = [n for n, m in members.items() if m.get("role") == "sync_standby" and n in zones]
+    sync = [m.name for m in state.with_role(cluster.Role.SYNC_STANDBY) if m.name in zones]
     if not sync:
         raise BilldbError("no synchronous standby to switch over to (see `billdb status`)")
     return sync[0]

@@ -57,13 +57,9 @@ def running(ctx: Context, name: str) -> dict[str, Any]:
     return {"version": str(version).split()[0], "started_at": started.isoformat()}
 
 
-def _member(ctx: Context, name: str) -> dict[str, Any]:
-    body = cluster.patroni_cluster(ctx) or {}
-    return next((m for m in body.get("members", []) if m["name"] == name), {})
-
-
 def _streaming(ctx: Context, name: str) -> bool:
-    return _member(ctx, name).get("state") == "streaming"
+    m = cluster.observe(ctx).member(name)
+    return m is not None and m.streaming
 
 
 def _patroni_restart(ctx: Context, name: str, timeout: float = 60) -> None:
@@ -128,7 +124,9 @@ def _switch(ctx: Context, j: journal.Journal, progress: Progress) -> str:
     again (Patroni names it one loop after its restart, and refuses another candidate)."""
     if dcs_config(ctx.plan)["synchronous_mode"] and cluster.leader_name(ctx) == j.data["from"]:
         cand = j.data["candidate"]
-        if not wait_until(lambda: _member(ctx, cand).get("role") == "sync_standby", 60, 0.5):
+        sync = cluster.Role.SYNC_STANDBY
+        if not wait_until(lambda: cand in {m.name for m in cluster.observe(ctx).with_role(sync)},
+                          60, 0.5):
             raise BilldbError(f"{cand} is not the synchronous standby again after its restart")
     detail = switchover._switch(ctx, j, progress)
     provision.wait_replication(ctx)  # the old primary rejoins as a standby

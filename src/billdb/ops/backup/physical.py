@@ -21,8 +21,7 @@ KINDS = ("full", "diff", "incr")
 
 
 def _standby_streaming(ctx: Context) -> bool:
-    body = cluster.patroni_cluster(ctx) or {}
-    return any(m.get("state") == "streaming" for m in body.get("members", []))
+    return any(m.streaming for m in cluster.observe(ctx).members)
 
 
 def backup_repo(ctx: Context, eng: PgBackRest, kind: str, repo: int) -> float:

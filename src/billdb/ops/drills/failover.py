@@ -36,22 +36,14 @@ Progress = Callable[[str], None]
 
 
 def _member_role(ctx: Context, name: str) -> tuple[str | None, str | None]:
-    body = cluster.patroni_cluster(ctx) or {}
-    for m in body.get("members", []):
-        if m["name"] == name:
-            return m.get("role"), m.get("state")
-    return None, None
-
-
-def _streaming(ctx: Context, name: str) -> bool:
-    return _member_role(ctx, name) in (("replica", "streaming"), ("sync_standby", "streaming"))
+    m = cluster.observe(ctx).member(name)
+    return (m.role.value, m.state.value) if m else (None, None)
 
 
 def _whole(ctx: Context, name: str) -> bool:
     """`name` is back: streaming as a standby, or running as the leader it stayed."""
-    role = _member_role(ctx, name)
-    return role in (("leader", "running"), ("replica", "streaming"),
-                    ("sync_standby", "streaming"))
+    m = cluster.observe(ctx).member(name)
+    return m is not None and m.settled
 
 
 def _kill(ctx: Context, n: int, old, mode: str, progress: Progress) -> None:

@@ -15,37 +15,36 @@ S_REPLICA = "§7 read replica"
 
 
 def checks(ctx: Context) -> Iterator[Check]:
-    body = cluster.patroni_cluster(ctx)
-    if body is None:
+    state = cluster.read(ctx)
+    if state is None:
         yield Check("topology.patroni", S_HA, "Patroni answers", "no member answers", False)
         return
-    members = {m["name"]: m for m in body.get("members", [])}
-    yield equal("topology.members", S_HA, sorted(m.name for m in ctx.members), sorted(members))
-    leaders = [n for n, m in members.items() if m.get("role") == "leader"]
+    yield equal("topology.members", S_HA, sorted(m.name for m in ctx.members),
+                sorted(state.names))
+    leaders = [m for m in state.members if m.role is cluster.Role.LEADER]
     zones = {m.name for m in ctx.members if m.kind == "zone"}
     yield Check("topology.primary", S_HA, "one running primary in a zone",
-                ", ".join(f"{n} ({members[n].get('state')})" for n in leaders) or "none",
-                len(leaders) == 1 and leaders[0] in zones
-                and members[leaders[0]].get("state") == "running")
+                ", ".join(f"{m.name} ({m.state})" for m in leaders) or "none",
+                len(leaders) == 1 and leaders[0].name in zones and leaders[0].leads)
     if dcs_config(ctx.plan)["synchronous_mode"]:
-        syncs = [n for n, m in members.items() if m.get("role") == "sync_standby"]
+        syncs = [m.name for m in state.with_role(cluster.Role.SYNC_STANDBY)]
         yield Check("topology.sync_standby", S_HA, "a zone member is the synchronous standby",
                     ", ".join(syncs) or "none", len(syncs) == 1 and syncs[0] in zones)
     for m in ctx.members:
-        info = members.get(m.name, {})
+        info = state.member(m.name)
         if m.kind == "replica":
             yield Check(f"topology.{m.name}.streaming", S_REPLICA, "streaming, asynchronous",
-                        f"{info.get('state')}, {info.get('role')}",
-                        info.get("state") == "streaming" and info.get("role") == "replica")
+                        f"{info.state}, {info.role}" if info else "None, None",
+                        info is not None and info.streaming and info.role is cluster.Role.REPLICA)
             yield equal(f"topology.{m.name}.never_auto_promoted", S_REPLICA, True,
-                        bool((info.get("tags") or {}).get("nofailover")))
+                        info is not None and info.nofailover)
     if not leaders:
         return
-    with cluster.admin_connect(ctx, ctx.member(leaders[0])) as conn:
+    with cluster.admin_connect(ctx, ctx.member(leaders[0].name)) as conn:
         repl = {r[0]: r for r in conn.execute(sqlfiles.load("verify/replication"))}
     max_lag = ctx.plan.read_replica.max_lag_bytes
     for m in ctx.members:
-        if m.name == leaders[0]:
+        if m.name == leaders[0].name:
             continue
         row = repl.get(m.name)
         lag = row[3] if row else None
