@@ -17,6 +17,7 @@ from billdb.converge import database as db_resource
 from billdb.converge.expected_schema import Catalog
 from billdb.plan.load import load_plan
 from billdb.render.parameters import Setting
+from billdb.state.pgvalues import SettingRow
 from conftest import PORT_BASE, Env, write_plan
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,16 +29,23 @@ def _plan():
 
 # --- pure: desired and diff, no server --------------------------------------------------
 
-def _rows(settings: list[Setting], **override: tuple) -> dict[str, tuple]:
-    rows = {s.name: (s.value, None, "string", False) for s in settings}
-    rows.update(override)
+def _row(name: str, setting: str, unit: str | None = None, vartype: str = "string",
+         pending: bool = False) -> SettingRow:
+    """A pg_settings row; the context is the server's own (max_connections: postmaster)."""
+    context = "postmaster" if name == "max_connections" else "user"
+    return SettingRow(name, setting, unit, vartype, context, pending)
+
+
+def _rows(settings: list[Setting], **override: tuple) -> dict[str, SettingRow]:
+    rows = {s.name: _row(s.name, s.text) for s in settings}
+    rows.update({name: _row(name, *t) for name, t in override.items()})
     return rows
 
 
 @pytest.mark.unit
 def test_parameter_diff_names_the_drift_and_its_section():
-    settings = [Setting("max_connections", "200", "§5.1 parameters"),
-                Setting("ssl", "on", "§3.2 security")]
+    settings = [Setting("max_connections", 200, "§5.1 parameters"),
+                Setting("ssl", True, "§3.2 security")]
     observed = parameters.Observed("zone1", {
         "zone1": _rows(settings, max_connections=("100", None, "integer", False)),
         "zone2": _rows(settings, max_connections=("200", None, "integer", True)),
@@ -47,7 +55,7 @@ def test_parameter_diff_names_the_drift_and_its_section():
                                       "param.replica"]
     drifts = core.diff(checks)
     assert [(d.id, d.section, d.expected, d.actual) for d in drifts] == [
-        ("param.max_connections", "§5.1 parameters", "200", "100"),
+        ("param.max_connections", "§5.1 parameters", 200, 100),
         ("param.zone2.all", "§5.1 parameters", "same as the plan",
          "max_connections=200 (pending restart)"),
         ("param.replica", "§5.1 parameters", "reachable", "connection refused")]
@@ -61,8 +69,8 @@ def test_each_member_is_held_to_its_own_archive_command():
     local = {"a": {"archive_command": "push --pg1-path=/a"},
              "b": {"archive_command": "push --pg1-path=/b"}}
     observed = parameters.Observed("a", {
-        "a": {"archive_command": ("push --pg1-path=/a", None, "string", False)},
-        "b": {"archive_command": ("push --pg1-path=/a", None, "string", False)}})
+        "a": {"archive_command": _row("archive_command", "push --pg1-path=/a")},
+        "b": {"archive_command": _row("archive_command", "push --pg1-path=/a")}})
     drifts = core.diff(parameters.checks(cluster_wide, observed, local))
     assert [(d.id, d.actual) for d in drifts] == [
         ("param.b.all", "archive_command=push --pg1-path=/a")]
@@ -73,9 +81,11 @@ def test_each_member_is_held_to_its_own_archive_command():
 @pytest.mark.unit
 def test_parameter_units_compare_through_pgvalues():
     s = [Setting("shared_buffers", "256MB", "§5.1 parameters")]
-    ok = parameters.Observed("a", {"a": {"shared_buffers": ("32768", "8kB", "integer", False)}})
+    ok = parameters.Observed("a", {"a": {
+        "shared_buffers": _row("shared_buffers", "32768", "8kB", "integer")}})
     assert not core.diff(parameters.checks(s, ok))
-    bad = parameters.Observed("a", {"a": {"shared_buffers": ("16384", "8kB", "integer", False)}})
+    bad = parameters.Observed("a", {"a": {
+        "shared_buffers": _row("shared_buffers", "16384", "8kB", "integer")}})
     (drift,) = core.diff(parameters.checks(s, bad))
     assert drift.id == "param.shared_buffers" and drift.expected == "256MB"
 
@@ -99,15 +109,16 @@ def test_dcs_patch_changes_only_what_differs_and_restarts_standbys_first():
 
 @pytest.mark.unit
 def test_lowering_a_standby_bound_parameter_restarts_the_primary_first():
-    settings = [Setting("max_connections", "200", "§5.1 parameters"),
+    settings = [Setting("max_connections", 200, "§5.1 parameters"),
                 Setting("work_mem", "4MB", "§5.1 parameters")]
-    running = {"max_connections": ("210", None, "integer", True),
-               "work_mem": ("4096", "kB", "integer", False)}
+    running = {"max_connections": _row("max_connections", "210", None, "integer", True),
+               "work_mem": _row("work_mem", "4096", "kB", "integer", False)}
     assert parameters.lowering(settings, running)
     assert parameters.needs_restart(settings, running)
-    raised = dict(running, max_connections=("190", None, "integer", True))
+    raised = dict(running, max_connections=_row("max_connections", "190", None, "integer",
+                                                 True))
     assert not parameters.lowering(settings, raised)
-    same = dict(running, max_connections=("200", None, "integer", False))
+    same = dict(running, max_connections=_row("max_connections", "200", None, "integer"))
     assert not parameters.needs_restart(settings, same)
 
 

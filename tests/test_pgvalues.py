@@ -39,3 +39,16 @@ def test_display_and_sizes():
     assert size_bytes("64MB") == 64 * 1024**2
     with pytest.raises(ValueError, match="not a size"):
         size_bytes("64 apples")
+
+
+@pytest.mark.unit
+def test_a_settings_row_is_typed_as_the_plan_types_it():
+    from billdb.state.pgvalues import SettingRow
+
+    assert SettingRow("max_connections", "200", None, "integer", "postmaster").value == 200
+    assert SettingRow("ssl", "on", None, "bool", "sighup").value is True
+    assert SettingRow("checkpoint_completion_target", "0.9", None, "real").value == 0.9
+    assert SettingRow("shared_buffers", "32768", "8kB", "integer").value == "256MB"
+    assert SettingRow("wal_level", "replica", None, "enum").value == "replica"
+    assert SettingRow("max_connections", "200", None, "integer", "postmaster").needs_restart
+    assert not SettingRow("work_mem", "4096", "kB", "integer", "user").needs_restart

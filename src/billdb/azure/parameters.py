@@ -76,7 +76,7 @@ def _shared(plan: Plan) -> list[Param]:
     for st in cluster_settings(plan, "prod"):
         if st.name in _AZURE_OWNS:
             continue
-        value = st.value
+        value = st.text
         if st.name in _UNIT:
             value = str(size_bytes(value) // _UNIT[st.name])
         elif st.name == "pgaudit.log":

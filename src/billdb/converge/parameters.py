@@ -22,16 +22,15 @@ from billdb.engines.http import HttpError
 from billdb.engines.patroni import PatroniAPI
 from billdb.errors import BilldbError, StepError
 from billdb.plan.models import Plan
-from billdb.render.parameters import RESTART_REQUIRED, Setting, cluster_settings
+from billdb.render.parameters import PgValue, Setting, cluster_settings, conf_text
 from billdb.render.patroni import dcs_config
 from billdb.render.pgbackrest import member_parameters
 from billdb.retry import wait_until
 from billdb.state import cluster
-from billdb.state.pgvalues import display, matches
+from billdb.state.pgvalues import SettingRow, matches, read_settings
 
 S_PARAMS = "§5.1 parameters"
 STEP = "cluster parameters"
-Row = tuple[str, str | None, str, bool]  # setting, unit, vartype, pending_restart
 Local = dict[str, dict[str, str]]  # member -> the values its own Patroni config overrides
 
 
@@ -41,7 +40,7 @@ class Observed:
     error text instead of its rows."""
 
     leader: str
-    members: dict[str, dict[str, Row] | str]
+    members: dict[str, dict[str, SettingRow] | str]
 
 
 def desired(plan: Plan, env_name: str = "local") -> list[Setting]:
@@ -65,15 +64,16 @@ def observe(ctx: Context, settings: list[Setting]) -> Observed:
     return Observed(lead.name, {m.name: observe_member(ctx, m, settings) for m in order})
 
 
-def evaluate(s: Setting, row: Row | None) -> tuple[str, bool, bool]:
-    """(what the member shows, whether it equals the plan's value, pending a restart)."""
+def evaluate(s: Setting, row: SettingRow | None) -> tuple[PgValue, bool, bool]:
+    """(what the member shows, typed as the plan's value; whether it equals the plan's
+    value; pending a restart)."""
     if row is None:
         return "unknown parameter", False, False
-    setting, unit, vartype, pending = row
-    actual = display(setting, unit)
-    if pending:
-        actual += " (pending restart)"
-    return actual, matches(s.name, s.value, setting, unit, vartype), pending
+    actual = row.value
+    if row.pending_restart:
+        actual = f"{conf_text(actual)} (pending restart)"
+    same = matches(s.name, s.text, row.setting, row.unit, row.vartype)
+    return actual, same, row.pending_restart
 
 
 def checks(settings: list[Setting], observed: Observed, local: Local | None = None) \
@@ -90,14 +90,14 @@ def checks(settings: list[Setting], observed: Observed, local: Local | None = No
             if name == observed.leader:
                 out.append(Check(f"param.{s.name}", s.section, s.value, actual, ok))
             elif not ok:
-                wrong.append(f"{s.name}={actual}")
+                wrong.append(f"{s.name}={conf_text(actual)}")
         if name != observed.leader:
             out.append(Check(f"param.{name}.all", S_PARAMS, "same as the plan",
                              ", ".join(wrong) or "same as the plan", not wrong))
     return out
 
 
-def waiting_only(settings: list[Setting], rows: dict[str, Row] | str) -> bool:
+def waiting_only(settings: list[Setting], rows: dict[str, SettingRow] | str) -> bool:
     """Every parameter has the plan's value or waits for a restart: the member has taken
     the DCS change, and only a restart is left."""
     if isinstance(rows, str):
@@ -139,13 +139,13 @@ AT_LEAST_PRIMARY = frozenset({"max_connections", "max_prepared_transactions",
                               "max_wal_senders"})
 
 
-def lowering(settings: list[Setting], leader_rows: dict[str, Row] | str) -> bool:
+def lowering(settings: list[Setting], leader_rows: dict[str, SettingRow] | str) -> bool:
     """The plan lowers one of AT_LEAST_PRIMARY below what the primary runs with (pure)."""
     if isinstance(leader_rows, str):
         return False
     for s in settings:
         row = leader_rows.get(s.name)
-        if s.name in AT_LEAST_PRIMARY and row is not None and int(s.value) < int(row[0]):
+        if s.name in AT_LEAST_PRIMARY and row is not None and int(s.text) < int(row.setting):
             return True
     return False
 
@@ -155,13 +155,14 @@ def restart_order(members: list[str], leader: str, lower: bool = False) -> list[
     return sorted(members, key=lambda name: (name == leader) != lower)
 
 
-def needs_restart(settings: list[Setting], rows: dict[str, Row] | str) -> bool:
+def needs_restart(settings: list[Setting], rows: dict[str, SettingRow] | str) -> bool:
     """A restart-only parameter differs from the plan or waits for a restart (pure)."""
     if isinstance(rows, str):
         return False
     for s in settings:
-        if s.name in RESTART_REQUIRED:
-            _, same, pending = evaluate(s, rows.get(s.name))
+        row = rows.get(s.name)
+        if row is not None and row.needs_restart:
+            _, same, pending = evaluate(s, row)
             if pending or not same:
                 return True
     return False
@@ -222,12 +223,10 @@ def restart_pass(ctx: Context, settings: list[Setting], order: list[str]) -> lis
     return restarted
 
 
-def observe_member(ctx: Context, m, settings: list[Setting]) -> dict[str, Row] | str:
+def observe_member(ctx: Context, m, settings: list[Setting]) -> dict[str, SettingRow] | str:
     try:
         with cluster.admin_connect(ctx, m) as conn:
-            rows = conn.execute(sqlfiles.load("verify/parameters"),
-                                {"names": [s.name for s in settings]})
-            return {r[0]: (r[1], r[2], r[3], bool(r[5])) for r in rows}
+            return read_settings(conn, [s.name for s in settings])
     except Exception as exc:
         return str(exc)
 

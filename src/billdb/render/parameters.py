@@ -24,15 +24,29 @@ RESTART_REQUIRED = frozenset({
 _MEMORY_SCALED = ("shared_buffers", "effective_cache_size", "work_mem", "maintenance_work_mem")
 
 
+PgValue = bool | int | float | str
+
+
+def conf_text(value: PgValue) -> str:
+    """A value as postgresql.conf (and Patroni's configuration) takes it."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return str(value)
+
+
 @dataclass(frozen=True)
 class Setting:
+    """One parameter the plan sets. `value` is typed as the plan means it: a bool for
+    on/off, a number for a count or a number without a unit, and text for a quantity with
+    its unit ('256MB', '60s'), an enum or a list; `text` is the one way it is written out."""
+
     name: str
-    value: str
+    value: PgValue
     section: str
 
-
-def _onoff(flag: bool) -> str:
-    return "on" if flag else "off"
+    @property
+    def text(self) -> str:
+        return conf_text(self.value)
 
 
 def _scaled(size: str, ratio: float) -> str:
@@ -56,40 +70,40 @@ def cluster_settings(plan: Plan, env_name: str = "local") -> list[Setting]:
     mem = {name: _scaled(getattr(p, name), ratio) for name in _MEMORY_SCALED}
     s = "§5.1 parameters"
     out = [
-        Setting("max_connections", str(p.max_connections), s),
+        Setting("max_connections", p.max_connections, s),
         Setting("shared_preload_libraries", ",".join(p.shared_preload_libraries), s),
         *(Setting(name, mem[name], s) for name in _MEMORY_SCALED),
-        Setting("checkpoint_completion_target", str(p.checkpoint_completion_target), s),
+        Setting("checkpoint_completion_target", p.checkpoint_completion_target, s),
         Setting("max_wal_size", p.max_wal_size, s),
         Setting("min_wal_size", p.min_wal_size, s),
-        Setting("log_min_duration_statement", str(p.log_min_duration_statement_ms), s),
-        Setting("log_checkpoints", _onoff(p.log_checkpoints), s),
-        Setting("log_connections", _onoff(p.log_connections), s),
-        Setting("log_disconnections", _onoff(p.log_disconnections), s),
-        Setting("track_activities", _onoff(p.track_activities), s),
-        Setting("track_counts", _onoff(p.track_counts), s),
-        Setting("track_io_timing", _onoff(p.track_io_timing), s),
+        Setting("log_min_duration_statement", p.log_min_duration_statement_ms, s),
+        Setting("log_checkpoints", p.log_checkpoints, s),
+        Setting("log_connections", p.log_connections, s),
+        Setting("log_disconnections", p.log_disconnections, s),
+        Setting("track_activities", p.track_activities, s),
+        Setting("track_counts", p.track_counts, s),
+        Setting("track_io_timing", p.track_io_timing, s),
         Setting("pgaudit.log", ", ".join(audit.pgaudit_log), "§10.3 audit"),
         Setting("log_statement", audit.log_statement, "§10.3 audit"),
         Setting("log_line_prefix", audit.log_line_prefix, "§10.3 audit"),
-        Setting("log_lock_waits", _onoff(audit.log_lock_waits), "§10.3 audit"),
-        Setting("log_temp_files", str(audit.log_temp_files_kb), "§10.3 audit"),
-        Setting("ssl", _onoff(sec.ssl_enforced), "§3.2 security"),
+        Setting("log_lock_waits", audit.log_lock_waits, "§10.3 audit"),
+        Setting("log_temp_files", audit.log_temp_files_kb, "§10.3 audit"),
+        Setting("ssl", sec.ssl_enforced, "§3.2 security"),
         Setting("ssl_min_protocol_version", sec.tls_min_version, "§3.2 security"),
         # Mozilla "intermediate" (render/tls.py): ECDHE + AEAD only on TLS 1.2, P-256.
         Setting("ssl_ciphers", tls.TLS12_CIPHERS, "§3.2 security"),
         Setting("ssl_ecdh_curve", tls.ECDH_CURVE, "§3.2 security"),
         Setting("password_encryption", sec.password_encryption, "§3.2 security"),
         Setting("archive_timeout", f"{plan.backup.archive_timeout_s}s", "§9.1 backup"),
-        Setting("archive_mode", "on", "§9.1 backup"),
+        Setting("archive_mode", True, "§9.1 backup"),
         Setting("archive_command", archive_command(plan), "§9.1 backup"),
         Setting("synchronous_commit", "on" if plan.ha.synchronous_commit else "local",
                 "§2.2 HA"),
         Setting("wal_level", "replica", "§2.2 HA"),
-        Setting("hot_standby", "on", "§7 read replica"),
-        Setting("wal_log_hints", "on", "§2.2 HA"),
-        Setting("max_wal_senders", "10", "§2.2 HA"),
-        Setting("max_replication_slots", "10", "§2.2 HA"),
+        Setting("hot_standby", True, "§7 read replica"),
+        Setting("wal_log_hints", True, "§2.2 HA"),
+        Setting("max_wal_senders", 10, "§2.2 HA"),
+        Setting("max_replication_slots", 10, "§2.2 HA"),
     ]
     if "pgaudit" not in p.shared_preload_libraries:
         out = [x for x in out if x.name != "pgaudit.log"]
@@ -97,4 +111,4 @@ def cluster_settings(plan: Plan, env_name: str = "local") -> list[Setting]:
 
 
 def cluster_parameters(plan: Plan, env_name: str = "local") -> dict[str, str]:
-    return {s.name: s.value for s in cluster_settings(plan, env_name)}
+    return {s.name: s.text for s in cluster_settings(plan, env_name)}
