@@ -10,6 +10,7 @@ import pytest
 from billdb.errors import PlanError
 from billdb.plan import budget
 from billdb.plan.load import load_plan
+from billdb.plan.types import server_size_bytes
 from conftest import PLAN, write_plan
 
 plan = load_plan(PLAN)
@@ -71,9 +72,9 @@ def test_up_refuses_a_plan_whose_budget_cannot_hold():
 
 @pytest.mark.unit
 def test_memory_budget_and_sizes_read_like_patroni():
-    assert budget.size_bytes("4GB") == 4 * 1024**3
-    assert budget.size_bytes("16384", "8kB") == 128 * 1024**2
-    assert budget.size_bytes("lots") is None
+    assert server_size_bytes("4GB") == 4 * 1024**3
+    assert server_size_bytes("16384", "8kB") == 128 * 1024**2
+    assert server_size_bytes("lots") is None
     m = budget.plan_memory(plan)
     assert m.total == 4 * 1024**3 + 200 * 16 * 1024**2 + 3 * 1024**3
     assert not m.tight

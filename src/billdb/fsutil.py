@@ -45,6 +45,19 @@ def write_atomic(path: Path | str, data: str | bytes, mode: int = 0o600,
     return True
 
 
+def append_line(path: Path | str, line: str, mode: int = 0o600) -> None:
+    """Add one line to a log (created with `mode` when new) and fsync it: a record written
+    before an action survives a crash during the action."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, mode)
+    try:
+        os.write(fd, (line.rstrip("\n") + "\n").encode("utf-8"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _same(path: Path, raw: bytes, mode: int, owner: int | None, group: int | None) -> bool:
     try:
         st = path.stat()

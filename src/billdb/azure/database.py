@@ -30,6 +30,7 @@ from billdb.converge import roles as role_resource
 from billdb.converge import schema as schema_resource
 from billdb.converge.core import Check, diff, require_converged
 from billdb.converge.expected_schema import Catalog
+from billdb.engines import postgres
 from billdb.engines.secrets import SecretStore
 from billdb.errors import BilldbError
 from billdb.render import roles as role_sql
@@ -47,11 +48,11 @@ def connect(t: Target, dbname: str = "postgres", autocommit: bool = True,
         "user": user or t.az.admin_login, "password": password or state.admin_password(),
         "dbname": dbname,
         "sslmode": "verify-full", "sslrootcert": env.get("BILLDB_AZURE_PG_CA", "system"),
-        "connect_timeout": 10, "autocommit": autocommit}
+        "connect_timeout": 10}
     if env.get("BILLDB_AZURE_PG_HOSTADDR"):
         kw["hostaddr"] = env["BILLDB_AZURE_PG_HOSTADDR"]
     try:
-        return psycopg.connect(**kw)
+        return postgres.attempt(autocommit=autocommit, **kw)
     except psycopg.OperationalError as exc:
         raise BilldbError(f"cannot connect to {t.fqdn()} as {kw['user']} (TLS, "
                           f"verify-full): {str(exc).strip().splitlines()[-1]}") from None

@@ -13,6 +13,7 @@ import typer
 from billdb import times
 from billdb.cli import output
 from billdb.cli.common import ArgumentError, JsonOpt, TimeHelp, local_context
+from billdb.fsutil import write_atomic
 
 monitor_app = typer.Typer(help="The monitoring stack's programs (run by supervisord).",
                           no_args_is_help=True)
@@ -65,7 +66,7 @@ def grafana(out: Annotated[Path | None, typer.Option(
     if out is None:
         typer.echo(text, nl=False)
     else:
-        out.write_text(text, encoding="utf-8")
+        write_atomic(out, text, 0o644)
         typer.echo(str(out))
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from billdb.engines import process
 from billdb.engines.http import HttpError, request
+from billdb.fsutil import write_atomic
 from billdb.layout import Layout
 from billdb.plan.models import LocalEnvironment
 from billdb.retry import wait_until
@@ -102,7 +103,7 @@ def write_config(m: EtcdMember, initial: str, state: str) -> bool:
         "enable-grpc-gateway": True,
     }
     m.directory.mkdir(parents=True, exist_ok=True)
-    m.config_file.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    write_atomic(m.config_file, json.dumps(doc, indent=2) + "\n", 0o644)
     return True
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from billdb.engines import process
 from billdb.engines.tools import TOOLS_DIR
 from billdb.errors import StepError
+from billdb.fsutil import write_atomic
 from billdb.layout import Layout
 from billdb.plan.models import LocalEnvironment
 
@@ -129,15 +130,4 @@ def reload(svc: process.Service) -> bool:
 
 def write_file(path: Path, text: str, mode: int, owner_uid: int | None = None) -> bool:
     """Write atomically when the content differs; True when it changed."""
-    if path.exists() and path.read_text(encoding="utf-8") == text:
-        return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.chmod(tmp, mode)
-    if owner_uid is not None:
-        os.chown(tmp, owner_uid, -1)
-    os.replace(tmp, path)
-    return True
+    return write_atomic(path, text, mode, owner=owner_uid)

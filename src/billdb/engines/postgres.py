@@ -27,10 +27,17 @@ def uri(layout: Layout, *, user: str, dbname: str, ports: list[int],
     return f"postgresql://{quote(user)}@{hosts}/{quote(dbname)}?{urlencode(params, safe='/')}"
 
 
+def attempt(conninfo: str = "", *, autocommit: bool = True, **kwargs) -> psycopg.Connection:
+    """The one place billdb opens a connection. psycopg's own error reaches the caller: for a
+    check whose finding is the refusal itself (plaintext refused, a probe that failed)."""
+    return psycopg.connect(conninfo, autocommit=autocommit, **kwargs)
+
+
 def connect(conninfo: str, *, autocommit: bool = True, what: str = "server",
             **kwargs) -> psycopg.Connection:
+    """A connection, or a BilldbError that names `what` could not be reached."""
     try:
-        return psycopg.connect(conninfo, autocommit=autocommit, **kwargs)
+        return attempt(conninfo, autocommit=autocommit, **kwargs)
     except psycopg.OperationalError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise BilldbError(f"cannot connect to the {what}: {first}") from None

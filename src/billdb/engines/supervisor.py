@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from billdb.errors import StepError
+from billdb.fsutil import write_atomic
 from billdb.retry import wait_until
 
 RUNNING_STATES = ("STARTING", "RUNNING", "BACKOFF")
@@ -336,14 +337,4 @@ def _read_pid(path: Path) -> int | None:
 
 def _write(path: Path, text: str) -> bool:
     """Root 0600, atomically; True when the content changed."""
-    if path.exists() and path.read_text(encoding="utf-8") == text:
-        return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    return True
+    return write_atomic(path, text, 0o600)

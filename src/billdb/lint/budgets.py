@@ -9,7 +9,7 @@ from billdb.lint.catalog import Catalog
 from billdb.lint.facts import Fact, Facts, gib
 from billdb.lint.findings import Finding
 from billdb.plan import budget as model
-from billdb.plan.budget import size_bytes
+from billdb.plan.types import server_size_bytes
 
 MONTH_MIN = 30 * 24 * 60
 
@@ -21,8 +21,8 @@ def _param(facts: Facts, catalog: Catalog, name: str) -> tuple[float | None, Fac
     if fact is None:
         if setting is None or setting.boot_val is None:
             return None, None
-        return size_bytes(setting.boot_val, unit), None
-    return size_bytes(str(fact.value), unit), fact
+        return server_size_bytes(setting.boot_val, unit), None
+    return server_size_bytes(str(fact.value), unit), fact
 
 
 def memory(facts: Facts, catalog: Catalog) -> list[Finding]:

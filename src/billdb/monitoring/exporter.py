@@ -27,6 +27,7 @@ from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 from billdb import sql as sqlfiles
 from billdb.context import Context
+from billdb.engines import postgres
 from billdb.ops import connections, pooler
 from billdb.state import cluster
 
@@ -114,7 +115,7 @@ class Prober:
             try:
                 conn = self.conns[route]
                 if conn is None or conn.closed:
-                    conn = self.conns[route] = psycopg.connect(self.dsn[route], autocommit=True)
+                    conn = self.conns[route] = postgres.attempt(self.dsn[route])
                 t0 = time.perf_counter()
                 conn.execute(self.sql, {"line_number": f"010-0000-{self.n % 10000:04d}"})
                 PROBE.labels(route).observe(time.perf_counter() - t0)

@@ -17,6 +17,7 @@ from plotly.offline import get_plotlyjs
 from billdb.context import Context
 from billdb.engines.http import HttpError, request
 from billdb.errors import BilldbError
+from billdb.fsutil import write_atomic
 from billdb.monitoring import receiver, stack
 from billdb.plan.models import Plan
 
@@ -108,5 +109,5 @@ def write(ctx: Context, hours: float, out: Path) -> Path:
             f"<script>{get_plotlyjs()}</script></head><body><h1>{title}</h1>"
             f"<p>Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC from {base}</p>"
             f"{divs}</body></html>")
-    out.write_text(page, encoding="utf-8")
+    write_atomic(out, page, 0o644)
     return out

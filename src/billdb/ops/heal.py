@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from billdb.context import Context
 from billdb.engines.http import HttpError, request
 from billdb.errors import StepError
+from billdb.fsutil import append_line
 from billdb.retry import wait_until
 from billdb.state import cluster
 
@@ -31,8 +32,7 @@ def record(ctx: Context, member: str, why: str) -> None:
     """Written before the reinit runs, so an interrupted `up` still leaves its reason."""
     line = {"at": datetime.now(UTC).isoformat(timespec="seconds"), "member": member,
             "action": "reinit", "why": why}
-    with (ctx.layout.state_dir / "heal.jsonl").open("a", encoding="utf-8") as fh:
-        fh.write(json.dumps(line) + "\n")
+    append_line(ctx.layout.state_dir / "heal.jsonl", json.dumps(line))
 
 
 def reinit(ctx: Context, name: str, why: str, timeout: float = 300) -> None:

@@ -25,7 +25,7 @@ from billdb import logsetup
 from billdb import sql as sqlfiles
 from billdb.client.routes import Routes
 from billdb.context import Context, load_context
-from billdb.engines import etcd, pgbouncer, process
+from billdb.engines import etcd, pgbouncer, postgres, process
 from billdb.engines.http import HttpError
 from billdb.engines.pgbouncer import PoolerPaths
 from billdb.errors import BilldbError, StepError
@@ -115,8 +115,8 @@ def conninfo(ctx: Context, dbname: str, user: str = PROBE_ROLE, **extra: str) ->
 def console_connect(ctx: Context) -> psycopg.Connection:
     """PgBouncer's admin console as the plan's stats user (it speaks the simple query
     protocol only: nothing prepared)."""
-    return psycopg.connect(conninfo(ctx, "pgbouncer", user=ctx.plan.read_replica.read_user),
-                           autocommit=True, prepare_threshold=None)
+    return postgres.attempt(conninfo(ctx, "pgbouncer", user=ctx.plan.read_replica.read_user),
+                            prepare_threshold=None)
 
 
 def show(conn: psycopg.Connection, command: str) -> list[dict[str, Any]]:
@@ -134,7 +134,7 @@ def console(ctx: Context, command: str) -> list[dict[str, Any]]:
 
 def probe(ctx: Context, dbname: str) -> tuple[int, bool, bool, str]:
     """(server port, in recovery, TLS to the server, TLS version) seen through the pooler."""
-    with psycopg.connect(conninfo(ctx, dbname), autocommit=True, prepare_threshold=None) as c:
+    with postgres.attempt(conninfo(ctx, dbname), prepare_threshold=None) as c:
         return c.execute(sqlfiles.load("pooler/probe")).fetchone()
 
 

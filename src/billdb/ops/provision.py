@@ -26,6 +26,7 @@ from billdb.engines.patroni import PatroniAPI
 from billdb.engines.secrets import SecretStore, write_pgpass
 from billdb.engines.tls import ensure_tls
 from billdb.errors import StepError
+from billdb.fsutil import write_atomic
 from billdb.internal import REPLICATION_USER, REWIND_USER, SUPERUSER
 from billdb.ops import etcd_cluster, heal, keys, partitions, pooler, registry, services
 from billdb.ops import tls as tls_ops
@@ -179,12 +180,9 @@ def write_member_configs(ctx: Context) -> tuple[bool, str]:
     for m in ctx.members:
         path = ctx.layout.member(m.name).config
         text = _yaml_text(member_config(ctx.plan, ctx.layout, m, pw, promoted))
-        if path.exists() and path.read_text(encoding="utf-8") == text:
+        # It holds three passwords: atomically, 0600 and Patroni's user's before a byte.
+        if not write_atomic(path, text, 0o600, owner=uid):
             continue
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chown(path, uid, -1)
         changed.append(m.name)
         if process.running_pid(patroni.service(ctx.local, ctx.layout, m)):
             try:

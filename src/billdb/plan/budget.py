@@ -25,10 +25,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from patroni.utils import parse_int
-
 from billdb.errors import PlanError
 from billdb.plan.models import Plan
+from billdb.plan.types import server_size_bytes
 
 CLIENT_POOLS = 3  # BillDB.open(): write, primary_read, replica
 PRIMARY_POOLS = 2  # write and primary_read
@@ -169,16 +168,6 @@ def max_pods(c: Connections) -> int:
 
 # --- memory ---------------------------------------------------------------------------
 
-def size_bytes(value: str | int | float, unit: str | None = None) -> int | None:
-    """A PostgreSQL memory value in bytes; a bare number counts in `unit` (pg_settings' unit,
-    '8kB'...). Patroni's parser, so billdb reads sizes as Patroni does."""
-    value = str(value).strip()
-    if unit and value.lstrip("-").replace(".", "", 1).isdigit():
-        base = parse_int(unit, "B")
-        return None if base is None else int(float(value) * base)
-    return parse_int(value, "B")
-
-
 @dataclass(frozen=True)
 class Memory:
     shared_buffers: int
@@ -224,7 +213,7 @@ class Memory:
 def memory(settings: dict[str, str], ram_bytes: int, autovacuum_workers: int = 3) -> Memory:
     """The worst case of these settings ('4GB', '200'...) against `ram_bytes`."""
     def b(name: str) -> int:
-        return size_bytes(settings[name]) or 0
+        return server_size_bytes(settings[name]) or 0
 
     return Memory(b("shared_buffers"), b("work_mem"), b("maintenance_work_mem"),
                   int(settings["max_connections"]), autovacuum_workers, ram_bytes)

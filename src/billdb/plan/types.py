@@ -24,11 +24,22 @@ Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "satur
 
 
 def size_bytes(size: str) -> int:
-    """Bytes in a PostgreSQL size string ('64MB' -> 67108864), read by Patroni's parser."""
+    """Bytes in a plan's size string ('64MB' -> 67108864); ValueError for anything else."""
     n = parse_int(size, "B") if _SIZE_RE.match(size) else None
     if n is None:
         raise ValueError(f"not a size: {size!r}")
     return n
+
+
+def server_size_bytes(value: str | int | float, unit: str | None = None) -> int | None:
+    """A size as a server shows it, in bytes: a bare number counts in `unit` (pg_settings'
+    unit, '8kB' ...); None when it is no size. Both read with Patroni's parser, so billdb
+    reads sizes as Patroni does."""
+    value = str(value).strip()
+    if unit and value.lstrip("-").replace(".", "", 1).isdigit():
+        base = parse_int(unit, "B")
+        return None if base is None else int(float(value) * base)
+    return parse_int(value, "B")
 
 
 class Strict(BaseModel):

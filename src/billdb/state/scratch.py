@@ -24,8 +24,9 @@ from pathlib import Path
 
 import psycopg
 
-from billdb.engines import process, tools
+from billdb.engines import postgres, process, tools
 from billdb.errors import BilldbError
+from billdb.fsutil import append_line, write_atomic
 
 PREFIX = "billdb-lint-pg-"
 PORT = 5432  # only names the socket file inside the private directory: no TCP listener
@@ -42,7 +43,7 @@ class Scratch:
             application_name="billdb-lint", connect_timeout=10)
 
     def connect(self, dbname: str = "postgres", autocommit: bool = True) -> psycopg.Connection:
-        return psycopg.connect(self.conninfo(dbname), autocommit=autocommit)
+        return postgres.attempt(self.conninfo(dbname), autocommit=autocommit)
 
 
 def bin_dir(major: int, fallback: str) -> tuple[Path, int]:
@@ -109,7 +110,7 @@ def scratch_server(major: int, fallback_bin: str, preload: list[str],
     remove_stale()
     binaries, real_major = bin_dir(major, fallback_bin)
     root = Path(tempfile.mkdtemp(prefix=PREFIX))
-    (root / "owner.pid").write_text(f"{os.getpid()}\n")
+    write_atomic(root / "owner.pid", f"{os.getpid()}\n", 0o644)
     user = os_user if os.geteuid() == 0 else None  # as root, never run the server as root
     svc = _service(root, binaries, user)
     try:
@@ -119,10 +120,9 @@ def scratch_server(major: int, fallback_bin: str, preload: list[str],
                      "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"],
                     user=user, step="lint scratch initdb", timeout=120)
         conf = root / "data" / "postgresql.conf"
-        with conf.open("a", encoding="utf-8") as fh:
-            fh.write("\n# billdb plan lint scratch server\nfsync = off\n"
-                     "shared_buffers = 32MB\nmax_connections = 20\n"
-                     f"shared_preload_libraries = '{','.join(preload)}'\n")
+        append_line(conf, "\n# billdb plan lint scratch server\nfsync = off\n"
+                    "shared_buffers = 32MB\nmax_connections = 20\n"
+                    f"shared_preload_libraries = '{','.join(preload)}'")
         process.start(svc)
         _wait_ready(Scratch(root, real_major), svc)
         yield Scratch(root, real_major)

@@ -89,8 +89,7 @@ def dump_into(uri: str, d: Path, db: str, role: str, pg_dump: str, retention_day
         snapshot = conn.execute("SELECT pg_export_snapshot()").fetchone()[0]
         counts = row_counts(conn)
         tmp = path.with_suffix(".partial")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.close(fd)
+        write_atomic(tmp, b"", 0o600, only_if_changed=False)  # pg_dump writes into a 0600 file
         try:
             process.run([pg_dump, "--format=custom", f"--snapshot={snapshot}",
                          f"--file={tmp}", f"--dbname={uri}"],

@@ -26,7 +26,7 @@ from billdb.backup_layout import RestorePaths
 from billdb.context import Context
 from billdb.engines import postgres, process
 from billdb.errors import BilldbError
-from billdb.fsutil import write_atomic
+from billdb.fsutil import append_line, write_atomic
 from billdb.internal import SUPERUSER
 from billdb.ops.backup import common, services
 from billdb.state import cluster
@@ -231,8 +231,7 @@ def restore(ctx: Context, time_text: str, name: str, repo: int | None = None,
         common.engine(ctx).restore(*opts)
         files_s = time.monotonic() - t_restore
         auto = paths.data / "postgresql.auto.conf"
-        with auto.open("a", encoding="utf-8") as fh:
-            fh.write(_copy_settings(ctx, name, port, paths))
+        append_line(auto, _copy_settings(ctx, name, port, paths))
         svc = services.restored_copy(ctx, name)
         process.start(svc)
         progress(f"recovering on port {port} …")

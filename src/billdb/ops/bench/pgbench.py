@@ -26,6 +26,7 @@ from billdb.client.crypto import FieldCipher, context
 from billdb.context import Context
 from billdb.engines import postgres, process
 from billdb.errors import BilldbError
+from billdb.fsutil import write_atomic
 from billdb.internal import SUPERUSER
 from billdb.ops.bench.flow import BENCH_LINE_BASE, bill_for, months
 from billdb.state import cluster
@@ -161,7 +162,7 @@ def service(ctx: Context, clients: int, jobs: int, duration_s: int,
     }
     with tempfile.TemporaryDirectory(prefix="billdb-pgbench-") as tmp:
         script = Path(tmp) / "service_flow.sql"
-        script.write_text(flow_script(), encoding="utf-8")
+        write_atomic(script, flow_script(), 0o644)
         args = ["-n", "-M", "prepared", "-f", str(script), "-c", str(clients), "-j", str(jobs),
                 "-T", str(duration_s)]
         for k, v in variables.items():

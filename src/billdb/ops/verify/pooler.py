@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import psycopg
 
 from billdb.context import Context
-from billdb.engines import pgbouncer, process
+from billdb.engines import pgbouncer, postgres, process
 from billdb.ops import pooler
 from billdb.ops.verify.check import Check, equal
 from billdb.plan import budget
@@ -83,8 +83,7 @@ def checks(ctx: Context) -> Iterator[Check]:
         yield Check("pooler.primary", S_POOL, f"the primary (port {lead.port})",
                     str(exc).strip()[:200], False)
     try:
-        with psycopg.connect(pooler.conninfo(ctx, plan.database.name, sslmode="disable"),
-                             autocommit=True):
+        with postgres.attempt(pooler.conninfo(ctx, plan.database.name, sslmode="disable")):
             refused, what = False, "connected without TLS"
     except psycopg.OperationalError as exc:
         refused, what = True, "refused: " + (str(exc).strip().splitlines() or ["?"])[-1][:120]

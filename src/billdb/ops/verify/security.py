@@ -20,7 +20,7 @@ S_NET = "§3.1 network"
 def _attempt(conninfo: str) -> tuple[bool, str]:
     """Try to connect; (connected, what happened)."""
     try:
-        with psycopg.connect(conninfo, connect_timeout=5) as conn:
+        with postgres.attempt(conninfo, autocommit=False, connect_timeout=5) as conn:
             ssl = conn.execute(sqlfiles.load("verify/own_ssl")).fetchone()
             how = f"over TLS {ssl[1] or ''}".strip() if ssl[0] else "without TLS"
             return True, f"connected {how}"
