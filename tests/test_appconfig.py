@@ -28,7 +28,8 @@ def _secrets_absent(text: str, plan: Path) -> None:
     assert "password=" not in text.lower()
     for line in text.splitlines():
         if "password" in line.lower() and ":" in line and "${" not in line \
-                and "Env" not in line and "_env" not in line and not line.strip().startswith("#"):
+                and "Env" not in line and "_env" not in line and "password-file:" not in line \
+                and not line.strip().startswith("#"):
             raise AssertionError(f"a password value? {line!r}")
 
 
@@ -40,7 +41,9 @@ def test_spring_is_valid_yaml_with_both_datasources_and_the_pool_settings(plan: 
     for d in (m, r):
         assert (d["maximum-pool-size"], d["connection-timeout"], d["idle-timeout"],
                 d["max-lifetime"]) == (15, 30000, 600000, 1800000)
-        assert d["password"].startswith("${") and d["password"].endswith("}")
+        assert "password" not in d  # read from the Secret volume, never a value here
+        assert d["password-file"].endswith("/secrets/secret-volume/" + d["username"].upper()
+                                           + "_PASSWORD"), d["password-file"]
         for p in ("sslmode=verify-full", "sslrootcert=", "hostRecheckSeconds=",
                   "connectTimeout=", "socketTimeout=", "loginTimeout=", "tcpKeepAlive=true"):
             assert p in d["jdbc-url"], p
@@ -67,8 +70,10 @@ def test_spring_prod_through_the_pooler_has_the_secret_manifest(plan: Path):
     assert secret["stringData"] == {"BILL_APP_USER_PASSWORD": "",
                                     "BILL_READONLY_USER_PASSWORD": "",
                                     "BILLDB_COLUMN_KEYRING": ""}
-    refs = {v["password"][2:-1] for v in app["spring"]["datasource"].values()}
-    assert refs <= set(secret["stringData"])
+    files = [v["password-file"] for v in app["spring"]["datasource"].values()]
+    assert {f.rsplit("/", 1)[0] for f in files} == {"/etc/bill-inquiry/db-secret"}
+    assert {f.rsplit("/", 1)[1] for f in files} <= set(secret["stringData"])
+    assert "subPath" in text and "envFrom" not in text
     same = billdb("app-config", "--env", "prod", "--format", "spring", "--through-pooler",
                   plan=plan).stdout
     assert same == text
@@ -78,6 +83,7 @@ def test_jdbc_json_env_and_client_json(plan: Path):
     doc = json.loads(billdb("app-config", "--format", "jdbc-json", plan=plan).stdout)
     m = doc["datasources"]["master"]
     assert m["password"] == "${BILL_APP_USER_PASSWORD}" and m["hikari"]["maximumPoolSize"] == 15
+    assert m["passwordFile"].endswith("/state/secrets/secret-volume/BILL_APP_USER_PASSWORD")
     pooled = json.loads(billdb("app-config", "--format", "jdbc-json", "--through-pooler",
                                plan=plan).stdout)
     assert "/bill_inquiry_db_read?" in pooled["datasources"]["readonly"]["jdbcUrl"]

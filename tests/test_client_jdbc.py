@@ -1,6 +1,7 @@
 """The service's side in Java: pgjdbc + HikariCP pools from `app-config --format jdbc-json`,
 against the live environment (CRUD, replica reads, a kill -9 failover directly and through
-PgBouncer, refusals) and the column envelope across Python and Java (docs/envelope.md)."""
+PgBouncer, refusals, a password rotation under load with the password read from the Secret
+volume) and the column envelope across Python and Java (docs/envelope.md)."""
 
 from __future__ import annotations
 
@@ -42,15 +43,14 @@ def env(fresh_env: Env) -> Env:
 
 @pytest.fixture(scope="module")
 def jdbc(env: Env, tmp_path_factory: pytest.TempPathFactory):
-    """Compile the client; write both jdbc-json files; the passwords as environment variables."""
+    """Compile the client; write both jdbc-json files (the passwords are read from the Secret
+    volume they name, never passed in)."""
     work = tmp_path_factory.mktemp("jdbc")
     subprocess.run(["javac", "-d", str(work), "-cp", ":".join(JARS), str(JAVA)], check=True)
     for name, extra in (("direct", ()), ("pooled", ("--through-pooler",))):
         (work / f"{name}.json").write_text(
             env.run("app-config", "--format", "jdbc-json", *extra).stdout)
-    store = SecretStore(env.context().layout.secrets_file)
-    run_env = {**os.environ, **{f"{r.upper()}_PASSWORD": store.role_password(r)
-                                for r in ("bill_app_user", "bill_readonly_user")}}
+    run_env = {k: v for k, v in os.environ.items() if not k.endswith("_PASSWORD")}
 
     def run(*args: str, timeout: float = 120) -> list[dict]:
         res = subprocess.run(["java", "-cp", ":".join([str(work), *JARS]), "BillJdbcClient",
@@ -184,3 +184,84 @@ def test_envelope_python_to_java_to_python_and_moved_values_fail(env: Env, jdbc,
     assert cipher.open_text(java_token, aad.encode()) == "김철수"
     with pytest.raises(DecryptionError):
         cipher.open_text(java_token, moved.encode())
+
+
+ROTATION_APP = "jdbc-rotation-test"
+
+
+def _java_backends(env: Env) -> dict[int, float]:
+    """The Java pool's server connections on the primary: pid -> backend start (epoch s)."""
+    with cluster.admin_connect(env.context()) as conn:
+        rows = conn.execute("SELECT pid, extract(epoch FROM backend_start)::float8 FROM "
+                            "pg_stat_activity WHERE application_name = %s AND usename = %s",
+                            (ROTATION_APP, "bill_app_user")).fetchall()
+    return {int(p): float(t) for p, t in rows}
+
+
+def _wait_pool(env: Env, size: int, newer_than: float = 0.0) -> dict[int, float]:
+    """Wait (up to 60 s, the machine is shared) until the pool holds `size` connections, all
+    opened after `newer_than`."""
+    deadline, seen = time.monotonic() + 60, {}
+    while time.monotonic() < deadline:
+        seen = _java_backends(env)
+        if len(seen) == size and all(t > newer_than for t in seen.values()):
+            return seen
+        time.sleep(0.5)
+    raise AssertionError(f"pool never reached {size} connections newer than {newer_than}: "
+                         f"{seen}")
+
+
+def _secret_volume_ok(env: Env, password: str) -> None:
+    vol = env.context().layout.secret_volume
+    assert (vol.stat().st_mode & 0o777) == 0o700 and (vol / "..data").is_symlink()
+    key = vol / "BILL_APP_USER_PASSWORD"
+    assert os.readlink(key) == "..data/BILL_APP_USER_PASSWORD"
+    assert (key.stat().st_mode & 0o777) == 0o600 and key.read_text() == password
+    assert len([p for p in vol.iterdir() if p.name.startswith("..2")]) == 1  # old one removed
+    assert subprocess.run(["git", "-C", str(vol), "rev-parse"], capture_output=True
+                          ).returncode != 0  # outside any git work tree
+
+
+def test_jdbc_pool_follows_a_password_rotation_under_load(env: Env, jdbc):
+    """`secrets rotate` while 8 threads commit through a HikariCP pool that reads its password
+    from the Secret volume: 0 errors; the connections open before the rotation keep
+    committing after it; new connections (after a soft eviction) log in with the new
+    password, and the old one is refused."""
+    work, _, start = jdbc
+    ctx = env.context()
+    store = SecretStore(ctx.layout.secrets_file)
+    old = store.role_password("bill_app_user")
+    stop, evict = work / "rot-stop", work / "rot-evict"
+    stop.unlink(missing_ok=True)
+    evict.unlink(missing_ok=True)
+    size = ctx.plan.pool.size
+    proc = start("load", str(work / "direct.json"), str(stop), str(evict), "8", ROTATION_APP)
+    try:
+        before = _wait_pool(env, size)
+        rotated = env.run("secrets", "rotate", "--role", "bill_app_user", "--json")
+        rotated_at = time.time()
+        time.sleep(3)  # the open connections go on committing with the old login
+        kept = _java_backends(env)
+        evict.touch()
+        after = _wait_pool(env, size, newer_than=rotated_at)
+    finally:
+        stop.touch()
+        out = merged([json.loads(x) for x in proc.communicate(timeout=120)[0].splitlines()
+                      if x.startswith("{")])
+    new = SecretStore(ctx.layout.secrets_file).role_password("bill_app_user")
+    print(json.dumps({"ops": out["ops"], "errors": out["errors"], "pool": size,
+                      "kept_after_rotation": len(set(kept) & set(before)),
+                      "new_after_eviction": len(set(after) - set(before))}))
+    assert int(out["errors"]) == 0, out
+    assert int(out["ops"]) > 100, out
+    assert set(kept) == set(before), (before, kept)  # no open connection was dropped
+    assert not set(after) & set(before)  # all new, opened after the rotation
+    assert new != old and json.loads(rotated.stdout)["ok"]
+    for secret in (new, old):
+        assert secret not in rotated.stdout + rotated.stderr
+    _secret_volume_ok(env, new)
+    with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+        psycopg.connect(env.dsn("bill_app_user"), password=old).close()
+    with psycopg.connect(env.dsn("bill_app_user"), password=new) as conn:
+        assert conn.execute("SELECT current_user").fetchone()[0] == "bill_app_user"
+        conn.execute("DELETE FROM system_config WHERE config_key LIKE 'jdbc.rot.%'")

@@ -41,7 +41,7 @@ def write_atomic(path: Path | str, data: str | bytes, mode: int = 0o600,
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
     return True
 
 
@@ -71,7 +71,7 @@ def _same(path: Path, raw: bytes, mode: int, owner: int | None, group: int | Non
         return False
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
     try:
         fd = os.open(directory, os.O_RDONLY)
     except OSError:

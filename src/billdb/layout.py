@@ -1,7 +1,8 @@
 """Where an environment keeps its files. Pure path arithmetic, no I/O.
 
 <state_dir>/
-  secrets/      0700 root: secrets.json and pgpass (0600), never in git
+  secrets/      0700 root: secrets.json and pgpass (0600), never in git;
+                secret-volume/ the service's Secret as a pod mounts it (billdb.secret_volume)
   tls/          ca.crt (public), ca.key (root 0600), server.crt, server.key (postgres 0600)
   run/          unix sockets (private to this environment)
   supervisor/   supervisord.conf, programs/*.conf, supervisor.sock, supervisord.log
@@ -59,6 +60,11 @@ class Layout:
     @property
     def pgpass(self) -> Path:
         return self.secrets_dir / "pgpass"
+
+    @property
+    def secret_volume(self) -> Path:
+        """The service's Kubernetes Secret, laid out as its mounted volume (0700)."""
+        return self.secrets_dir / "secret-volume"
 
     @property
     def tls_dir(self) -> Path:

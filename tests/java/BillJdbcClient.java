@@ -1,7 +1,8 @@
 // The Bill-Inquiry service's side, the way a Spring Boot service connects: pgjdbc + HikariCP
 // pools built from `billdb app-config --format jdbc-json`, and the column envelope of
 // docs/envelope.md with javax.crypto. Compiled and run by tests/test_client_jdbc.py.
-// Passwords come from the environment variables the JSON names (never printed).
+// Passwords are read from the Secret volume file the JSON names (`passwordFile`), again for
+// every new connection, so a rotated Secret is followed without a restart (never printed).
 // Every mode prints one JSON line per result on stdout.
 
 import com.zaxxer.hikari.HikariConfig;
@@ -35,6 +36,8 @@ public final class BillJdbcClient {
             case "crud" -> crud(pool(args[1], "master"));
             case "replica" -> replica(pool(args[1], "readonly"));
             case "writes" -> writes(pool(args[1], "master"), Path.of(args[2]), Path.of(args[3]));
+            case "load" -> load(pool(args[1], "master", args[5]), Path.of(args[2]), Path.of(args[3]),
+                                Integer.parseInt(args[4]));
             case "refuse" -> refuse(args[1], args[2], args.length > 3 ? args[3] : null);
             case "seal" -> out("token", Envelope.seal(Path.of(args[1]), args[2], args[3]));
             case "open" -> open(Path.of(args[1]), args[2], args[3]);
@@ -52,21 +55,66 @@ public final class BillJdbcClient {
     }
 
     static String password(Map<String, Object> ds) {
-        String var = (String) ds.get("passwordEnv");
-        String value = System.getenv(var);
-        if (value == null) throw new IllegalStateException("environment variable " + var + " is not set");
-        return value;
+        return SecretFileHikariDataSource.read(Path.of((String) ds.get("passwordFile")));
+    }
+
+    /**
+     * A HikariDataSource whose password is the mounted Secret's file, read again each time
+     * HikariCP opens a physical connection; connections already open are left alone. When the
+     * kubelet swaps the Secret volume's ..data link, the next new connection logs in with the
+     * new password. No watcher thread, nothing cached.
+     * How: HikariCP asks its config (this object) for the password for every new connection
+     * and hands it to DataSource.getConnection(user, password). That reaches the server only
+     * through a DataSource: with a bare jdbcUrl, HikariCP 2.x's DriverDataSource ignores those
+     * arguments and reuses the password it was built with (HikariConfigMXBean.setPassword's
+     * javadoc says the same), so setJdbcUrl builds pgjdbc's PGSimpleDataSource from the URL.
+     * In Spring Boot: @Bean @ConfigurationProperties("spring.datasource.master") returning
+     * new SecretFileHikariDataSource() binds jdbc-url, username, password-file and the pool
+     * (docs/java-client.md). Built with the no-argument constructor, so the pool starts on
+     * first use, after every property is set.
+     */
+    static final class SecretFileHikariDataSource extends HikariDataSource {
+        private volatile Path passwordFile;
+
+        public void setPasswordFile(String path) { this.passwordFile = Path.of(path); }
+
+        @Override
+        public void setJdbcUrl(String url) {
+            org.postgresql.ds.PGSimpleDataSource pg = new org.postgresql.ds.PGSimpleDataSource();
+            pg.setURL(url);
+            setDataSource(pg);
+        }
+
+        @Override
+        public String getPassword() {
+            Path file = passwordFile;
+            return file == null ? super.getPassword() : read(file);
+        }
+
+        static String read(Path file) {
+            try {  // opened anew each time: the path resolves through ..data to the current payload
+                String v = Files.readString(file, StandardCharsets.UTF_8);
+                return v.endsWith("\n") ? v.substring(0, v.length() - 1) : v;
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException("cannot read the Secret file " + file, e);
+            }
+        }
+    }
+
+    static HikariDataSource pool(String cfgPath, String name) throws Exception {
+        return pool(cfgPath, name, null);
     }
 
     @SuppressWarnings("unchecked")
-    static HikariDataSource pool(String cfgPath, String name) throws Exception {
+    static HikariDataSource pool(String cfgPath, String name, String appName) throws Exception {
         Map<String, Object> ds = datasource(cfgPath, name);
-        HikariConfig hc = new HikariConfig();
+        SecretFileHikariDataSource hc = new SecretFileHikariDataSource();
         hc.setPoolName(name);
-        hc.setJdbcUrl((String) ds.get("jdbcUrl"));
+        String url = (String) ds.get("jdbcUrl");
+        if (appName != null) url = url.replaceAll("ApplicationName=[^&]*", "ApplicationName=" + appName);
+        hc.setJdbcUrl(url);
         hc.setUsername((String) ds.get("username"));
-        hc.setPassword(password(ds));
-        hc.setDriverClassName((String) ds.get("driverClassName"));
+        hc.setPasswordFile((String) ds.get("passwordFile"));  // pgjdbc's DataSource: no driver class
         List<String> unsupported = new ArrayList<>();
         for (Map.Entry<String, Object> e : ((Map<String, Object>) ds.get("hikari")).entrySet()) {
             String setter = "set" + Character.toUpperCase(e.getKey().charAt(0)) + e.getKey().substring(1);
@@ -78,7 +126,7 @@ public final class BillJdbcClient {
         System.out.println("{\"pool\":\"" + name + "\",\"hikari_version\":\""
             + HikariConfig.class.getPackage().getImplementationVersion() + "\",\"unsupported\":\""
             + String.join(",", unsupported) + "\"}");
-        return new HikariDataSource(hc);
+        return hc;
     }
 
     static Method find(String setter) {
@@ -157,6 +205,50 @@ public final class BillJdbcClient {
         }
         Files.writeString(log, acked.toString());
         out("errors", errors); out("last_error", lastError);
+        ds.close();
+    }
+
+    /** `threads` workers commit one upsert at a time (each on its own key) until the stop file
+     * appears; once the evict file appears the pool soft-evicts every connection (idle ones
+     * close now, busy ones when returned), so the pool opens new ones. Prints operations,
+     * errors, and the pool's connection count at the end. */
+    static void load(HikariDataSource ds, Path stop, Path evict, int threads) throws Exception {
+        java.util.concurrent.atomic.AtomicLong ops = new java.util.concurrent.atomic.AtomicLong();
+        java.util.concurrent.atomic.AtomicLong errors = new java.util.concurrent.atomic.AtomicLong();
+        java.util.concurrent.atomic.AtomicReference<String> lastError = new java.util.concurrent.atomic.AtomicReference<>("");
+        List<Thread> workers = new ArrayList<>();
+        for (int t = 0; t < threads; t++) {
+            String key = "jdbc.rot." + t;
+            Thread w = new Thread(() -> {
+                while (!Files.exists(stop)) {
+                    try (Connection c = ds.getConnection(); PreparedStatement p = c.prepareStatement(
+                            "INSERT INTO system_config (config_key, config_value) VALUES (?, 'r') "
+                            + "ON CONFLICT (config_key) DO UPDATE SET config_value = excluded.config_value")) {
+                        p.setString(1, key);
+                        p.executeUpdate();
+                        ops.incrementAndGet();
+                    } catch (SQLException e) {
+                        errors.incrementAndGet();
+                        lastError.set(e.getSQLState() + " " + e.getMessage());
+                    }
+                    try { Thread.sleep(5); } catch (InterruptedException e) { return; }
+                }
+            });
+            w.start();
+            workers.add(w);
+        }
+        boolean evicted = false;
+        while (!Files.exists(stop)) {
+            if (!evicted && Files.exists(evict)) {
+                ds.getHikariPoolMXBean().softEvictConnections();
+                evicted = true;
+                out("evicted", System.currentTimeMillis());
+            }
+            Thread.sleep(50);
+        }
+        for (Thread w : workers) w.join();
+        out("ops", ops.get()); out("errors", errors.get()); out("last_error", lastError.get());
+        out("total_connections", ds.getHikariPoolMXBean().getTotalConnections());
         ds.close();
     }
 

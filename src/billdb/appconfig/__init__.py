@@ -13,6 +13,7 @@ standby just before the promotion would be skipped that long after it became the
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,8 @@ AZURE_DOMAIN = "postgres.database.azure.com"
 AZURE_PORT, AZURE_POOLER_PORT = 5432, 6432
 PROD_CA = "/etc/bill-inquiry/db-ca/root.crt"  # mounted in the pod (Azure's root CA bundle)
 SECRET_NAME = "bill-inquiry-db"
+# where the pod mounts the Secret as a volume (never with subPath: those are not updated)
+PROD_SECRET_DIR = "/etc/bill-inquiry/db-secret"
 KEYRING_ENV = "BILLDB_COLUMN_KEYRING"
 APP_USER = "bill_app_user"
 PROFILE_FILE = "client-profile.json"
@@ -50,6 +53,11 @@ HIKARI_FAILOVER: tuple[tuple[str, int, str], ...] = (
 )
 
 
+def password_key(user: str) -> str:
+    """The Secret's key (and environment variable) holding a role's password."""
+    return f"{user.upper()}_PASSWORD"
+
+
 @dataclass(frozen=True)
 class DataSource:
     """One §7.2 datasource: where, as whom, and the pool; the password only as a variable."""
@@ -64,7 +72,7 @@ class DataSource:
 
     @property
     def password_env(self) -> str:
-        return f"{self.user.upper()}_PASSWORD"
+        return password_key(self.user)
 
     def jdbc_url(self) -> str:
         hosts = ",".join(f"{h}:{p}" for h, p in self.hosts)
@@ -82,6 +90,7 @@ class Settings:
     hikari: dict[str, int]
     pooler_port: int
     routes_file: str | None  # the local stand-in for DNS that `up` and DR drills rewrite
+    secret_dir: str  # the Secret volume the passwords are read from, one file per key
     master: DataSource
     readonly: DataSource
     plan: Plan
@@ -138,14 +147,19 @@ def settings(ctx: Context, env: str = "local", through_pooler: bool = False) -> 
     return Settings(env, through_pooler, ca, str(lay.pgpass) if local else None,
                     str(lay.secrets_file) if local else None, hikari,
                     ctx.local.pooler_port if local else AZURE_POOLER_PORT,
-                    str(lay.routes_file) if local else None, master, readonly, plan,
-                    pooler_prepares=prepares)
+                    str(lay.routes_file) if local else None,
+                    str(lay.secret_volume) if local else PROD_SECRET_DIR, master, readonly,
+                    plan, pooler_prepares=prepares)
 
 
 def jdbc_json(s: Settings) -> dict[str, Any]:
-    """The same settings as JSON: HikariCP property names, as Spring Boot binds them."""
+    """The same settings as JSON: HikariCP property names, as Spring Boot binds them.
+    `passwordFile` is the Secret volume's file, read again for every new connection (so a
+    rotated Secret is followed without a restart, docs/java-client.md); `passwordEnv` is the
+    same key as an environment variable, read once at start (no rotation)."""
     def one(d: DataSource) -> dict[str, Any]:
         return {"jdbcUrl": d.jdbc_url(), "username": d.user,
+                "passwordFile": f"{s.secret_dir}/{d.password_env}",
                 "password": f"${{{d.password_env}}}", "passwordEnv": d.password_env,
                 "driverClassName": "org.postgresql.Driver", "hikari": dict(s.hikari)}
 
@@ -210,6 +224,21 @@ def libpq_env(s: Settings) -> str:
     if s.passfile:
         lines.append(f"export PGPASSFILE={s.passfile}")
     return "\n".join(lines) + "\n"
+
+
+def secret_volume_values(plan: Plan, password: Callable[[str], str]) -> dict[str, str]:
+    """What the local Secret volume holds: the two datasources' passwords by Secret key."""
+    users = (APP_USER, plan.read_replica.read_user)
+    return {password_key(u): password(u) for u in users}
+
+
+def write_secret_volume(ctx: Context, password: Callable[[str], str]) -> bool:
+    """`<state_dir>/secrets/secret-volume`: the service's Secret as a pod mounts it (0700
+    directory, 0600 files, updated by an atomic `..data` switch); True when it changed."""
+    from billdb import secret_volume
+
+    return secret_volume.write(ctx.layout.secret_volume,
+                               secret_volume_values(ctx.plan, password))
 
 
 def encrypted_columns(plan: Plan) -> dict[str, str]:

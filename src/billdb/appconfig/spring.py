@@ -28,8 +28,8 @@ def _datasource(s: Settings, d: DataSource, what: str) -> list[str]:
     lines = [f"    {d.name}:  # {what}",
              f"      jdbc-url: {_q(d.jdbc_url())}",
              f"      username: {d.user}",
-             f"      password: {_q('${' + d.password_env + '}')}  # from the environment, "
-             "never a value here",
+             f"      password-file: {_q(s.secret_dir + '/' + d.password_env)}  # the "
+             "mounted Secret, read per new connection",
              "      driver-class-name: org.postgresql.Driver",
              f"      pool-name: {d.name}"]
     why = {k: w for k, _, w in HIKARI_FAILOVER}
@@ -51,7 +51,11 @@ def application_yml(s: Settings) -> str:
              "#   are checked against the environment's CA.",
              "# HikariCP retries a failed connect with a growing pause: up to 5 s (HikariCP 4+),",
              "# up to min(10 s, connection-timeout) in 2.x; a write resumes within that pause",
-             "# of the promotion, so keep the pool on a current HikariCP."]
+             "# of the promotion, so keep the pool on a current HikariCP.",
+             "# Each datasource is a SecretFileHikariDataSource bound to spring.datasource.<name>",
+             "# (@ConfigurationProperties): a HikariDataSource whose getPassword() reads",
+             "# password-file, so every new connection logs in with the Secret's current value",
+             "# and open connections are left alone (docs/java-client.md)."]
     if s.through_pooler and s.pooler_prepares:
         name = "Azure's PgBouncer" if s.env == "prod" else "PgBouncer"
         head.append(f"#   pgjdbc prepares as usual: {name} keeps up to "
@@ -71,8 +75,10 @@ def secret_manifest(s: Settings) -> str:
     """The Secret the placeholders name, with the keys to fill and no data."""
     keys = [s.master.password_env, s.readonly.password_env, KEYRING_ENV]
     lines = ["---",
-             "# Fill these from the secrets store (never commit values); the pod gets them as",
-             "# environment variables (envFrom: secretRef).",
+             "# Fill these from the secrets store (never commit values). Mount the Secret as a",
+             f"# volume at {s.secret_dir} (readOnly, defaultMode 0400, no subPath:",
+             "# a subPath mount is never updated); the kubelet swaps its files atomically when",
+             "# the Secret changes, and the datasources read the file for each new connection.",
              "apiVersion: v1", "kind: Secret", "metadata:", f"  name: {SECRET_NAME}",
              "type: Opaque", "stringData:"]
     lines += [f'  {k}: ""' for k in keys]

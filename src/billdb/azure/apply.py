@@ -181,7 +181,7 @@ def arm_message(exc: Exception) -> str:
     return f"{code}: {msg}"
 
 
-def _valid(resource_id: str, patch: dict[str, Any]) -> None:
+def check_patch(resource_id: str, patch: dict[str, Any]) -> None:
     bad = [p for p in contract.check_request(resource_id, "PATCH", patch)
            if p.severity == "error"]
     if bad:
@@ -227,7 +227,7 @@ def apply(plan: Plan, plan_path: Path, progress: Callable[[str], None]) -> dict[
             started = time.monotonic()
             try:  # each waits for its long-running operation
                 if patch is not None and op.patch is not None:
-                    _valid(op.resource_id, patch)
+                    check_patch(op.resource_id, patch)
                     op.patch(clients[op.client], patch)
                 else:
                     op.send(clients[op.client], op.model)

@@ -22,6 +22,14 @@ uses), so the SDK's own code paths run against it:
 It refuses a request without a bearer token, a subnet of a VNet it does not have and a child
 of a server that does not exist.
 
+The administrator's password (`administratorLoginPassword`: x-ms-secret, mutability create
+and update, ServerPropertiesForPatch: update only) is write-only: it is never stored in the
+resource and never returned by a GET. A PATCH that changes it is a long-running operation
+that reads `InProgress` on its first poll and `Succeeded` after; the new password takes
+effect only then. The double keeps a SHA-256 of the effective password per server so a test
+can ask, on the double's own non-ARM path `POST /_double/login` ({"server", "password"} ->
+{"ok"}), whether a password would log in, standing in for a login as the administrator.
+
 Run: python -m billdb.azure.double --port P --dir D [--vnet ID ...] (test use).
 """
 
@@ -29,12 +37,15 @@ from __future__ import annotations
 
 import argparse
 import copy
+import hashlib
+import hmac
 import json
 import os
 import ssl
 import sys
 import threading
 import uuid
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -65,6 +76,9 @@ class Store:
         self.lock = threading.Lock()
         self.res: dict[str, dict[str, Any]] = {}
         self.requests: list[str] = []
+        self.admin_password: dict[str, str] = {}  # server id (lower) -> SHA-256, never served
+        # long-running operations still in progress: id -> (polls left, what finishes it)
+        self.pending: dict[str, tuple[int, Callable[[], None]]] = {}
         for v in vnets:
             self.res[v.lower()] = {"id": v, "name": v.rsplit("/", 1)[1],
                                    "type": "Microsoft.Network/virtualNetworks",
@@ -110,9 +124,11 @@ class Store:
         low, old = rid.lower(), self.res.get(rid.lower())
         new = copy.deepcopy(body)
         props = new.setdefault("properties", {})
-        props.pop("administratorLoginPassword", None)
+        password = props.pop("administratorLoginPassword", None)
         if _is_server(low):
             self._server(rid, new, old)
+            if old is None and password:
+                self.admin_password[low] = _digest(password)
         elif "/configurations/" in low:
             self._parameter(rid, props)
         merged = _merge(old or {}, new)
@@ -188,18 +204,49 @@ class Store:
             p["availabilityZone"], ha["standbyAvailabilityZone"] = (
                 ha["standbyAvailabilityZone"], p["availabilityZone"])
 
-    def patch(self, rid: str, body: dict[str, Any]) -> dict[str, Any]:
+    def patch(self, rid: str, body: dict[str, Any]) -> Callable[[], None] | None:
+        """Apply a PATCH; what finishes its operation when that is not immediate."""
         srv = self.get(rid)
+        body = copy.deepcopy(body)
         replica = (body.get("properties") or {}).get("replica") or {}
         if replica.get("promoteMode"):
-            return _promote(srv, replica)
+            _promote(srv, replica)
+            return None
         for path in (*cat.SERVER_CREATE_ONLY, *cat.SERVER_READ_ONLY):
             if _dig(body, path) is not None:
                 raise ArmError(400, "InvalidParameterValue", f"'{'.'.join(path)}' cannot be "
                                "changed by an update")
-        merged = _merge(srv, body)
-        self.res[rid.lower()] = merged
-        return merged
+        password = (body.get("properties") or {}).pop("administratorLoginPassword", None)
+        if password is not None and _dig(srv, ("properties", "authConfig",
+                                               "passwordAuth")) == "Disabled":
+            raise ArmError(400, "InvalidParameterValue", "administratorLoginPassword can be "
+                           "changed only while password authentication is enabled")
+        self.res[rid.lower()] = _merge(srv, body)
+        if password is None:
+            return None
+        digest, low = _digest(password), rid.lower()
+        return lambda: self.admin_password.__setitem__(low, digest)
+
+    def login(self, server: str, password: str) -> bool:
+        """Whether `password` is the server administrator's effective password now."""
+        have = self.admin_password.get(server.lower())
+        return have is not None and hmac.compare_digest(have, _digest(password))
+
+    def poll(self, op: str) -> str:
+        """An operation's status: InProgress while it has polls left, then Succeeded."""
+        if op not in self.pending:
+            return "Succeeded"
+        left, finish = self.pending[op]
+        if left > 0:
+            self.pending[op] = (left - 1, finish)
+            return "InProgress"
+        del self.pending[op]
+        finish()
+        return "Succeeded"
+
+
+def _digest(password: str) -> str:
+    return hashlib.sha256(password.encode()).hexdigest()
 
 
 def _create_only_unchanged(new: dict[str, Any], old: dict[str, Any]) -> None:
@@ -321,8 +368,11 @@ class Handler(BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length") or 0)
         return json.loads(self.rfile.read(n) or b"{}") if n else {}
 
-    def _accepted(self, doc: Any = None, status: int = 202) -> None:
+    def _accepted(self, doc: Any = None, status: int = 202,
+                  finish: Callable[[], None] | None = None) -> None:
         op = uuid.uuid4().hex
+        if finish is not None:  # in progress on the first poll, done on the next
+            self.store.pending[op] = (1, finish)
         base = f"https://{self.headers['Host']}/_ops/{op}"
         headers = {"Azure-AsyncOperation": f"{base}?api-version=2026-10-01",
                    "Retry-After": "0"}
@@ -336,8 +386,16 @@ class Handler(BaseHTTPRequestHandler):
         try:
             body = self._body() if method in ("PUT", "PATCH", "POST") else {}
             if path.startswith("/_ops/"):
+                with st.lock:
+                    status = "Succeeded" if path.endswith("/result") else st.poll(
+                        path.split("/")[2])
                 self._send(200, {} if path.endswith("/result") else
-                           {"name": path.split("/")[2], "status": "Succeeded"})
+                           {"name": path.split("/")[2], "status": status})
+                return
+            if path == "/_double/login":  # the double's own test path, not ARM
+                with st.lock:
+                    ok = st.login(body["server"], body["password"])
+                self._send(200, {"ok": ok})
                 return
             if not (self.headers.get("Authorization") or "").startswith("Bearer "):
                 raise ArmError(401, "AuthenticationFailed", "Authentication failed. The "
@@ -370,8 +428,7 @@ class Handler(BaseHTTPRequestHandler):
             st.restart(path.rsplit("/", 1)[0], body)
             self._accepted()
         elif method == "PATCH" and PG in low:
-            st.patch(path, body)
-            self._accepted()
+            self._accepted(finish=st.patch(path, body))
         else:
             raise ArmError(405, "MethodNotAllowed", f"{method} {path} is not supported here")
 

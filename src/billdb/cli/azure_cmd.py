@@ -174,6 +174,17 @@ def promote_cmd(
     output.conclude(dr.promote(*_prod(), forced, switchover), as_json)
 
 
+@azure_app.command("rotate-admin")
+def rotate_admin_cmd(as_json: JsonOpt = False) -> None:
+    """A new password for the server's administrator: generated and kept (0600) first, sent
+    with a PATCH of properties.administratorLoginPassword, waited for (long-running), then
+    stored where billdb reads it. Journaled: a killed run is finished by running it again.
+    The password is never printed."""
+    from billdb.azure import admin_rotate
+
+    output.conclude(admin_rotate.rotate(*_prod(), progress=output.note).as_dict(), as_json)
+
+
 @azure_app.command("export")
 def export_cmd(
     fmt: Annotated[str, typer.Option("--format", help="arm (template), az (script) or "

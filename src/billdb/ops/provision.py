@@ -133,9 +133,11 @@ def ensure_directories(ctx: Context) -> tuple[bool, str]:
 
 def write_passfile(ctx: Context, store: SecretStore) -> bool:
     """The passfile billdb's tools and the clients read (the administrator and the login
-    roles); True when it changed."""
-    return write_pgpass(ctx.layout.pgpass, {r: store.role_password(r)
-                                            for r in [SUPERUSER, *ctx.plan.roles.login]})
+    roles), and the service's Secret volume the Java datasources read (the same passwords);
+    True when either changed."""
+    changed = write_pgpass(ctx.layout.pgpass, {r: store.role_password(r)
+                                               for r in [SUPERUSER, *ctx.plan.roles.login]})
+    return appconfig.write_secret_volume(ctx, store.role_password) or changed
 
 
 def ensure_secrets(ctx: Context) -> tuple[bool, str]:

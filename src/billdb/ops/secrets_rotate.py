@@ -8,9 +8,12 @@ Journaled (billdb.ops.journal), each step resumable:
 1. new secret: generated once into the 0600 secrets store as the role's next password;
 2. server: ALTER ROLE ... PASSWORD with its SCRAM verifier (the clear text never reaches the
    server);
-3. clients: the next password becomes the role's, then the passfile and PgBouncer's auth file
-   are rewritten and PgBouncer reloaded, right after the server step (a connection attempt in
-   the few milliseconds between is refused and retried by the pools' reconnect loop).
+3. clients: the next password becomes the role's, then the passfile, the service's Secret
+   volume (`<state_dir>/secrets/secret-volume`, switched atomically as the kubelet does; the
+   Java datasources read it for each new connection, docs/java-client.md) and PgBouncer's
+   auth file are rewritten and PgBouncer reloaded, right after the server step (a connection
+   attempt in the few milliseconds between is refused and retried by the pools' reconnect
+   loop).
 The secret is never printed, logged or written into the journal.
 """
 
@@ -54,7 +57,7 @@ def _clients(ctx: Context, role: str) -> str:
         store.put(store.password_key(role), store.get(_next_key(role)))
         store.discard(_next_key(role))
     provision.write_passfile(ctx, store)
-    done = ["passfile"]
+    done = ["passfile", "Secret volume"]
     if ctx.plan.pooler.enabled:
         pooler.write_auth_file(ctx)
         if pgbouncer.reload(pgbouncer.service(ctx.local, ctx.layout)):
@@ -75,6 +78,6 @@ def rotate(ctx: Context, role: str, progress: Progress = lambda _m: None) -> dic
          journal.Step("clients", lambda _j: _clients(ctx, role))],
         command=f"billdb secrets rotate --role {role}", progress=progress)
     return {"role": role, "rotated": True, "seconds": round(time.monotonic() - t0, 3),
-            "holders": ["server verifier", "passfile",
+            "holders": ["server verifier", "passfile", "secret volume",
                         *(["pgbouncer auth_file"] if ctx.plan.pooler.enabled else [])],
             "ok": True, "journal": record}

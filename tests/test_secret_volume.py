@@ -1,0 +1,65 @@
+"""The Secret-volume-shaped directory (billdb.secret_volume): the kubelet's layout, an atomic
+switch a concurrent reader never sees half done, 0700/0600, the old payload removed."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+from billdb import secret_volume
+
+pytestmark = pytest.mark.unit
+
+
+def test_layout_modes_and_update(tmp_path: Path):
+    vol = tmp_path / "vol"
+    assert secret_volume.write(vol, {"A_PASSWORD": "one", "B_PASSWORD": "two"})
+    assert not secret_volume.write(vol, {"A_PASSWORD": "one", "B_PASSWORD": "two"})
+    assert (vol.stat().st_mode & 0o777) == 0o700
+    assert os.readlink(vol / "A_PASSWORD") == "..data/A_PASSWORD"
+    payload = vol / os.readlink(vol / "..data")
+    assert payload.name.startswith("..") and (payload.stat().st_mode & 0o777) == 0o700
+    assert ((payload / "A_PASSWORD").stat().st_mode & 0o777) == 0o600
+    assert secret_volume.write(vol, {"A_PASSWORD": "three"})
+    assert secret_volume.read(vol, "A_PASSWORD") == "three"
+    assert secret_volume.read(vol, "B_PASSWORD") is None  # a key dropped from the Secret
+    assert secret_volume.current(vol) == {"A_PASSWORD": "three"}
+    assert not payload.exists()  # the previous payload is gone
+    assert sorted(p.name for p in vol.iterdir()) == sorted(
+        ["..data", os.readlink(vol / "..data"), "A_PASSWORD"])
+
+
+def test_a_reader_never_sees_a_missing_or_mixed_value(tmp_path: Path):
+    vol = tmp_path / "vol"
+    secret_volume.write(vol, {"K": "v0" * 64})
+    seen: set[str] = set()
+    failures: list[str] = []
+    done = threading.Event()
+
+    def reader() -> None:
+        while not done.is_set():
+            try:
+                seen.add((vol / "K").read_text())
+            except OSError as exc:
+                failures.append(repr(exc))
+
+    t = threading.Thread(target=reader)
+    t.start()
+    try:
+        for n in range(1, 200):
+            secret_volume.write(vol, {"K": f"v{n}" * 64})
+    finally:
+        done.set()
+        t.join()
+    assert failures == []
+    assert all(v == v[:v.index("v", 1)] * 64 for v in seen), seen  # whole values only
+    assert len(seen) > 1
+
+
+def test_refuses_a_key_that_is_not_a_file_name(tmp_path: Path):
+    for bad in ("..data", "a/b", ""):
+        with pytest.raises(ValueError, match="not a Secret key"):
+            secret_volume.write(tmp_path / "vol", {bad: "x"})
