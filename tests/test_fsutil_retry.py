@@ -72,3 +72,24 @@ def test_wait_until_and_retry():
         retry(lambda: 1 / 0, timeout=0.1, interval=0.02, on=ZeroDivisionError)
     with pytest.raises(KeyError):  # not retried: not of the type asked for
         retry(lambda: {}["x"], timeout=5, interval=0.02, on=ConnectionError)
+
+
+@pytest.mark.unit
+def test_poll_returns_the_value_and_a_timeout_carries_the_last_one():
+    from billdb.retry import PollTimeout, poll
+
+    seen = iter([1, 2, 3, 4])
+    assert poll(lambda: next(seen), 5, 0.01, until=lambda v: v >= 3) == 3
+    calls = iter([ValueError("down"), 7])
+
+    def flaky() -> int:
+        item = next(calls)
+        if isinstance(item, Exception):
+            raise item
+        return item
+    assert poll(flaky, 5, 0.01, on=ValueError) == 7
+    with pytest.raises(PollTimeout) as caught:
+        poll(lambda: 0, 0.05, 0.01)
+    assert caught.value.last == 0 and caught.value.seconds == 0.05
+    with pytest.raises(KeyError):  # not an `on` exception: at once, not after the timeout
+        poll(lambda: {}["x"], 5, 0.01, on=ValueError)

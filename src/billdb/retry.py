@@ -39,6 +39,33 @@ async def wait_until_async(predicate: Callable[[], object], timeout: float,
     return bool(predicate())
 
 
+class PollTimeout(Exception):
+    """`poll` ran out of time; `last` is what the last look saw (a value or an exception)."""
+
+    def __init__(self, seconds: float, last: object) -> None:
+        super().__init__(f"not within {seconds:g} s; last: {last}")
+        self.seconds, self.last = seconds, last
+
+
+def poll(func: Callable[[], T], timeout: float, interval: float = 0.2, *,
+         until: Callable[[T], object] = bool,
+         on: type[BaseException] | tuple[type[BaseException], ...] = ()) -> T:
+    """Call `func()` until `until(value)` holds and return that value. An exception of type
+    `on` counts as one more look; any other reaches the caller at once. After `timeout`
+    seconds, PollTimeout carries the last value (or the last `on` exception)."""
+    last: object = None
+    for _ in polling_loop(timeout, interval):
+        try:
+            value = func()
+        except on as exc:
+            last = exc
+            continue
+        if until(value):
+            return value
+        last = value
+    raise PollTimeout(timeout, last)
+
+
 def retry(func: Callable[[], T], timeout: float, interval: float = 0.2,
           on: type[BaseException] | tuple[type[BaseException], ...] = Exception) -> T:
     """`func()`'s result, calling it again every `interval` seconds after an exception of

@@ -31,6 +31,7 @@ from billdb.engines.pgbouncer import PoolerPaths
 from billdb.errors import BilldbError, StepError
 from billdb.render import pgbouncer as render
 from billdb.render.patroni import NAMESPACE
+from billdb.retry import PollTimeout, poll
 from billdb.state import cluster
 
 log = logging.getLogger(__name__)
@@ -139,19 +140,15 @@ def probe(ctx: Context, dbname: str) -> tuple[int, bool, bool, str]:
 
 
 def _wait_serving(ctx: Context, primary: int, timeout: float = 15.0) -> tuple[int, bool, bool, str]:
-    deadline = time.monotonic() + timeout
-    last: object = None
-    while time.monotonic() < deadline:
-        try:
-            seen = probe(ctx, ctx.plan.database.name)
-            if seen[0] == primary:
-                return seen
-            last = f"answered by port {seen[0]}"
-        except psycopg.Error as exc:
-            last = str(exc).strip().splitlines()[-1] if str(exc).strip() else exc
-        time.sleep(0.2)
-    raise StepError("pooler", f"PgBouncer does not reach the primary (port {primary}): {last}",
-                    str(PoolerPaths.of(ctx.layout).log))
+    try:
+        return poll(lambda: probe(ctx, ctx.plan.database.name), timeout,
+                    until=lambda seen: seen[0] == primary, on=psycopg.Error)
+    except PollTimeout as exc:
+        last = exc.last
+        why = (f"answered by port {last[0]}" if isinstance(last, tuple)
+               else (str(last).strip().splitlines() or [type(last).__name__])[-1])
+        raise StepError("pooler", f"PgBouncer does not reach the primary (port {primary}): "
+                        f"{why}", str(PoolerPaths.of(ctx.layout).log)) from None
 
 
 def ensure_step(ctx: Context) -> tuple[bool, str]:

@@ -17,7 +17,6 @@ import os
 import shutil
 import signal
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ import psycopg
 from billdb.engines import postgres, process, tools
 from billdb.errors import BilldbError
 from billdb.fsutil import append_line, write_atomic
+from billdb.retry import PollTimeout, poll
 
 PREFIX = "billdb-lint-pg-"
 PORT = 5432  # only names the socket file inside the private directory: no TCP listener
@@ -132,12 +132,15 @@ def scratch_server(major: int, fallback_bin: str, preload: list[str],
 
 
 def _wait_ready(scratch: Scratch, svc: process.Service, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def look() -> bool:
         if not process.running_pid(svc):
             tail = svc.logfile.read_text(errors="replace").strip().splitlines()[-3:]
             raise BilldbError(f"the lint's scratch PostgreSQL exited: {' | '.join(tail)}")
-        with contextlib.suppress(psycopg.OperationalError), scratch.connect():
-            return
-        time.sleep(0.1)
-    raise BilldbError(f"the lint's scratch PostgreSQL did not accept connections in {timeout}s")
+        with scratch.connect():
+            return True
+
+    try:
+        poll(look, timeout, 0.1, on=psycopg.OperationalError)
+    except PollTimeout:
+        raise BilldbError(f"the lint's scratch PostgreSQL did not accept connections in "
+                          f"{timeout}s") from None
