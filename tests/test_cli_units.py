@@ -306,3 +306,54 @@ def test_status_at_80_columns_keeps_roles_times_and_paths_whole(monkeypatch) -> 
     for whole in ("sync_standby", "3.0 MiB", "1h 2m", "2026-12-06T17:07:59+09:00",
                   "replica: /var/lib/billdb/local/members/replica/data"):
         assert whole in text, (whole, text)
+
+
+def _leaves(command, path=()):
+    """Every runnable command of the tree: (words, click command)."""
+    if hasattr(command, "commands"):  # a group (typer carries its own click)
+        for name, sub in sorted(command.commands.items()):
+            yield from _leaves(sub, (*path, name))
+    else:
+        yield path, command
+
+
+def _bad_values(command) -> list[tuple[str, str]]:
+    """(option, a value its type refuses) for every number or choice option of `command`."""
+    import enum
+    import typing
+
+    out = []
+    for p in command.params:
+        if p.param_type_name != "option" or p.is_flag or not p.opts:
+            continue
+        kind = p.type_descriptor.annotation
+        args = [a for a in typing.get_args(kind) if a is not type(None)]
+        kind = args[0] if len(args) == 1 else kind
+        if kind in (int, float):
+            out.append((p.opts[0], "not-a-number"))
+        elif typing.get_origin(kind) is typing.Literal or (
+                isinstance(kind, type) and issubclass(kind, enum.Enum)):
+            out.append((p.opts[0], "no-such-choice"))
+    return out
+
+
+def test_every_command_refuses_bad_arguments_with_exit_2_and_no_traceback(run) -> None:
+    """Each command with an option it does not have, and each typed option with a value of the
+    wrong type or outside its choices: exit 2, one line that names it, never a traceback."""
+    import typer.main
+
+    from billdb.cli.main import app
+
+    leaves = list(_leaves(typer.main.get_command(app)))
+    assert len(leaves) > 60, len(leaves)
+    tried = 0
+    for words, command in leaves:
+        attempts = [("--no-such-option",)] + [(opt, bad) for opt, bad in _bad_values(command)]
+        for extra in attempts:
+            res = run(*words, *extra)
+            tried += 1
+            assert res.returncode == 2, (words, extra, res.stdout, res.stderr)
+            assert "Traceback" not in res.stderr + res.stdout, (words, extra, res.stderr)
+            named = extra[0] if len(extra) == 1 else extra[1]
+            assert named in res.stderr or extra[0] in res.stderr, (words, extra, res.stderr)
+    assert tried > len(leaves)

@@ -4,19 +4,19 @@ the model and the formats live in `billdb.appconfig`."""
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
 from billdb.cli.common import ArgumentError, plan_path, selection
 from billdb.context import load_context
 
-FormatOpt = Annotated[str, typer.Option(
+FormatOpt = Annotated[Literal["spring", "jdbc-json", "env", "client-json"], typer.Option(
     "--format", help="spring (application-<env>.yml), jdbc-json, env (libpq variables) or "
     "client-json (the Python client's connection profile).")]
 PoolerOpt = Annotated[bool, typer.Option(
     "--through-pooler", help="Connect through PgBouncer (the production path).")]
-AppEnvOpt = Annotated[str | None, typer.Option(
+AppEnvOpt = Annotated[Literal["local", "prod"] | None, typer.Option(
     "--env", help="Environment: local or prod (default: the root --env).", show_default=False)]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 
@@ -187,7 +187,8 @@ def rotate_admin_cmd(as_json: JsonOpt = False) -> None:
 
 @azure_app.command("export")
 def export_cmd(
-    fmt: Annotated[str, typer.Option("--format", help="arm (template), az (script) or "
+    fmt: Annotated[Literal["arm", "az", "cronjob"], typer.Option(
+        "--format", help="arm (template), az (script) or "
                                      "cronjob (the dump runner for AKS).")],
 ) -> None:
     """The plan's resources as an ARM template, a checked `az` script, or the §9.1 dump

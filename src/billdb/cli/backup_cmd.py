@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -38,7 +38,8 @@ def _backup_table(backups: list[dict]) -> None:
 @backup_app.callback(invoke_without_command=True)
 def backup(
     ctx: typer.Context,
-    kind: Annotated[str, typer.Option("--type", help="full, diff or incr.")] = "full",
+    kind: Annotated[Literal["full", "diff", "incr"], typer.Option(
+        "--type", help="full, diff or incr.")] = "full",
     as_json: JsonOpt = False,
 ) -> None:
     """Take a backup into repo1 and repo2 (from a standby when one streams)."""

@@ -8,7 +8,7 @@ import os
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -27,7 +27,8 @@ PlanOpt = Annotated[Path | None, typer.Option(
     "current directory, else the copy `billdb up` keeps in the state directory "
     "($BILLDB_STATE_DIR, default /var/lib/billdb/local); stderr says which.",
     show_default=False)]
-EnvOpt = Annotated[str, typer.Option("--env", help="Environment of the plan: local or prod.")]
+EnvOpt = Annotated[Literal["local", "prod"], typer.Option(
+    "--env", help="Environment of the plan: local or prod.")]
 JsonOpt = Annotated[bool, typer.Option(
     "--json", help="Print one JSON document on stdout (times in UTC), also on failure: "
     '{"ok": false, "error": {...}}.')]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Annotated, NoReturn
+from typing import Annotated, Literal, NoReturn
 
 import typer
 import typer.main
@@ -130,7 +130,8 @@ def status(as_json: JsonOpt = False) -> None:
 @app.command()
 def dsn(
     role: Annotated[str, typer.Option("--role", help="A login role of the plan, or 'admin'.")],
-    route: Annotated[str, typer.Option("--route", help="write (primary) or read (replica, "
+    route: Annotated[Literal["write", "read"], typer.Option(
+        "--route", help="write (primary) or read (replica, "
                                        "falling back to the primary).")] = "write",
 ) -> None:
     """Print a libpq URI (TLS verifying the CA; the password comes from a 0600 passfile)."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -124,8 +124,8 @@ def slow_queries(
     as_json: JsonOpt = False,
     limit: Annotated[int, typer.Option("--limit", min=1, max=1000,
                                        help="Statements shown.")] = 20,
-    order: Annotated[str, typer.Option("--order", help="total or mean execution time.")
-                     ] = "total",
+    order: Annotated[Literal["total", "mean"], typer.Option(
+        "--order", help="total or mean execution time.")] = "total",
     include_billdb: Annotated[bool, typer.Option(
         "--include-billdb", help="Also billdb's own statements (its administrator and the "
         "exporters), labelled billdb_own.")] = False,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from billdb.context import Context
 from billdb.engines import postgres
-from billdb.errors import BilldbError
+from billdb.errors import ArgumentError, BilldbError
 from billdb.internal import ADMIN_ROLE_ALIAS, SUPERUSER
 
 
@@ -16,7 +16,7 @@ def dsn(ctx: Context, role: str, route: str = "write") -> str:
         allowed = ", ".join([*plan.roles.login, ADMIN_ROLE_ALIAS])
         raise BilldbError(f"--role {role!r} is not a login role of the plan (allowed: {allowed})")
     if route not in ("write", "read"):
-        raise BilldbError(f"--route must be 'write' or 'read', not {route!r}")
+        raise ArgumentError(f"--route must be 'write' or 'read', not {route!r}")
     user = SUPERUSER if role == ADMIN_ROLE_ALIAS else role
     dbname = plan.database.name
     zones = [m.port for m in ctx.members if m.kind == "zone"]

@@ -13,7 +13,7 @@ from typing import Any
 
 from billdb.context import Context
 from billdb.engines.pgbackrest import PgBackRest
-from billdb.errors import BilldbError
+from billdb.errors import ArgumentError, BilldbError
 from billdb.ops.backup import common
 from billdb.state import cluster
 
@@ -33,7 +33,7 @@ def backup_repo(ctx: Context, eng: PgBackRest, kind: str, repo: int) -> float:
 def take_backup(ctx: Context, kind: str = "full", on_repo=lambda repo: None) -> dict[str, Any]:
     """A backup of `kind` into repo1 and repo2; the labels come from `info` afterwards."""
     if kind not in KINDS:
-        raise BilldbError(f"--type must be one of {', '.join(KINDS)}, not {kind!r}")
+        raise ArgumentError(f"--type must be one of {', '.join(KINDS)}, not {kind!r}")
     cluster.leader(ctx)  # a clear error when the environment is down
     eng = common.engine(ctx)
     before = {(b["repo"], b["label"]) for b in backups(eng.stanza_info())}

@@ -25,7 +25,7 @@ from billdb import times
 from billdb.backup_layout import RestorePaths
 from billdb.context import Context
 from billdb.engines import postgres, process
-from billdb.errors import BilldbError
+from billdb.errors import ArgumentError, BilldbError
 from billdb.fsutil import append_line, write_atomic
 from billdb.internal import SUPERUSER
 from billdb.ops.backup import common, services
@@ -200,7 +200,7 @@ def restore(ctx: Context, time_text: str, name: str, repo: int | None = None,
         raise BilldbError(f"--as {name!r}: a name is lower-case letters, digits, - and _ "
                           "(at most 31), starting with a letter")
     if repo is not None and repo not in common.REPOS:
-        raise BilldbError(f"--repo must be one of {common.REPOS}")
+        raise ArgumentError(f"--repo must be one of {common.REPOS}")
     target = parse_time(ctx, time_text)
     refuse_before_first_backup(ctx, target, name, repo)
     paths = common.paths(ctx).restore(name)
