@@ -194,55 +194,71 @@ def _last_error(paths: RestorePaths) -> str:
     return lines[-1].strip() if lines else f"see {paths.root}"
 
 
-def restore(ctx: Context, time_text: str, name: str, repo: int | None = None,
-            progress: Progress = lambda m: None) -> dict[str, Any]:
+def _check_arguments(ctx: Context, name: str, repo: int | None) -> None:
     if not _NAME.match(name):
-        raise BilldbError(f"--as {name!r}: a name is lower-case letters, digits, - and _ "
-                          "(at most 31), starting with a letter")
+        raise ArgumentError(f"--as {name!r}: a name is lower-case letters, digits, - and _ "
+                            "(at most 31), starting with a letter")
     if repo is not None and repo not in common.REPOS:
         raise ArgumentError(f"--repo must be one of {common.REPOS}")
-    target = parse_time(ctx, time_text)
-    refuse_before_first_backup(ctx, target, name, repo)
-    paths = common.paths(ctx).restore(name)
-    if paths.root.exists():
+    if common.paths(ctx).restore(name).root.exists():
         raise BilldbError(f"a restored copy named {name} exists: `billdb restore drop {name}` "
                           "first, or choose another name")
-    t0 = time.monotonic()
-    horizon = wal_horizon(ctx, target, progress)
-    port = _pick_port(ctx)
-    user = ctx.local.os_user
+
+
+def _make_directories(paths: RestorePaths, user: str) -> None:
     paths.root.mkdir(parents=True, mode=0o700)
     for d in (paths.data, paths.pg_log, paths.lock, paths.log):
         d.mkdir(mode=0o700)
     for d in (paths.root, paths.data, paths.pg_log, paths.lock, paths.log):
         process.chown_tree(d, user)
+
+
+def _restore_files(ctx: Context, paths: RestorePaths, target: datetime,
+                   repo: int | None) -> float:
+    """pgbackrest restore into the copy's data directory; the seconds it took."""
+    t0 = time.monotonic()
+    opts = [f"--pg1-path={paths.data}", "--type=time", f"--target={pgbackrest_time(target)}",
+            "--target-action=promote", "--archive-mode=off", f"--lock-path={paths.lock}",
+            f"--log-path={paths.log}", *([f"--repo={repo}"] if repo else [])]
+    common.engine(ctx).restore(*opts)
+    return time.monotonic() - t0
+
+
+def _recover(ctx: Context, name: str, port: int, paths: RestorePaths, target: datetime,
+             horizon: dict[str, Any], progress: Progress
+             ) -> tuple[datetime | None, dict[str, Any]]:
+    """Start the copy and wait for its promotion: (last replayed commit, WAL horizon)."""
+    append_line(paths.data / "postgresql.auto.conf", _copy_settings(ctx, name, port, paths))
+    svc = services.restored_copy(ctx, name)
+    process.start(svc)
+    progress(f"recovering on port {port} …")
+    try:
+        return _wait_promoted(ctx, svc, port, paths, ctx.plan.dr.rto_min * 60), horizon
+    except TargetNotReached:
+        # No commit after the target in the archive (a quiet database): archive one and let
+        # recovery continue from where it stopped.
+        horizon = wal_horizon(ctx, target, progress, force=True)
+        process.start(svc)
+        return _wait_promoted(ctx, svc, port, paths, ctx.plan.dr.rto_min * 60), horizon
+
+
+def restore(ctx: Context, time_text: str, name: str, repo: int | None = None,
+            progress: Progress = lambda m: None) -> dict[str, Any]:
+    _check_arguments(ctx, name, repo)
+    target = parse_time(ctx, time_text)
+    refuse_before_first_backup(ctx, target, name, repo)
+    paths = common.paths(ctx).restore(name)
+    t0 = time.monotonic()
+    horizon = wal_horizon(ctx, target, progress)
+    port = _pick_port(ctx)
+    _make_directories(paths, ctx.local.os_user)
     meta = {"name": name, "port": port, "target_time": target.isoformat(), "repo": repo,
             "state": "restoring", "created_at": datetime.now(UTC).isoformat()}
     _write_meta(paths, meta)
     try:
         progress(f"pgbackrest restore to {target.isoformat()} into {paths.data} …")
-        t_restore = time.monotonic()
-        opts = [f"--pg1-path={paths.data}", "--type=time", f"--target={pgbackrest_time(target)}",
-                "--target-action=promote", "--archive-mode=off",
-                f"--lock-path={paths.lock}",
-                f"--log-path={paths.log}"]
-        if repo:
-            opts.append(f"--repo={repo}")
-        common.engine(ctx).restore(*opts)
-        files_s = time.monotonic() - t_restore
-        auto = paths.data / "postgresql.auto.conf"
-        append_line(auto, _copy_settings(ctx, name, port, paths))
-        svc = services.restored_copy(ctx, name)
-        process.start(svc)
-        progress(f"recovering on port {port} …")
-        try:
-            recovered = _wait_promoted(ctx, svc, port, paths, ctx.plan.dr.rto_min * 60)
-        except TargetNotReached:
-            # No commit after the target in the archive (a quiet database): archive one and
-            # let recovery continue from where it stopped.
-            horizon = wal_horizon(ctx, target, progress, force=True)
-            process.start(svc)
-            recovered = _wait_promoted(ctx, svc, port, paths, ctx.plan.dr.rto_min * 60)
+        files_s = _restore_files(ctx, paths, target, repo)
+        recovered, horizon = _recover(ctx, name, port, paths, target, horizon, progress)
     except BaseException:
         drop(ctx, name)
         raise
