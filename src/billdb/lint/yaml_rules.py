@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -125,80 +126,97 @@ def names(plan: Plan, catalog: Catalog, missing_libs: list[str], line: Lines) ->
     return out
 
 
-def azure(plan: Plan, line: Lines) -> list[Finding]:
-    lim = azure_platform.limits()
-    out = []
+def _bad(fid: str, sev: str, section: str, msg: str, fix: str, ln: int | None) -> Finding:
+    return Finding(fid, sev, section, msg, fix, ln, "data")
+
+
+def _azure_server(plan: Plan, lim: dict, line: Lines) -> Iterator[Finding]:
+    """Storage, backup retention and geo region, HA tier: what the server offers."""
     srv, bk = plan.server, plan.backup
-
-    def bad(fid: str, sev: str, section: str, msg: str, fix: str, ln: int | None) -> None:
-        out.append(Finding(fid, sev, section, msg, fix, ln, "data"))
-
     if srv.storage_gb not in lim["storage_gb"]:
-        bad("azure.unsupported_setting", "error", "§2.1",
-            f"server.storage_gb {srv.storage_gb} is not an Azure storage size",
-            f"pick one of {lim['storage_gb']}", line("server", "storage_gb"))
+        yield _bad("azure.unsupported_setting", "error", "§2.1",
+                   f"server.storage_gb {srv.storage_gb} is not an Azure storage size",
+                   f"pick one of {lim['storage_gb']}", line("server", "storage_gb"))
     lo, hi = lim["backup_retention_days"]
     if not lo <= bk.retention_days <= hi:
-        bad("azure.unsupported_setting", "error", "§2.3",
-            f"backup.retention_days {bk.retention_days} is outside Azure's {lo}-{hi} days",
-            f"use {lo}-{hi} days; keep longer copies as logical dumps",
-            line("backup", "retention_days"))
+        yield _bad("azure.unsupported_setting", "error", "§2.3",
+                   f"backup.retention_days {bk.retention_days} is outside Azure's {lo}-{hi} "
+                   "days", f"use {lo}-{hi} days; keep longer copies as logical dumps",
+                   line("backup", "retention_days"))
     pair = lim["paired_regions"].get(srv.region)
     if bk.geo_redundant and pair and bk.geo_region != pair:
-        bad("azure.geo_region", "error", "§2.3",
-            f"geo-redundant backups of {srv.region} go to its paired region {pair}, "
-            f"not {bk.geo_region}", f"set backup.geo_region: {pair}",
-            line("backup", "geo_region"))
+        yield _bad("azure.geo_region", "error", "§2.3",
+                   f"geo-redundant backups of {srv.region} go to its paired region {pair}, "
+                   f"not {bk.geo_region}", f"set backup.geo_region: {pair}",
+                   line("backup", "geo_region"))
     if plan.ha.mode != "Disabled" and srv.tier not in lim["ha_tiers"]:
-        bad("azure.unsupported_setting", "error", "§2.2",
-            f"high availability is not offered on the {srv.tier} tier",
-            f"use one of {lim['ha_tiers']}", line("server", "tier"))
-    if plan.pooler.enabled and srv.tier not in lim["pgbouncer_tiers"]:
-        bad("azure.unsupported_setting", "error", "§5.2",
-            f"the built-in PgBouncer is not offered on the {srv.tier} tier",
-            f"use one of {lim['pgbouncer_tiers']}", line("server", "tier"))
-    if plan.pooler.enabled and plan.pooler.reserve_pool_size:
-        bad("azure.unsupported_setting", "warning", "§5.2",
-            f"pooler.reserve_pool_size {plan.pooler.reserve_pool_size}: Azure's built-in "
-            "PgBouncer has no such parameter (it offers "
-            f"{', '.join(p.split('.')[1] for p in lim['pgbouncer_parameters'])})",
-            "on Azure, fold the reserve into pgbouncer.default_pool_size; the local "
-            "PgBouncer keeps it", line("pooler", "reserve_pool_size"))
-    if plan.pooler.enabled and plan.pooler.max_client_conn > lim["pgbouncer_max_client_conn"]:
-        bad("azure.unsupported_setting", "error", "§5.2",
-            f"pooler.max_client_conn {plan.pooler.max_client_conn} is above Azure's "
-            f"{lim['pgbouncer_max_client_conn']}", "lower it",
-            line("pooler", "max_client_conn"))
+        yield _bad("azure.unsupported_setting", "error", "§2.2",
+                   f"high availability is not offered on the {srv.tier} tier",
+                   f"use one of {lim['ha_tiers']}", line("server", "tier"))
+    if not lim["backup_time_configurable"]:
+        yield _bad("azure.backup_time", "warning", "§2.3",
+                   f"backup.schedule.daily_at {bk.schedule.daily_at}: Azure chooses the time "
+                   "of its automated backups; only the maintenance window can be scheduled",
+                   "on Azure, schedule the maintenance window instead; the time applies to "
+                   "the local pgBackRest stand-in", line("backup", "schedule"))
+
+
+def _azure_pooler(plan: Plan, lim: dict, line: Lines) -> Iterator[Finding]:
+    """The built-in PgBouncer: its tiers, its parameters, its connection limit."""
+    pool, tier = plan.pooler, plan.server.tier
+    if not pool.enabled:
+        return
+    if tier not in lim["pgbouncer_tiers"]:
+        yield _bad("azure.unsupported_setting", "error", "§5.2",
+                   f"the built-in PgBouncer is not offered on the {tier} tier",
+                   f"use one of {lim['pgbouncer_tiers']}", line("server", "tier"))
+    if pool.reserve_pool_size:
+        yield _bad("azure.unsupported_setting", "warning", "§5.2",
+                   f"pooler.reserve_pool_size {pool.reserve_pool_size}: Azure's built-in "
+                   "PgBouncer has no such parameter (it offers "
+                   f"{', '.join(p.split('.')[1] for p in lim['pgbouncer_parameters'])})",
+                   "on Azure, fold the reserve into pgbouncer.default_pool_size; the local "
+                   "PgBouncer keeps it", line("pooler", "reserve_pool_size"))
+    if pool.max_client_conn > lim["pgbouncer_max_client_conn"]:
+        yield _bad("azure.unsupported_setting", "error", "§5.2",
+                   f"pooler.max_client_conn {pool.max_client_conn} is above Azure's "
+                   f"{lim['pgbouncer_max_client_conn']}", "lower it",
+                   line("pooler", "max_client_conn"))
+
+
+def _azure_parameters(plan: Plan, lim: dict, line: Lines) -> Iterator[Finding]:
+    """Server parameters: ranges, allowed libraries, and the ones Azure names differently."""
     lo, hi = lim["max_connections"]
     if not lo <= plan.parameters.max_connections <= hi:
-        bad("azure.unsupported_setting", "error", "§5.1",
-            f"max_connections {plan.parameters.max_connections} is outside Azure's {lo}-{hi}",
-            f"use {lo}-{hi}", line("parameters", "max_connections"))
+        yield _bad("azure.unsupported_setting", "error", "§5.1",
+                   f"max_connections {plan.parameters.max_connections} is outside Azure's "
+                   f"{lo}-{hi}", f"use {lo}-{hi}", line("parameters", "max_connections"))
     for lib in plan.parameters.shared_preload_libraries:
         if lib not in lim["shared_preload_libraries"]:
-            bad("azure.unsupported_setting", "error", "§5.1",
-                f"shared_preload_libraries {lib!r} is not allowed on Azure",
-                f"Azure allows: {', '.join(lim['shared_preload_libraries'])}",
-                line("parameters", "shared_preload_libraries"))
-    if not lim["backup_time_configurable"]:
-        bad("azure.backup_time", "warning", "§2.3",
-            f"backup.schedule.daily_at {bk.schedule.daily_at}: Azure chooses the time of its "
-            "automated backups; only the maintenance window can be scheduled",
-            "on Azure, schedule the maintenance window instead; the time applies to the "
-            "local pgBackRest stand-in", line("backup", "schedule"))
+            yield _bad("azure.unsupported_setting", "error", "§5.1",
+                       f"shared_preload_libraries {lib!r} is not allowed on Azure",
+                       f"Azure allows: {', '.join(lim['shared_preload_libraries'])}",
+                       line("parameters", "shared_preload_libraries"))
     if plan.security.ssl_enforced:
-        bad("azure.named_differently", "info", "§3.2",
-            "security.ssl_enforced is the server parameter require_secure_transport on Azure "
-            "(ssl itself is read-only there)",
-            "set require_secure_transport=on with az postgres flexible-server parameter set",
-            line("security", "ssl_enforced"))
-    bad("azure.named_differently", "info", "§4.1",
-        f"extensions {', '.join(plan.database.extensions)} must first be allow-listed in the "
-        f"Azure server parameter {lim['extensions_allowlist_parameter']}, and the libraries "
-        "in shared_preload_libraries there too", "set azure.extensions="
-        f"{','.join(plan.database.extensions)} before CREATE EXTENSION",
-        line("database", "extensions"))
-    return out
+        yield _bad("azure.named_differently", "info", "§3.2",
+                   "security.ssl_enforced is the server parameter require_secure_transport on "
+                   "Azure (ssl itself is read-only there)",
+                   "set require_secure_transport=on with az postgres flexible-server "
+                   "parameter set", line("security", "ssl_enforced"))
+    exts = plan.database.extensions
+    yield _bad("azure.named_differently", "info", "§4.1",
+               f"extensions {', '.join(exts)} must first be allow-listed in the Azure server "
+               f"parameter {lim['extensions_allowlist_parameter']}, and the libraries in "
+               "shared_preload_libraries there too",
+               f"set azure.extensions={','.join(exts)} before CREATE EXTENSION",
+               line("database", "extensions"))
+
+
+def azure(plan: Plan, line: Lines) -> list[Finding]:
+    """What Azure's flexible server does not offer, or names otherwise, in the plan."""
+    lim = azure_platform.limits()
+    return [*_azure_server(plan, lim, line), *_azure_pooler(plan, lim, line),
+            *_azure_parameters(plan, lim, line)]
 
 
 def lint(plan: Plan, path: Path, catalog: Catalog, missing_libs: list[str],
