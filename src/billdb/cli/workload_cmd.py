@@ -107,47 +107,65 @@ def pooler_status(as_json: JsonOpt = False) -> None:
     output.conclude(report, as_json)
 
 
+BenchUsersOpt = Annotated[int, typer.Option("--users", min=1, help="Simulated users.")]
+BenchDurationOpt = Annotated[float, typer.Option(
+    "--duration", min=1, help="Measured seconds (after a warm-up).")]
+BenchThinkMsOpt = Annotated[float, typer.Option(
+    "--think-ms", min=0,
+    help="Pause between a user's operations (1000: N users ~ N operations/s).")]
+BenchWorkersOpt = Annotated[int, typer.Option(
+    "--workers", min=1, max=64,
+    help="Client processes (each one service pod with its own pools).")]
+BenchPodsOpt = Annotated[int | None, typer.Option(
+    "--pods", min=1, help="Service pods simulated (each its own pools of the plan's "
+    "pool.size), spread over the workers (default: one per worker).")]
+BenchThroughPoolerOpt = Annotated[bool, typer.Option(
+    "--through-pooler", help="Connect through PgBouncer.")]
+BenchComparePgbenchOpt = Annotated[bool, typer.Option(
+    "--compare-pgbench", help="Then run the same statements under pgbench with as many "
+    "clients, for as long, and report bench_sps, pgbench_sps and their ratio.")]
+BenchCompareDirectOpt = Annotated[bool, typer.Option(
+    "--compare-direct", help="With --through-pooler: one run, --duration through PgBouncer "
+    "and --duration straight to the servers, in turns of about 5 s back to back (direct, "
+    "pooled, pooled, direct, ...); adds direct (tps, p50, p95, p99, errors), each turn's "
+    "p99, p99_ratio_to_direct and median_turn_p99_ratio.")]
+BenchEncryptionOverheadOpt = Annotated[bool, typer.Option(
+    "--encryption-overhead", help="Run twice, with and without column encryption, and "
+    "report what AES-GCM adds to the flow's p50.")]
+BenchKeepDataOpt = Annotated[bool, typer.Option("--keep-data", help="Keep the rows written.")]
+BenchGraceOpt = Annotated[float | None, typer.Option(
+    "--grace", min=0, help="Seconds after the measured window that users may take to end "
+    "(default: the client's deadline, the plan's connection + statement timeout, plus 5 "
+    "s); users still in an operation then are cut off, reported as `stuck` (with the "
+    "operations they were in) and counted as errors, and the bench exits 1.")]
+BenchInjectStuckOpt = Annotated[int, typer.Option(
+    "--inject-stuck", min=0, hidden=True,
+    help="Tests: this many users never end, to prove the watchdog.")]
+BenchCapacityOpt = Annotated[bool, typer.Option(
+    "--capacity", help="Search the largest user count with p99 under the plan's "
+    "monitoring.response_time_ms: --users, then +--step, up to --max-users.")]
+BenchStepOpt = Annotated[int, typer.Option(
+    "--step", min=1, help="Users added per capacity run.")]
+BenchMaxUsersOpt = Annotated[int, typer.Option(
+    "--max-users", min=1, help="Where the capacity search stops.")]
+
+
 def bench(
-    users: Annotated[int, typer.Option("--users", min=1, help="Simulated users.")] = 50,
-    duration: Annotated[float, typer.Option("--duration", min=1,
-                                            help="Measured seconds (after a warm-up).")] = 10,
-    think_ms: Annotated[float, typer.Option("--think-ms", min=0, help="Pause between a user's "
-                                            "operations (1000: N users ~ N operations/s).")] = 1000,
-    workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Client processes "
-                                         "(each one service pod with its own pools).")] = 1,
-    pods: Annotated[int | None, typer.Option("--pods", min=1, help="Service pods simulated "
-                                             "(each its own pools of the plan's pool.size), "
-                                             "spread over the workers (default: one per "
-                                             "worker).")] = None,
-    through_pooler: Annotated[bool, typer.Option("--through-pooler",
-                                                 help="Connect through PgBouncer.")] = False,
-    compare_pgbench: Annotated[bool, typer.Option(
-        "--compare-pgbench", help="Then run the same statements under pgbench with as many "
-        "clients, for as long, and report bench_sps, pgbench_sps and their ratio.")] = False,
-    compare_direct: Annotated[bool, typer.Option(
-        "--compare-direct", help="With --through-pooler: one run, --duration through PgBouncer "
-        "and --duration straight to the servers, in turns of about 5 s back to back (direct, "
-        "pooled, pooled, direct, ...); adds direct (tps, p50, p95, p99, errors), each turn's "
-        "p99, p99_ratio_to_direct and median_turn_p99_ratio.")] = False,
-    encryption_overhead: Annotated[bool, typer.Option(
-        "--encryption-overhead", help="Run twice, with and without column encryption, and "
-        "report what AES-GCM adds to the flow's p50.")] = False,
-    keep_data: Annotated[bool, typer.Option("--keep-data", help="Keep the rows written.")] = False,
-    grace: Annotated[float | None, typer.Option(
-        "--grace", min=0, help="Seconds after the measured window that users may take to end "
-        "(default: the client's deadline, the plan's connection + statement timeout, plus 5 "
-        "s); users still in an operation then are cut off, reported as `stuck` (with the "
-        "operations they were in) and counted as errors, and the bench exits 1.")] = None,
-    inject_stuck: Annotated[int, typer.Option(
-        "--inject-stuck", min=0, hidden=True,
-        help="Tests: this many users never end, to prove the watchdog.")] = 0,
-    capacity: Annotated[bool, typer.Option(
-        "--capacity", help="Search the largest user count with p99 under the plan's "
-        "monitoring.response_time_ms: --users, then +--step, up to --max-users.")] = False,
-    step: Annotated[int, typer.Option("--step", min=1, help="Users added per capacity "
-                                      "run.")] = 250,
-    max_users: Annotated[int, typer.Option("--max-users", min=1, help="Where the capacity "
-                                           "search stops.")] = 5000,
+    users: BenchUsersOpt = 50,
+    duration: BenchDurationOpt = 10,
+    think_ms: BenchThinkMsOpt = 1000,
+    workers: BenchWorkersOpt = 1,
+    pods: BenchPodsOpt = None,
+    through_pooler: BenchThroughPoolerOpt = False,
+    compare_pgbench: BenchComparePgbenchOpt = False,
+    compare_direct: BenchCompareDirectOpt = False,
+    encryption_overhead: BenchEncryptionOverheadOpt = False,
+    keep_data: BenchKeepDataOpt = False,
+    grace: BenchGraceOpt = None,
+    inject_stuck: BenchInjectStuckOpt = 0,
+    capacity: BenchCapacityOpt = False,
+    step: BenchStepOpt = 250,
+    max_users: BenchMaxUsersOpt = 5000,
     as_json: JsonOpt = False,
 ) -> None:
     """The Bill-Inquiry workload: each user repeats the service flow (customer, create, KOS
