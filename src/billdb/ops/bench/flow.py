@@ -175,65 +175,75 @@ class Sides:
             rec.flows.append(sum(took for _, took in spent))
 
 
+async def _timed(sides: Sides, think_s: float, op: str, spent: list[tuple[int, float]],
+                 method: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:
+    """`method` of the repository on the route of the moment, timed and recorded; then the
+    user's think time."""
+    t0 = time.monotonic()
+    side = sides.pick(t0)
+    rec = sides.recs[side]
+    sides.inflight = (op, t0)
+    try:
+        result = await method(sides.repos[side], *args, **kwargs)
+    except Exception as exc:
+        rec.error(t0, op, exc)
+        raise
+    finally:
+        rec.ops_total += 1
+        sides.inflight = None
+    took = time.monotonic() - t0
+    sides.record(side, op, t0, took)
+    spent.append((side, took))
+    if think_s:
+        await asyncio.sleep(think_s)
+    return result
+
+
+async def _flow(sides: Sides, think_s: float, rng: random.Random, uid: str, line: str,
+                month: str, bill: dict) -> list[tuple[int, float]] | None:
+    """One pass of the service flow; the time each step spent, or None when the request did
+    not read back as completed (counted as a read-your-writes error)."""
+    spent: list[tuple[int, float]] = []
+
+    async def timed(op: str, method: Callable[..., Awaitable[Any]], *args: Any,
+                    **kwargs: Any) -> Any:
+        return await _timed(sides, think_s, op, spent, method, *args, **kwargs)
+
+    rid = str(uuid.uuid4())
+    await timed("customer_info", BillRepository.get_customer, line)
+    t_req = await timed("create_request", BillRepository.create_request, rid, uid, line, month)
+    kos = KosCall(rid, line, month, t_req, dt.datetime.now(dt.UTC), "0000", "OK",
+                  {"elapsed_ms": rng.randrange(20, 400), "attempt": 1})
+    await timed("record_kos", BillRepository.record_kos_call, kos)
+    await timed("complete_request", BillRepository.complete_request, rid, uid, bill,
+                f"{bill['total']} KRW")
+    got = await timed("poll_request", BillRepository.get_request, rid, uid)
+    if got is None or got.status != "COMPLETED" or got.bill_info != bill:
+        exc = FlowError(f"request {rid} read back as "
+                        f"{got.status if got else 'missing'} (read-your-writes)")
+        sides.recs[spent[-1][0]].error(time.monotonic(), "poll_request", exc)
+        return None
+    await timed("history_page", BillRepository.history, [line], page_size=20, user_id=uid)
+    if await timed("cache_get", BillRepository.get_cached_bill, line, month, uid) is None:
+        await timed("cache_put", BillRepository.put_cached_bill, line, month, bill, uid)
+    return spent
+
+
 async def user_loop(sides: Sides, index: int, n_lines: int, think_s: float, stop_at: float,
                     seed: int) -> None:
     rng = random.Random(seed)
     uid, line = user_id(index), line_number(index % n_lines)
     month_choices = months(dt.date.today())
     bill_cache: dict[str, dict] = {}
-
-    async def timed(op: str, spent: list[tuple[int, float]],
-                    method: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:
-        """`method` of the repository on the route of the moment, timed and recorded."""
-        t0 = time.monotonic()
-        side = sides.pick(t0)
-        rec = sides.recs[side]
-        sides.inflight = (op, t0)
-        try:
-            result = await method(sides.repos[side], *args, **kwargs)
-        except Exception as exc:
-            rec.error(t0, op, exc)
-            raise
-        finally:
-            rec.ops_total += 1
-            sides.inflight = None
-        took = time.monotonic() - t0
-        sides.record(side, op, t0, took)
-        spent.append((side, took))
-        if think_s:
-            await asyncio.sleep(think_s)
-        return result
-
     while time.monotonic() < stop_at:
         flow_start = time.monotonic()
-        spent: list[tuple[int, float]] = []
         month = rng.choice(month_choices)
         bill = bill_cache.setdefault(month, bill_for(line, month, rng))
-        rid = str(uuid.uuid4())
         try:
-            await timed("customer_info", spent, BillRepository.get_customer, line)
-            t_req = await timed("create_request", spent, BillRepository.create_request, rid,
-                                uid, line, month)
-            kos = KosCall(rid, line, month, t_req, dt.datetime.now(dt.UTC), "0000", "OK",
-                          {"elapsed_ms": rng.randrange(20, 400), "attempt": 1})
-            await timed("record_kos", spent, BillRepository.record_kos_call, kos)
-            await timed("complete_request", spent, BillRepository.complete_request, rid, uid,
-                        bill, f"{bill['total']} KRW")
-            got = await timed("poll_request", spent, BillRepository.get_request, rid, uid)
-            if got is None or got.status != "COMPLETED" or got.bill_info != bill:
-                exc = FlowError(f"request {rid} read back as "
-                                f"{got.status if got else 'missing'} (read-your-writes)")
-                sides.recs[spent[-1][0]].error(time.monotonic(), "poll_request", exc)
-                continue
-            await timed("history_page", spent, BillRepository.history, [line], page_size=20,
-                        user_id=uid)
-            hit = await timed("cache_get", spent, BillRepository.get_cached_bill, line, month,
-                              uid)
-            if hit is None:
-                await timed("cache_put", spent, BillRepository.put_cached_bill, line, month,
-                            bill, uid)
-        except Exception:  # counted by timed(); the user starts a new flow
+            spent = await _flow(sides, think_s, rng, uid, line, month, bill)
+        except Exception:  # counted by _timed(); the user starts a new flow
             if think_s:
                 await asyncio.sleep(think_s)
             continue
-        sides.flow_done(spent, flow_start)
+        if spent is not None:
+            sides.flow_done(spent, flow_start)
