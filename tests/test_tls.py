@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
 
@@ -72,18 +74,29 @@ def _server_pids(env: Env) -> set[int]:
 
 @contextlib.contextmanager
 def bench_on_both_routes(env: Env) -> Iterator[Callable[[], tuple[dict, str]]]:
-    """A bench straight and through PgBouncer in turns, running once it holds ten server
-    connections; yields `finish()`, which waits for it and returns (report, stderr)."""
+    """A bench straight and through PgBouncer in turns, yielded once it measures (its pools
+    open, its window started, ten server connections held); `finish()` waits for it and
+    returns (report, stderr)."""
     bench = subprocess.Popen(
         [BILLDB, "--plan", str(env.plan), "bench", "--users", "20", "--duration", "12",
          "--think-ms", "20", "--through-pooler", "--compare-direct", "--json"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    err: list[str] = []
+    reader = threading.Thread(target=lambda: err.extend(bench.stderr), daemon=True)
+    reader.start()
+
+    def measuring() -> bool:  # "bench 1/24 s (direct): ..." once the window runs
+        return any(re.search(r"bench \d+/\d+ s", line) for line in list(err))
 
     def finish() -> tuple[dict, str]:
-        out, err = bench.communicate(timeout=180)
-        return json.loads(out), err
+        out = bench.stdout.read()
+        bench.wait(timeout=180)
+        reader.join(timeout=10)
+        return json.loads(out), "".join(err)
 
     try:
+        assert wait_until(lambda: measuring() or bench.poll() is not None, timeout=120,
+                          interval=0.2) and bench.poll() is None, "".join(err)[-2000:]
         assert wait_until(lambda: len(_server_pids(env)) >= 10, timeout=60, interval=0.5)
         yield finish
     finally:
