@@ -91,3 +91,61 @@ def test_drops_break_repos_until_a_newer_full() -> None:
     assert archive_state.broken_repos(drops[0], {1: int(ts) - 60, 2: int(ts) + 60}) == [1]
     assert archive_state.broken_repos(None, {}) == []
     assert drops[0].at.tzinfo is not None and drops[0].at < datetime.now(UTC)
+
+
+def test_log_prune_keeps_age_and_total_under_the_cap(tmp_path: Path) -> None:
+    from billdb.ops import logs
+
+    now = time.time()
+    for i, (age_h, size) in enumerate([(200, 10), (50, 40), (30, 40), (20, 40), (1, 40),
+                                       (0, 40)]):
+        f = tmp_path / f"postgresql-2026-12-0{i}_000000.log"
+        f.write_bytes(b"x" * size)
+        os.utime(f, (now - age_h * 3600, now - age_h * 3600))
+    (tmp_path / "other.txt").write_text("not a server log")
+    got = logs.prune_dir("zone1", tmp_path, cap_bytes=130, max_age_s=7 * 86400, now=now)
+    left = sorted(p.name for p in tmp_path.glob("postgresql-*.log"))
+    # 200 h is past 7 days; then the oldest go until 130 bytes: 3 files of 40 remain
+    assert got.removed == 3 and got.kept_bytes == 120 and len(left) == 3
+    assert left[-1].startswith("postgresql-2026-12-05") and (tmp_path / "other.txt").exists()
+    # the file being written stays even when it alone is over the cap
+    assert logs.prune_dir("zone1", tmp_path, 10, 7 * 86400, now).kept == 1
+
+
+def test_every_min_slot() -> None:
+    from billdb.ops.scheduler.calendar import Slot
+
+    s = Slot("00:00", "Asia/Seoul", every_min=15)
+    t = datetime(2026, 12, 6, 3, 7, tzinfo=UTC)  # 12:07 in Seoul
+    assert s.next_after(t) == datetime(2026, 12, 6, 3, 15, tzinfo=UTC)
+    assert s.previous_before(t) == datetime(2026, 12, 6, 3, 0, tzinfo=UTC)
+    assert s.period.total_seconds() == 900 and "every 15 min" in s.describe()
+
+
+def _status(controls: list[dict]) -> dict[str, str]:
+    return {c["id"]: c["status"] for c in controls}
+
+
+def test_bound_and_log_controls_fail_when_weakened(tmp_path: Path) -> None:
+    from billdb.operations import audit_bounds
+    from billdb.render.patroni import LOG_FILENAME
+
+    plan = load_plan(PLAN)
+    b = bounds.disk_bounds(plan)
+    good = {"max_slot_wal_keep_size": str(b.wal_keep_mb), "log_rotation_age": "60",
+            "log_rotation_size": str(b.log_file_bytes // 1024), "log_filename": LOG_FILENAME}
+    conf = pgbackrest_conf(plan, Layout(tmp_path), RepoSecrets("a", "b", "c"))
+    ok = _status(audit_bounds.wal_controls(plan, good, conf, "zone1"))
+    assert set(ok.values()) == {"pass"}
+    weak = _status(audit_bounds.wal_controls(
+        plan, good | {"max_slot_wal_keep_size": "-1"},
+        conf.replace("archive-push-queue-max", "#archive-push-queue-max"), "zone1"))
+    assert weak["wal.max_slot_wal_keep_size"] == weak["wal.archive_push_queue_max"] == "fail"
+    usage = {"zone1": (10 * bounds.MB, 3600.0)}
+    assert set(_status(audit_bounds.log_controls(plan, good, usage, True)).values()) == {"pass"}
+    weak = _status(audit_bounds.log_controls(plan, good | {"log_filename": "postgresql-%a.log"},
+                                             {"zone1": (b.log_cap_bytes * 2, 3600.0)}, True))
+    assert weak == {"log.rotation": "fail", "log.cap": "fail"}
+    old = _status(audit_bounds.log_controls(plan, good, {"zone1": (1, 8 * 86400.0)}, True))
+    assert old["log.cap"] == "fail"
+    assert _status(audit_bounds.log_controls(plan, good, usage, False))["log.cap"] == "fail"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from billdb.context import Context
 from billdb.operations import jobs as checklist_jobs
+from billdb.ops import logs as log_jobs
 from billdb.ops import partitions
 from billdb.ops import tls as tls_jobs
 from billdb.ops.backup import jobs as backup_jobs
@@ -18,7 +19,8 @@ __all__ = ["PROVIDERS", "Job", "Provider", "all_jobs", "providers"]
 
 PROVIDERS: tuple[Provider, ...] = (backup_jobs.jobs, partitions.jobs,
                                    checklist_jobs.jobs,  # issue 12: §14.1 checklists
-                                   tls_jobs.jobs)  # issue 22: certificate renewal
+                                   tls_jobs.jobs,  # issue 22: certificate renewal
+                                   log_jobs.jobs)  # issue 22: server logs capped
 
 
 def providers() -> list[Provider]:
