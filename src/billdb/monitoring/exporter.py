@@ -240,11 +240,16 @@ def backups(ctx: Context) -> None:
 
     stanza = common.engine(ctx).stanza_info()
     now = time.time()
-    newest: dict[str, float] = {str(r.get("key")): 0 for r in stanza.get("repo", [])}
+    # a repository pgBackRest cannot read has no known age: PgbackrestRepoUnreachable says so
+    readable = {r.get("key") for r in stanza.get("repo", [])
+                if (r.get("status") or {}).get("code") == 0}
+    newest: dict[str, float] = {str(k): 0 for k in readable}
     broken = physical.archive_gaps(ctx, stanza)
-    for repo in common.REPOS:
+    for repo in readable & set(common.REPOS):
         GAP.labels(f"repo{repo}").set(1 if repo in broken else 0)
     for b in physical.backups(stanza):
+        if b["repo"] not in readable:
+            continue
         stop = b.get("start_epoch") or 0
         newest[str(b["repo"])] = max(newest.get(str(b["repo"]), 0), stop)
     for repo, ts in newest.items():
