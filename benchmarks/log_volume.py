@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 from dataclasses import asdict, dataclass
@@ -20,6 +21,7 @@ from pathlib import Path
 from billdb.context import load_context
 from billdb.render.bounds import disk_bounds
 
+STARTS_RECORD = re.compile(rb"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
 BILLDB = str(Path(sys.executable).parent / "billdb")
 
 
@@ -27,9 +29,10 @@ BILLDB = str(Path(sys.executable).parent / "billdb")
 class Volume:
     users: int
     duration_s: int
-    operations: int
+    bench_tps: float
+    bench_errors: int
     log_bytes: int  # every member
-    audit_bytes: int  # of which lines pgaudit wrote
+    audit_bytes: int  # of which pgaudit's records (with their statement text)
     primary_log_bytes: int
     per_1000_user_hour_bytes: int  # the primary's, which pgaudit writes on
     audit_per_1000_user_hour_bytes: int
@@ -39,6 +42,18 @@ class Volume:
 
 def offsets(dirs: dict[str, Path]) -> dict[Path, int]:
     return {f: f.stat().st_size for d in dirs.values() for f in d.glob("*.log")}
+
+
+def audit_bytes(chunk: bytes) -> int:
+    """Bytes of pgaudit's records: an `AUDIT:` line and the statement text continuing it on
+    the next lines (a record starts with log_line_prefix's timestamp)."""
+    total, in_audit = 0, False
+    for line in chunk.split(b"\n"):
+        if STARTS_RECORD.match(line):
+            in_audit = b"AUDIT:" in line
+        if in_audit:
+            total += len(line) + 1
+    return total
 
 
 def grown(dirs: dict[str, Path], before: dict[Path, int]) -> dict[str, tuple[int, int]]:
@@ -51,7 +66,7 @@ def grown(dirs: dict[str, Path], before: dict[Path, int]) -> dict[str, tuple[int
                 fh.seek(before.get(f, 0))
                 chunk = fh.read()
             total += len(chunk)
-            audit += sum(len(line) + 1 for line in chunk.split(b"\n") if b"AUDIT:" in line)
+            audit += audit_bytes(chunk)
         out[member] = (total, audit)
     return out
 
@@ -71,7 +86,7 @@ def measure(plan: str, users: int, duration: int) -> Volume:
     scale = 3600 / duration * 1000 / users
     cap = disk_bounds(ctx.plan).log_cap_bytes
     per_hour = int(primary[0] * scale)
-    return Volume(users, duration, int(bench.get("operations", 0)),
+    return Volume(users, duration, float(bench.get("tps") or 0), int(bench.get("errors") or 0),
                   sum(t for t, _ in after.values()), sum(a for _, a in after.values()),
                   primary[0], per_hour, int(primary[1] * scale), cap,
                   round(cap / per_hour, 1) if per_hour else float("inf"))

@@ -20,7 +20,7 @@ from billdb.render.bounds import disk_bounds
 
 S = "§14.1 error log"
 PATTERN = "postgresql-*.log"
-PRUNE_EVERY_MIN = 15
+PRUNE_EVERY_MIN = 5  # at 1,000 users the primary logs ~1.4 GB/h: ~120 MB between prunes
 
 
 @dataclass(frozen=True)
