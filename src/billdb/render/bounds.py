@@ -23,7 +23,7 @@ bound must hold at least the WAL written, at the plan's peak rate
 (`environments.prod.azure.peak_wal_mb_per_s`), while the archive alert fires (within the RPO)
 and the on-call recovers (severity 1, `recover_min`). 1 MB/s x (5 + 30) min = 2.1 GB against
 25.6 GB: the bound holds 7 hours of peak WAL. A plan whose bound falls under the floor is
-reported by verify and the audit (`wal.bound`).
+fails the audit's `wal.bound` control.
 
 The archive alert fires on the age of the oldest WAL segment not yet in a repository (what
 the RPO is about: data a lost primary would take with it), with the threshold set so that the
