@@ -16,9 +16,8 @@ import pytest
 from ruamel.yaml import YAML
 
 from billdb.engines.patroni import PatroniAPI
-from billdb.operations import metrics
 from billdb.retry import wait_until
-from billdb.state import cluster
+from billdb.state import cluster, metrics
 from conftest import Env
 
 
