@@ -3,8 +3,12 @@ and postgres_exporter's queries.yaml. Written as JSON, which both read as YAML."
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
+
+from ruamel.yaml import YAML
+from ruamel.yaml.scalarstring import LiteralScalarString
 
 from billdb import sql as sqlfiles
 from billdb.plan.models import LocalEnvironment
@@ -110,5 +114,25 @@ def alertmanager_config(env: LocalEnvironment) -> dict:
     }
 
 
+def _literal(value: object) -> object:
+    """A multi-line string (a PromQL expression, an annotation) as a literal block."""
+    if isinstance(value, dict):
+        return {k: _literal(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_literal(v) for v in value]
+    if isinstance(value, str) and "\n" in value:
+        return LiteralScalarString(value.strip("\n") + "\n")
+    return value
+
+
 def dump(doc: dict) -> str:
-    return json.dumps(doc, indent=1, sort_keys=True) + "\n"
+    """YAML as Prometheus and Alertmanager users read and write it: block style, keys in the
+    order given (alert, expr, for, labels, annotations), multi-line expressions as literal
+    blocks. `promtool check` reads it in tests/test_monitoring_rules.py."""
+    yaml = YAML()
+    yaml.default_flow_style = False
+    yaml.width = 4096  # a long expression stays on its line
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    out = io.StringIO()
+    yaml.dump(_literal(doc), out)
+    return out.getvalue()
