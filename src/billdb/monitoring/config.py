@@ -4,7 +4,6 @@ and postgres_exporter's queries.yaml. Written as JSON, which both read as YAML."
 from __future__ import annotations
 
 import io
-import json
 from pathlib import Path
 
 from ruamel.yaml import YAML
@@ -58,7 +57,7 @@ def queries_yaml(major: int) -> str:
                   "metrics": [{col: {"usage": usage, "description": desc}}
                               for col, (usage, desc) in cols.items()]}
            for name, cols in QUERIES.items()}
-    return json.dumps(out, indent=1) + "\n"
+    return dump(out)
 
 
 def _static(job: str, targets: dict[str, int], labels: str = "member") -> dict:
