@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from ruamel.yaml import YAML
 
 from billdb.monitoring import config, grafana, receiver
 from billdb.plan.load import load_plan
@@ -73,7 +74,7 @@ def test_bad_since_exits_2(tmp_path: Path) -> None:
 
 
 def test_queries_use_total_exec_time_and_no_master_flag() -> None:
-    q = json.loads(config.queries_yaml(15))
+    q = YAML(typ="safe").load(config.queries_yaml(15))
     assert "total_exec_time" in q["pg_billdb_statements"]["query"]
     assert all("master" not in v for v in q.values())
     prom = config.prometheus_config(load_plan(PLAN).environments.local, Path("/r.yml"))

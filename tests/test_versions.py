@@ -20,6 +20,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from ruamel.yaml import YAML
 
 from billdb import sql as sqlfiles
 from billdb.engines import tools
@@ -52,7 +53,7 @@ def test_load_for_picks_the_newest_variant_not_above_the_major() -> None:
 @pytest.mark.unit
 def test_exporter_reads_checkpoints_from_the_view_of_its_version() -> None:
     for major, view in ((15, "pg_stat_bgwriter"), (17, "pg_stat_checkpointer")):
-        q = json.loads(config.queries_yaml(major))
+        q = YAML(typ="safe").load(config.queries_yaml(major))
         assert view in q["pg_billdb_checkpoints"]["query"]
         assert "checkpoints_timed" not in json.dumps(q) or major < 17
     # the built-in collector reads checkpoints_timed, gone in 17: billdb's query replaces it

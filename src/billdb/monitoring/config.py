@@ -1,5 +1,5 @@
 """Plan -> the stack's configuration files (pure functions): prometheus.yml, alertmanager.yml
-and postgres_exporter's queries.yaml. Written as JSON, which both read as YAML."""
+and postgres_exporter's queries.yaml, written as YAML (config.dump)."""
 
 from __future__ import annotations
 
