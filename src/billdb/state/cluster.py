@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Self
 
 from billdb.context import Context
 from billdb.engines import postgres
@@ -19,7 +20,15 @@ from billdb.internal import SUPERUSER
 from billdb.plan.models import Member
 
 
-class Role(StrEnum):
+class _Named(StrEnum):
+    """A Patroni name; one Patroni adds later reads as UNKNOWN, never as an error."""
+
+    @classmethod
+    def of(cls, value: object) -> Self:
+        return cls(value) if value in cls._value2member_map_ else cls("unknown")
+
+
+class Role(_Named):
     """A member's role in `/cluster` (Patroni's names)."""
 
     LEADER = "leader"
@@ -29,12 +38,8 @@ class Role(StrEnum):
     REPLICA = "replica"
     UNKNOWN = "unknown"
 
-    @classmethod
-    def of(cls, value: object) -> Role:
-        return cls(value) if value in cls._value2member_map_ else cls.UNKNOWN
 
-
-class State(StrEnum):
+class State(_Named):
     """A member's state in `/cluster`: Patroni's PostgreSQL states, and `streaming`."""
 
     RUNNING = "running"
@@ -50,10 +55,6 @@ class State(StrEnum):
     CREATING_REPLICA = "creating replica"
     IN_ARCHIVE_RECOVERY = "in archive recovery"
     UNKNOWN = "unknown"
-
-    @classmethod
-    def of(cls, value: object) -> State:
-        return cls(value) if value in cls._value2member_map_ else cls.UNKNOWN
 
 
 @dataclass(frozen=True)
