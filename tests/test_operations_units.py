@@ -13,7 +13,7 @@ import pytest
 from billdb.context import Context, load_context
 from billdb.errors import BilldbError
 from billdb.operations import alertlog, incidents, logscan
-from billdb.plan.models import LocalMonitoring
+from billdb.plan.local_models import LocalMonitoring
 from billdb.state import metrics
 
 DATA = Path(__file__).parent / "data" / "alerts-sample.jsonl"

@@ -8,7 +8,8 @@ from pathlib import Path
 from billdb.errors import BilldbError
 from billdb.layout import Layout
 from billdb.plan.load import DEFAULT_PLAN, load_plan
-from billdb.plan.models import LocalEnvironment, Member, Plan
+from billdb.plan.local_models import LocalEnvironment, Member
+from billdb.plan.models import Plan
 
 
 @dataclass(frozen=True)

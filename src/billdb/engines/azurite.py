@@ -16,7 +16,7 @@ from billdb.engines import process
 from billdb.engines.tools import TOOLS_DIR
 from billdb.errors import StepError
 from billdb.layout import Layout
-from billdb.plan.models import LocalEnvironment
+from billdb.plan.local_models import LocalEnvironment
 from billdb.render.pgbackrest import AZURE_ACCOUNT, AZURE_HOST
 from billdb.retry import wait_until
 

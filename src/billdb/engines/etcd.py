@@ -20,7 +20,7 @@ from billdb.engines import process
 from billdb.engines.http import HttpError, request
 from billdb.fsutil import write_atomic
 from billdb.layout import Layout
-from billdb.plan.models import LocalEnvironment
+from billdb.plan.local_models import LocalEnvironment
 from billdb.retry import wait_until
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from billdb.engines import process
 from billdb.engines.http import HttpError, request
 from billdb.layout import Layout
-from billdb.plan.models import LocalEnvironment, Member
+from billdb.plan.local_models import LocalEnvironment, Member
 
 
 def executable() -> Path:

@@ -22,7 +22,7 @@ from billdb.engines.tools import TOOLS_DIR
 from billdb.errors import StepError
 from billdb.fsutil import write_atomic
 from billdb.layout import Layout
-from billdb.plan.models import LocalEnvironment
+from billdb.plan.local_models import LocalEnvironment
 
 BINARY = TOOLS_DIR / "pgbouncer" / "bin" / "pgbouncer"
 SOURCE_VERSION = TOOLS_DIR / "pgbouncer" / "SOURCE_VERSION"  # the Debian source it was built from

@@ -10,7 +10,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.scalarstring import LiteralScalarString
 
 from billdb import sql as sqlfiles
-from billdb.plan.models import LocalEnvironment
+from billdb.plan.local_models import LocalEnvironment
 
 # postgres_exporter metrics are <query>_<column>; every query runs on every member
 # (no `master: true`: it means "the first DSN", not the primary).

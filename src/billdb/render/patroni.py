@@ -12,7 +12,8 @@ from typing import Any
 
 from billdb.internal import REPLICATION_USER, REWIND_USER, SUPERUSER
 from billdb.layout import Layout
-from billdb.plan.models import Member, Plan
+from billdb.plan.local_models import Member
+from billdb.plan.models import Plan
 from billdb.render.hba import hba_lines
 from billdb.render.parameters import cluster_parameters
 from billdb.render.pgbackrest import member_parameters, restore_command

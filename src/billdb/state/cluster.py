@@ -17,7 +17,7 @@ from billdb.engines import postgres
 from billdb.engines.patroni import PatroniAPI
 from billdb.errors import BilldbError
 from billdb.internal import SUPERUSER
-from billdb.plan.models import Member
+from billdb.plan.local_models import Member
 
 
 class _Named(StrEnum):
