@@ -16,6 +16,7 @@ from typing import Any
 
 from billdb.engines import process
 from billdb.errors import StepError
+from billdb.retry import PollTimeout, poll
 
 BINARY = "/usr/bin/pgbackrest"
 # The first pgBackRest release that supports a PostgreSQL major version, from its release
@@ -52,6 +53,9 @@ class VerifyResult:
     output: str
 
 
+LOCK_ACQUIRE_ERROR = 50  # pgBackRest's LockAcquireError: another process holds the lock
+
+
 class PgBackRest:
     def __init__(self, config: Path, stanza: str, user: str) -> None:
         self.config = config
@@ -66,8 +70,23 @@ class PgBackRest:
         return process.run(self.argv(command, *options), user=self.user, check=check,
                            step=f"pgbackrest {command}", timeout=timeout)
 
-    def stanza_create(self) -> str:
-        return self.run("stanza-create").stdout
+    def stanza_create(self, lock_wait_s: float = 90) -> str:
+        """stanza-create, waiting while another pgBackRest holds the stanza's archive lock:
+        the asynchronous archive-push holds it for as long as it pushes a batch (up to its
+        io-timeout per repository while one is away), and stanza-create fails at once on it
+        (error 50) instead of waiting."""
+        try:
+            res = poll(lambda: self.run("stanza-create", check=False), lock_wait_s, 1.0,
+                       until=lambda r: r.returncode != LOCK_ACQUIRE_ERROR)
+        except PollTimeout:
+            raise StepError("pgbackrest stanza-create", f"the stanza's archive lock stayed "
+                            f"held for {lock_wait_s:g} s (is another pgBackRest running?)"
+                            ) from None
+        if res.returncode != 0:
+            detail = (res.stderr or res.stdout).strip().splitlines()[-3:]
+            raise StepError("pgbackrest stanza-create",
+                            f"exit {res.returncode}: {' | '.join(detail)}")
+        return res.stdout
 
     def check(self, timeout: float = 120) -> None:
         self.run("check", timeout=timeout)

@@ -27,6 +27,7 @@ from billdb.operations import (
 from billdb.operations.results import control, counts
 from billdb.ops.verify import backup as verify_backup
 from billdb.ops.verify.security import _attempt
+from billdb.render.parameters import conf_text
 from billdb.state import cluster
 
 INSTALL = "CIS 1 installation and patches"
@@ -127,6 +128,6 @@ def _backups(ctx: Context) -> list[dict[str, Any]]:
     for c in verify_backup.checks(ctx):
         if c.id == "backup.logical_age":
             continue
-        out.append(control(f"backup.{c.id.removeprefix('backup.')}", str(c.expected), BACKUP,
-                           c.ok, str(c.actual)))
+        out.append(control(f"backup.{c.id.removeprefix('backup.')}", conf_text(c.expected),
+                           BACKUP, c.ok, conf_text(c.actual)))
     return out

@@ -15,6 +15,7 @@ from billdb.ops.backup import common
 from billdb.ops.verify import dcs as verify_dcs
 from billdb.plan.models import Plan
 from billdb.render import bounds
+from billdb.render.parameters import conf_text
 from billdb.render.patroni import LOG_FILENAME
 
 DISK = "issue 22 bounded disk"
@@ -75,8 +76,8 @@ def dcs_controls(ctx: Context) -> list[dict[str, Any]]:
     titles = {"dcs.members_healthy": "every etcd member healthy (a quorum survives one loss)",
               "dcs.cluster_members": "etcd's member list is the plan's",
               "dcs.failsafe_mode": "Patroni failsafe_mode on (writes go on without etcd)"}
-    return [control(c.id, titles.get(c.id, str(c.expected)), DCS, c.ok,
-                    f"{c.actual} (required: {c.expected})")
+    return [control(c.id, titles.get(c.id, conf_text(c.expected)), DCS, c.ok,
+                    f"{conf_text(c.actual)} (required: {conf_text(c.expected)})")
             for c in verify_dcs.checks(ctx)]
 
 
