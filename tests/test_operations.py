@@ -16,8 +16,9 @@ import pytest
 from ruamel.yaml import YAML
 
 from billdb.engines.patroni import PatroniAPI
+from billdb.operations import metrics
 from billdb.retry import wait_until
-from billdb.state import cluster, metrics
+from billdb.state import cluster
 from conftest import Env
 
 

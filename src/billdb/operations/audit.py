@@ -17,13 +17,7 @@ from billdb import sql as sqlfiles
 from billdb.context import Context
 from billdb.engines import postgres
 from billdb.lint import eol
-from billdb.operations import (
-    audit_access,
-    audit_bounds,
-    audit_files,
-    audit_settings,
-    audit_tls,
-)
+from billdb.operations import audit_access, audit_files, audit_settings, audit_tls
 from billdb.operations.results import control, counts
 from billdb.ops.verify import backup as verify_backup
 from billdb.ops.verify.security import _attempt
@@ -42,8 +36,7 @@ def run(ctx: Context, today: date | None = None) -> dict[str, Any]:
     out: list[dict[str, Any]] = []
     with cluster.admin_connect(ctx, lead) as conn:
         settings = {r[0]: r[1] for r in conn.execute(sqlfiles.load("audit/settings"),
-                                                     {"names": audit_settings.NAMES
-                                                      + audit_bounds.NAMES})}
+                                                     {"names": audit_settings.NAMES})}
         version = int(conn.execute("SHOW server_version_num").fetchone()[0]) // 10000
         roles = conn.execute(sqlfiles.load("audit/roles")).fetchall()
         server_roles = conn.execute(sqlfiles.load("audit/server_roles")).fetchall()
@@ -58,7 +51,6 @@ def run(ctx: Context, today: date | None = None) -> dict[str, Any]:
     out += _tls(ctx, lead.port)
     out += audit_tls.controls(ctx, lead.port)
     out += _backups(ctx)
-    out += audit_bounds.controls(ctx, settings, where)
     return {"controls": out, "count": len(out), "summary": counts(out),
             "families": _families(out), "ok": all(c["status"] != "fail" for c in out)}
 
