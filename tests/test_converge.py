@@ -316,7 +316,7 @@ def _converge_to(env: Env, plan: Path, value: int) -> str:
     failed = [c for c in report["checks"] if not c["ok"]]
     assert code == 0, failed
     param = next(c for c in report["checks"] if c["id"] == "param.max_connections")
-    assert param["actual"] == str(value)
+    assert param["actual"] == value  # typed, as the plan has it (docs/architecture.md)
     again = _run_with(env, plan, "up")
     assert "no changes" in again.stderr, again.stderr
     return res.stderr

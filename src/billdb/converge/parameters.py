@@ -208,7 +208,9 @@ def restart_pass(ctx: Context, settings: list[Setting], order: list[str]) -> lis
     restarted = []
     for name in order:
         m = ctx.member(name)
-        if not _running(m):
+        # A loaded member's Patroni may answer late: give it a while before passing it by
+        # (passed by, it is restarted only after the primary, out of order).
+        if not wait_until(lambda m=m: _running(m), 15, 1.0):
             continue
         if not (_pending_restart(ctx, m) or needs_restart(settings,
                                                           observe_member(ctx, m, settings))):
