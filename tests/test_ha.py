@@ -16,6 +16,7 @@ import pytest
 
 from billdb.client import BillDB, ClientConfig, RouteUnavailable, TransactionInterrupted
 from billdb.engines import patroni, process
+from billdb.retry import wait_until
 from conftest import Env
 
 
@@ -166,6 +167,9 @@ def test_read_your_writes_while_the_replica_lags(env: Env):
     with psycopg.connect(admin_replica, autocommit=True) as rconn:
         assert rconn.execute("SELECT inet_server_port()").fetchone()[0] == replica["port"]
         rconn.execute("SELECT pg_wal_replay_pause()")
+        # the pause is only requested here: replay stops at its next record
+        assert wait_until(lambda: rconn.execute(
+            "SELECT pg_get_wal_replay_pause_state()").fetchone()[0] == "paused", 10, 0.1)
         try:
             async def scenario() -> tuple[int, int, list]:
                 async with BillDB(ClientConfig.from_plan(env.plan)) as db:
