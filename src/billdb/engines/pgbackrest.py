@@ -72,9 +72,8 @@ class PgBackRest:
 
     def stanza_create(self, lock_wait_s: float = 90) -> str:
         """stanza-create, waiting while another pgBackRest holds the stanza's archive lock:
-        the asynchronous archive-push holds it for as long as it pushes a batch (up to its
-        io-timeout per repository while one is away), and stanza-create fails at once on it
-        (error 50) instead of waiting."""
+        an archive-push holds it while it pushes (longer while a repository is slow or away),
+        and stanza-create fails at once on it (error 50) instead of waiting."""
         try:
             res = poll(lambda: self.run("stanza-create", check=False), lock_wait_s, 1.0,
                        until=lambda r: r.returncode != LOCK_ACQUIRE_ERROR)
