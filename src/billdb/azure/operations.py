@@ -14,6 +14,7 @@ from billdb.azure.operation import API, MASK, PG_API, SECRET_FIELDS, Operation, 
 from billdb.azure.operations_more import dumps_and_alerts
 from billdb.azure.parameters import server_parameters
 from billdb.azure.target import Target
+from billdb.engines import guc
 
 
 def _server_model(t: Target, password: str) -> Any:
@@ -89,20 +90,23 @@ def _server(t: Target, password: str) -> list[Operation]:
                 t.rg, name, oid, m).result(), "§3.3"))
     static = []
     for p in server_parameters(plan):
+        restart = guc.needs_restart(plan.server.postgres_version, p.name)
         ops.append(Operation(
             f"parameter.{p.name}", "parameter", "PUT",
             f"{t.server_id()}/configurations/{p.name}", "pg", PG_API,
             pg.ConfigurationForUpdate(properties=pg.ConfigurationProperties(
                 value=p.value, source="user-override")),
             lambda c, m, n=p.name: c.configurations.begin_put(t.rg, name, n, m).result(),
-            p.section, note=f"from {p.item}" + ("; needs a restart" if p.static else "")))
-        if p.static:
+            p.section, note=f"from {p.item}" + ("; needs a restart" if restart else "")))
+        if restart:
             static.append(p.name)
     ops.append(Operation(
         "restart", "restart", "POST", f"{t.server_id()}/restart", "pg", PG_API,
         pg.RestartParameter(restart_with_failover=False),
         lambda c, m: c.servers.begin_restart(t.rg, name, m).result(), "§5.1", action=True,
-        note=f"only when one of {', '.join(static)} changed or a restart is pending"))
+        note=(f"only when one of {', '.join(static)} changed or a restart is pending"
+              if static else "only when a parameter Azure reports as not dynamic changed "
+              "or a restart is pending")))
     db = plan.database
     ops.append(Operation(
         "database", "database", "PUT", f"{t.server_id()}/databases/{db.name}", "pg", PG_API,

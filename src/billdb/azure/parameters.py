@@ -8,7 +8,7 @@ archiving, replication slots and senders, `ssl`), and adds Azure's own parameter
 built-in PgBouncer, azure.extensions, require_secure_transport, the time zone, the metrics
 collector). There is no ALTER SYSTEM: each one is an ARM operation. Whether one needs a
 restart is read from the server when applying (isDynamicConfig, isConfigPendingRestart); the
-`static` flag here only annotates the plan output.
+plan output's annotation asks the PostgreSQL binaries of the plan's major (engines.guc).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from billdb.plan.models import Plan, Pooler
 from billdb.plan.types import size_bytes
-from billdb.render.parameters import RESTART_REQUIRED, cluster_settings
+from billdb.render.parameters import cluster_settings
 
 # Azure's unit for the size parameters, in bytes.
 _UNIT = {"shared_buffers": 8192, "effective_cache_size": 8192, "work_mem": 1024,
@@ -36,10 +36,6 @@ class Param:
     value: str
     item: str  # the plan item it comes from
     section: str
-
-    @property
-    def static(self) -> bool:
-        return self.name in RESTART_REQUIRED
 
 
 def _on(flag: bool) -> str:

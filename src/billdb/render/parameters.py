@@ -14,13 +14,6 @@ from billdb.plan.types import size_bytes
 from billdb.render import tls
 from billdb.render.pgbackrest import archive_command
 
-# Parameters whose change needs a restart (pg_settings.context = 'postmaster').
-RESTART_REQUIRED = frozenset({
-    "max_connections", "shared_preload_libraries", "shared_buffers", "max_wal_senders",
-    "max_replication_slots", "wal_level", "archive_mode", "hot_standby", "wal_log_hints",
-    "max_worker_processes", "max_locks_per_transaction", "max_prepared_transactions",
-})
-
 _MEMORY_SCALED = ("shared_buffers", "effective_cache_size", "work_mem", "maintenance_work_mem")
 
 
