@@ -43,3 +43,18 @@ def test_one_rule_for_a_live_leader():
     assert (odd.members[0].role, odd.members[0].state) == (Role.UNKNOWN, State.UNKNOWN)
     assert ClusterState.from_api({}).members == () and ClusterState.from_api(
         {"members": "bad"}).leader is None
+
+
+@pytest.mark.unit
+def test_a_members_own_status_is_typed():
+    from billdb.engines.patroni import NodeStatus
+
+    # The shape of Patroni 4's GET /patroni (docs: rest_api.html#health-check-endpoints).
+    st = NodeStatus.from_api({"state": "running", "role": "primary", "timeline": 3,
+                              "postmaster_start_time": "2026-12-06 08:00:00+00:00",
+                              "patroni": {"version": "4.1.5", "scope": "bill-inquiry"}})
+    assert (st.state, st.role, st.timeline, st.pending_restart, st.running) == (
+        "running", "primary", 3, False, True)
+    starting = NodeStatus.from_api({"state": "starting", "role": "replica",
+                                    "pending_restart": True})
+    assert not starting.running and starting.timeline is None and starting.pending_restart

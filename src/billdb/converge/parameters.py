@@ -170,7 +170,8 @@ def needs_restart(settings: list[Setting], rows: dict[str, SettingRow] | str) ->
 
 def _running(m) -> bool:
     """PostgreSQL accepts connections: Patroni answers during a rebuild or restart too."""
-    return (PatroniAPI(m).status() or {}).get("state") == "running"
+    st = PatroniAPI(m).status()
+    return st is not None and st.running
 
 
 def _pending_restart(ctx: Context, m) -> bool:

@@ -7,6 +7,8 @@ The REST API (GET /patroni, /cluster, /config; PATCH /config; POST /restart, /re
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +40,30 @@ def service(env: LocalEnvironment, layout: Layout, member: Member) -> process.Se
     )
 
 
+@dataclass(frozen=True)
+class NodeStatus:
+    """GET /patroni: one member's own view of itself (the cluster's view is
+    state.cluster.ClusterState, read from /cluster)."""
+
+    state: str  # "running", "starting", "stopped", "restarting", "crashed", ...
+    role: str  # "primary", "replica", "standby_leader", ...
+    timeline: int | None
+    pending_restart: bool
+
+    @classmethod
+    def from_api(cls, body: Mapping[str, object]) -> NodeStatus:
+        tl = body.get("timeline")
+        return cls(state=str(body.get("state") or "unknown"),
+                   role=str(body.get("role") or "unknown"),
+                   timeline=tl if isinstance(tl, int) else None,
+                   pending_restart=bool(body.get("pending_restart")))
+
+    @property
+    def running(self) -> bool:
+        """PostgreSQL accepts connections (Patroni answers during a restart or rebuild too)."""
+        return self.state == "running"
+
+
 class PatroniAPI:
     """The REST API of one member."""
 
@@ -50,15 +76,16 @@ class PatroniAPI:
               timeout: float | None = None) -> tuple[int, Any]:
         return request(method, self.base + path, body, timeout or self.timeout)
 
-    def status(self) -> dict[str, Any] | None:
+    def status(self) -> NodeStatus | None:
         """GET /patroni (any HTTP status carries the state), None when unreachable."""
         try:
             _, body = self._call("GET", "/patroni", timeout=2)
         except HttpError:
             return None
-        return body if isinstance(body, dict) else None
+        return NodeStatus.from_api(body) if isinstance(body, dict) else None
 
-    def cluster(self) -> dict[str, Any] | None:
+    def cluster(self) -> Mapping[str, object] | None:
+        """GET /cluster's JSON document; its one reader, state.cluster, types it."""
         try:
             status, body = self._call("GET", "/cluster", timeout=2)
         except HttpError:

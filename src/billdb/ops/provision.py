@@ -203,13 +203,10 @@ def dr_state(ctx: Context) -> dict:
         return {}
 
 
-def _member_state(m) -> dict | None:
-    return PatroniAPI(m).status()
-
-
 def _running(m) -> bool:
     """PostgreSQL accepts connections: Patroni answers during a rebuild or restart too."""
-    return (_member_state(m) or {}).get("state") == "running"
+    st = PatroniAPI(m).status()
+    return st is not None and st.running
 
 
 def ensure_member(ctx: Context, m) -> tuple[bool, str]:
@@ -227,8 +224,8 @@ def ensure_member(ctx: Context, m) -> tuple[bool, str]:
         if lead is None or lead == m.name:
             raise StepError(f"member {m.name}", "PostgreSQL is not running after waiting", log)
         heal.reinit(ctx, m.name, f"PostgreSQL not running after waiting ({lead} leads)")
-    st = _member_state(m) or {}
-    role = st.get("role", "?")
+    st = PatroniAPI(m).status()
+    role = st.role if st else "?"
     return started, f"{'started' if started else 'running'} as {role} (patroni pid {pid})"
 
 

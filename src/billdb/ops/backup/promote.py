@@ -168,8 +168,8 @@ def _start_primary(ctx: Context, lead: str) -> str:
     process.start(patroni.service(ctx.local, ctx.layout, member))
 
     def primary() -> bool:
-        st = PatroniAPI(member).status() or {}
-        return st.get("role") == "primary" and st.get("state") == "running"
+        st = PatroniAPI(member).status()
+        return st is not None and st.role == "primary" and st.running
 
     if not wait_until(primary, 120, 0.5):
         raise StepError("restore promote", f"{lead} did not become primary",
@@ -237,9 +237,9 @@ def promote(ctx: Context, name: str, progress: Callable[[str], None] = lambda m:
         command=f"billdb restore promote {name} --yes", prepare=lambda: _prepare(ctx, name),
         progress=lambda m: progress(m))
     d = j.data
-    st = PatroniAPI(ctx.member(d["lead"])).status() or {}
+    st = PatroniAPI(ctx.member(d["lead"])).status()
     labels = list((d.get("backup") or {}).values())
-    return {"name": name, "new_primary": d["lead"], "timeline": st.get("timeline"),
+    return {"name": name, "new_primary": d["lead"], "timeline": st.timeline if st else None,
             "target_time": d.get("target_time"), "recovered_to": d.get("recovered_to"),
             "old_data": d["aside"], "notes": d.get("notes", []), "backup": labels,
             "promote_s": round(time.monotonic() - t0, 2),
