@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from cryptography import x509
+from psycopg.rows import class_row
 
 from billdb import sql as sqlfiles
 from billdb.context import Context
@@ -35,12 +36,14 @@ def run(ctx: Context, today: date | None = None) -> dict[str, Any]:
     where = f"{lead.name} (primary, port {lead.port})"
     out: list[dict[str, Any]] = []
     with cluster.admin_connect(ctx, lead) as conn:
-        settings = {r[0]: r[1] for r in conn.execute(sqlfiles.load("audit/settings"),
-                                                     {"names": audit_settings.NAMES})}
+        settings = {name: setting for name, setting, _unit in conn.execute(
+            sqlfiles.load("audit/settings"), {"names": audit_settings.NAMES})}
         version = int(conn.execute("SHOW server_version_num").fetchone()[0]) // 10000
-        roles = conn.execute(sqlfiles.load("audit/roles")).fetchall()
+        roles = conn.cursor(row_factory=class_row(audit_access.RoleRow)).execute(
+            sqlfiles.load("audit/roles")).fetchall()
         server_roles = conn.execute(sqlfiles.load("audit/server_roles")).fetchall()
-        hba = conn.execute(sqlfiles.load("audit/hba")).fetchall()
+        hba = conn.cursor(row_factory=class_row(audit_access.HbaRule)).execute(
+            sqlfiles.load("audit/hba")).fetchall()
     out.append(_version(version, today or date.today()))
     out += audit_files.controls(ctx)
     out += [_socket(ctx, c) for c in audit_settings.controls(ctx.plan, settings, where)]

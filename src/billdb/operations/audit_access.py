@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -19,6 +20,40 @@ LOGIN = "CIS 5 connection and login"
 ENC = "pgdsat encryption (plan §10.2)"
 
 
+@dataclass(frozen=True)
+class HbaRule:
+    """A row of audit/hba.sql (pg_hba_file_rules), read by name."""
+
+    line_number: int
+    type: str
+    database: list[str]
+    user_name: list[str]
+    address: str | None
+    netmask: str | None
+    auth_method: str
+    error: str | None
+
+    @property
+    def where(self) -> str:
+        return f"line {self.line_number}"
+
+
+@dataclass(frozen=True)
+class RoleRow:
+    """A row of audit/roles.sql (pg_authid), read by name."""
+
+    rolname: str
+    rolsuper: bool
+    rolcreaterole: bool
+    rolcreatedb: bool
+    rolreplication: bool
+    rolbypassrls: bool
+    rolcanlogin: bool
+    rolconnlimit: int
+    has_password: bool
+    md5_verifier: bool
+
+
 def _net(addr: str | None, mask: str | None) -> ipaddress._BaseNetwork | None:
     if not addr:
         return None
@@ -28,41 +63,43 @@ def _net(addr: str | None, mask: str | None) -> ipaddress._BaseNetwork | None:
         return None
 
 
-def hba_controls(ctx: Context, rules: list[tuple], where: str) -> Iterator[dict[str, Any]]:
-    """rules: rows of audit/hba (line, type, databases, users, address, mask, method, error)."""
-    net_rules = [r for r in rules if r[1] != "local"]
-    plain = [f"line {r[0]} {r[1]}" for r in net_rules if r[1] != "hostssl"]
+def hba_controls(ctx: Context, rules: list[HbaRule], where: str) -> Iterator[dict[str, Any]]:
+    net_rules = [r for r in rules if r.type != "local"]
+    plain = [f"{r.where} {r.type}" for r in net_rules if r.type != "hostssl"]
     yield control("hba.hostssl_only", "pg_hba: network rules are hostssl only", LOGIN,
                   not plain, f"{where}: " + (", ".join(plain) or f"{len(net_rules)} rules, "
                                              "all hostssl"))
-    weak = [f"line {r[0]} {r[6]}" for r in net_rules if r[6] != "scram-sha-256"]
+    weak = [f"{r.where} {r.auth_method}" for r in net_rules if r.auth_method != "scram-sha-256"]
     yield control("hba.scram_only", "pg_hba: scram-sha-256 on every network rule", LOGIN,
                   not weak, f"{where}: " + (", ".join(weak) or "scram-sha-256 everywhere"))
-    bad = [f"line {r[0]} {r[1]} {r[6]}" for r in rules
-           if r[6] in ("trust", "password", "md5", "ident")]
+    bad = [f"{r.where} {r.type} {r.auth_method}" for r in rules
+           if r.auth_method in ("trust", "password", "md5", "ident")]
     yield control("hba.no_weak_methods", "pg_hba: no trust, password, md5 or ident", LOGIN,
                   not bad, f"{where}: " + (", ".join(bad) or "none"))
-    local = [f"line {r[0]} {','.join(r[3])} {r[6]}" for r in rules if r[1] == "local"]
-    ok_local = all(r[6] == "peer" and r[3] == [SUPERUSER] for r in rules if r[1] == "local")
+    local = [r for r in rules if r.type == "local"]
+    shown = [f"{r.where} {','.join(r.user_name)} {r.auth_method}" for r in local]
+    ok_local = all(r.auth_method == "peer" and r.user_name == [SUPERUSER] for r in local)
     yield control("hba.local_peer_only", "pg_hba: local socket only for the server user by peer",
-                  LOGIN, ok_local, f"{where}: " + ("; ".join(local) or "no local rules"))
-    wide = [f"line {r[0]} {r[4]}" for r in net_rules
-            if ((n := _net(r[4], r[5])) is not None and n.prefixlen == 0) or r[4] == "all"]
+                  LOGIN, ok_local, f"{where}: " + ("; ".join(shown) or "no local rules"))
+    wide = [f"{r.where} {r.address}" for r in net_rules
+            if ((n := _net(r.address, r.netmask)) is not None and n.prefixlen == 0)
+            or r.address == "all"]
     yield control("hba.no_any_address", "pg_hba: no rule for any address (0.0.0.0/0, all)",
                   LOGIN, not wide, f"{where}: " + (", ".join(wide) or "none"))
-    errors = [f"line {r[0]}: {r[7]}" for r in rules if r[7]]
+    errors = [f"{r.where}: {r.error}" for r in rules if r.error]
     yield control("hba.valid", "pg_hba: every line valid", LOGIN, not errors,
                   f"{where}: " + ("; ".join(errors) or f"{len(rules)} lines, no errors"))
     yield _superuser_reach(ctx, net_rules, where)
-    repl = [r for r in net_rules if "replication" in r[2]]
-    ok = all(r[3] == [REPLICATION_USER] and r[6] == "scram-sha-256" for r in repl)
+    repl = [r for r in net_rules if "replication" in r.database]
+    ok = all(r.user_name == [REPLICATION_USER] and r.auth_method == "scram-sha-256"
+             for r in repl)
     yield control("hba.replication_rules", "replication only for the replication role, scram",
                   "CIS 7 replication", ok and bool(repl),
                   f"{where}: {len(repl)} replication rules, users "
-                  f"{sorted({u for r in repl for u in r[3]})}")
+                  f"{sorted({u for r in repl for u in r.user_name})}")
 
 
-def _superuser_reach(ctx: Context, net_rules: list[tuple], where: str) -> dict[str, Any]:
+def _superuser_reach(ctx: Context, net_rules: list[HbaRule], where: str) -> dict[str, Any]:
     """A rule that lets a superuser (or `all`) in from a client network outside the admin
     networks makes a superuser reachable from the service's side."""
     env = ctx.local
@@ -71,13 +108,13 @@ def _superuser_reach(ctx: Context, net_rules: list[tuple], where: str) -> dict[s
     admin = [ipaddress.ip_network(a) for a in env.admin_networks]
     reach = []
     for r in net_rules:
-        n = _net(r[4], r[5])
+        n = _net(r.address, r.netmask)
         if n is None or not any(n.overlaps(c) for c in clients):
             continue
         if any(n.subnet_of(a) for a in admin if n.version == a.version):
             continue
-        if {"all", SUPERUSER} & set(r[3]):
-            reach.append(f"line {r[0]} {r[4]} users {','.join(r[3])}")
+        if {"all", SUPERUSER} & set(r.user_name):
+            reach.append(f"{r.where} {r.address} users {','.join(r.user_name)}")
     return control("hba.superuser_not_from_clients", "no superuser reachable from client "
                    "networks", LOGIN, not reach,
                    f"{where}: " + (", ".join(reach) or f"client networks "
@@ -85,40 +122,42 @@ def _superuser_reach(ctx: Context, net_rules: list[tuple], where: str) -> dict[s
                                    f"roles; {SUPERUSER} only from {[str(a) for a in admin]}"))
 
 
-def role_controls(ctx: Context, roles: list[tuple], server_roles: list[tuple]) \
+def role_controls(ctx: Context, roles: list[RoleRow], server_roles: list[tuple[str, str]]) \
         -> Iterator[dict[str, Any]]:
-    """roles: rows of audit/roles (name, super, createrole, createdb, replication, bypassrls,
-    login, connlimit, has_password, md5)."""
+    """server_roles: (member, group) for every membership of pg_read_server_files and the like."""
     plan_roles = set(ctx.plan.roles.all()) | {ctx.plan.roles.owner}
     internal = {SUPERUSER, REPLICATION_USER, REWIND_USER, MONITOR_USER}  # billdb's own
-    supers = [r[0] for r in roles if r[1]]
+    supers = [r.rolname for r in roles if r.rolsuper]
     yield control("roles.superuser_count", "superusers: only billdb's administrator", ACCESS,
                   supers == [SUPERUSER], f"{len(supers)} superuser(s): {supers}")
-    mine = [r for r in roles if r[0] in plan_roles]
-    for col, attr in ((1, "SUPERUSER"), (2, "CREATEROLE"), (3, "CREATEDB"), (4, "REPLICATION"),
-                      (5, "BYPASSRLS")):
-        bad = [r[0] for r in mine if r[col]]
+    mine = [r for r in roles if r.rolname in plan_roles]
+    for field, attr in (("rolsuper", "SUPERUSER"), ("rolcreaterole", "CREATEROLE"),
+                        ("rolcreatedb", "CREATEDB"), ("rolreplication", "REPLICATION"),
+                        ("rolbypassrls", "BYPASSRLS")):
+        bad = [r.rolname for r in mine if getattr(r, field)]
         yield control(f"roles.no_{attr.lower()}", f"no plan role has {attr}", ACCESS, not bad,
                       f"{len(mine)} plan roles; with {attr}: {bad or 'none'}")
-    extra = sorted(r[0] for r in roles if r[0] not in plan_roles | internal)
+    extra = sorted(r.rolname for r in roles if r.rolname not in plan_roles | internal)
     yield control("roles.only_known", "no role outside the plan and billdb's own", ACCESS,
                   not extra, f"{len(roles)} roles; unknown: {extra or 'none'}")
-    repl = sorted(r[0] for r in roles if r[4] and not r[1])
+    repl = sorted(r.rolname for r in roles if r.rolreplication and not r.rolsuper)
     yield control("roles.replication_dedicated", "replication attribute only on the "
                   "replication role", "CIS 7 replication", repl == [REPLICATION_USER],
                   f"non-superusers with REPLICATION: {repl}")
-    md5 = [r[0] for r in roles if r[9]]
+    md5 = [r.rolname for r in roles if r.md5_verifier]
     yield control("roles.no_md5_verifiers", "no md5 password verifiers stored", LOGIN, not md5,
-                  f"md5 verifiers: {md5 or 'none'} of {sum(1 for r in roles if r[8])} passwords")
-    nopw = [r[0] for r in roles if r[6] and not r[8] and r[0] != SUPERUSER]
+                  f"md5 verifiers: {md5 or 'none'} of "
+                  f"{sum(1 for r in roles if r.has_password)} passwords")
+    nopw = [r.rolname for r in roles
+            if r.rolcanlogin and not r.has_password and r.rolname != SUPERUSER]
     yield control("roles.login_has_password", "every login role has a password", LOGIN,
                   not nopw, f"login roles without password: {nopw or 'none'} "
                   f"({SUPERUSER} logs in by peer on the private socket, by password on TLS)")
-    nologin = [r[0] for r in roles if r[0] not in ctx.plan.roles.login and r[0] in plan_roles
-               and r[6]]
+    nologin = [r.rolname for r in roles if r.rolname not in ctx.plan.roles.login
+               and r.rolname in plan_roles and r.rolcanlogin]
     yield control("roles.groups_nologin", "group and owner roles cannot log in", ACCESS,
                   not nologin, f"group/owner roles with LOGIN: {nologin or 'none'}")
-    limits = {r[0]: r[7] for r in roles if r[0] in ctx.plan.roles.login}
+    limits = {r.rolname: r.rolconnlimit for r in roles if r.rolname in ctx.plan.roles.login}
     unlimited = sorted(n for n, lim in limits.items() if lim < 0)
     shown = ", ".join(f"{n} {'none' if lim < 0 else lim}" for n, lim in sorted(limits.items()))
     yield control("roles.connection_limits", "per-role connection limits", LOGIN,
@@ -150,7 +189,7 @@ def database_controls(conn: psycopg.Connection, ctx: Context) -> Iterator[dict[s
                   "search_path", ACCESS, not loose,
                   f"{len(funcs)} SECURITY DEFINER functions; without search_path: "
                   f"{loose or 'none'}")
-    exts = {r[0] for r in conn.execute(q("audit/extensions"))}
+    exts = {name for name, _version in conn.execute(q("audit/extensions"))}
     allowed = set(ctx.plan.database.extensions) | {"plpgsql", "amcheck"}
     yield control("ext.only_plan", "only the plan's extensions installed",
                   "CIS 1 installation and patches",
