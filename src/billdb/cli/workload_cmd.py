@@ -52,8 +52,9 @@ def partitions_list(
 
     ctx = local_context()
     when = times.parse(at, ctx.plan.database.timezone, "--at") if at else None
-    rows = [{"table": r[0], "partition": r[1], "from": r[2], "to": r[3], "owner": r[4]}
-            for r in partitions.partitions(ctx) if when is None or r[2] <= when < r[3]]
+    rows = [{"table": p.parent, "partition": p.partition, "from": p.lower, "to": p.upper,
+             "owner": p.owner}
+            for p in partitions.partitions(ctx) if when is None or p.holds(when)]
     if as_json:
         output.emit_json({"at": when, "partitions": rows})
         return

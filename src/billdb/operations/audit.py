@@ -23,7 +23,7 @@ from billdb.operations.results import control, counts
 from billdb.ops.verify import backup as verify_backup
 from billdb.ops.verify.security import _attempt
 from billdb.render.parameters import conf_text
-from billdb.state import cluster
+from billdb.state import cluster, hba
 
 INSTALL = "CIS 1 installation and patches"
 TLS = "CIS 6.7-6.8 TLS"
@@ -42,12 +42,11 @@ def run(ctx: Context, today: date | None = None) -> dict[str, Any]:
         roles = conn.cursor(row_factory=class_row(audit_access.RoleRow)).execute(
             sqlfiles.load("audit/roles")).fetchall()
         server_roles = conn.execute(sqlfiles.load("audit/server_roles")).fetchall()
-        hba = conn.cursor(row_factory=class_row(audit_access.HbaRule)).execute(
-            sqlfiles.load("audit/hba")).fetchall()
+        rules = hba.read(conn)
     out.append(_version(version, today or date.today()))
     out += audit_files.controls(ctx)
     out += [_socket(ctx, c) for c in audit_settings.controls(ctx.plan, settings, where)]
-    out += audit_access.hba_controls(ctx, hba, where)
+    out += audit_access.hba_controls(ctx, rules, where)
     out += audit_access.role_controls(ctx, roles, server_roles)
     with cluster.admin_connect(ctx, lead, dbname=ctx.plan.database.name) as conn:
         out += audit_access.database_controls(conn, ctx)

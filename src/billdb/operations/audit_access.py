@@ -14,28 +14,11 @@ from billdb import sql as sqlfiles
 from billdb.context import Context
 from billdb.internal import MONITOR_USER, REPLICATION_USER, REWIND_USER, SUPERUSER
 from billdb.operations.results import control
+from billdb.state.hba import HbaRule
 
 ACCESS = "CIS 4 user access and authorization"
 LOGIN = "CIS 5 connection and login"
 ENC = "pgdsat encryption (plan §10.2)"
-
-
-@dataclass(frozen=True)
-class HbaRule:
-    """A row of audit/hba.sql (pg_hba_file_rules), read by name."""
-
-    line_number: int
-    type: str
-    database: list[str]
-    user_name: list[str]
-    address: str | None
-    netmask: str | None
-    auth_method: str
-    error: str | None
-
-    @property
-    def where(self) -> str:
-        return f"line {self.line_number}"
 
 
 @dataclass(frozen=True)
@@ -54,11 +37,11 @@ class RoleRow:
     md5_verifier: bool
 
 
-def _net(addr: str | None, mask: str | None) -> ipaddress._BaseNetwork | None:
-    if not addr:
+def _net(rule: HbaRule) -> ipaddress._BaseNetwork | None:
+    if not rule.network:
         return None
     try:
-        return ipaddress.ip_network(f"{addr}/{mask}" if mask else addr, strict=False)
+        return ipaddress.ip_network(rule.network, strict=False)
     except ValueError:
         return None
 
@@ -82,7 +65,7 @@ def hba_controls(ctx: Context, rules: list[HbaRule], where: str) -> Iterator[dic
     yield control("hba.local_peer_only", "pg_hba: local socket only for the server user by peer",
                   LOGIN, ok_local, f"{where}: " + ("; ".join(shown) or "no local rules"))
     wide = [f"{r.where} {r.address}" for r in net_rules
-            if ((n := _net(r.address, r.netmask)) is not None and n.prefixlen == 0)
+            if ((n := _net(r)) is not None and n.prefixlen == 0)
             or r.address == "all"]
     yield control("hba.no_any_address", "pg_hba: no rule for any address (0.0.0.0/0, all)",
                   LOGIN, not wide, f"{where}: " + (", ".join(wide) or "none"))
@@ -108,7 +91,7 @@ def _superuser_reach(ctx: Context, net_rules: list[HbaRule], where: str) -> dict
     admin = [ipaddress.ip_network(a) for a in env.admin_networks]
     reach = []
     for r in net_rules:
-        n = _net(r.address, r.netmask)
+        n = _net(r)
         if n is None or not any(n.overlaps(c) for c in clients):
             continue
         if any(n.subnet_of(a) for a in admin if n.version == a.version):

@@ -15,10 +15,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.rows import class_row
 
 from billdb import sql as sqlfiles
 from billdb.context import Context
@@ -112,10 +114,25 @@ def apply_retention(ctx: Context, now: dt.datetime | None = None) -> dict[str, A
     return report
 
 
-def partitions(ctx: Context) -> list[tuple[str, str, dt.datetime, dt.datetime, str]]:
-    """(parent, partition, lower bound, upper bound, owner) of every history partition."""
+@dataclass(frozen=True)
+class Partition:
+    """A row of partitions/list.sql: one monthly partition, its bounds [lower, upper), its owner."""
+
+    parent: str
+    partition: str
+    lower: dt.datetime
+    upper: dt.datetime
+    owner: str
+
+    def holds(self, when: dt.datetime) -> bool:
+        return self.lower <= when < self.upper
+
+
+def partitions(ctx: Context) -> list[Partition]:
+    """Every history partition, by parent and lower bound."""
     with cluster.admin_connect(ctx, dbname=ctx.plan.database.name) as conn:
-        return conn.execute(sqlfiles.load("partitions/list"), {"parents": TABLES}).fetchall()
+        cur = conn.cursor(row_factory=class_row(Partition))
+        return cur.execute(sqlfiles.load("partitions/list"), {"parents": TABLES}).fetchall()
 
 
 def required_span(ctx: Context) -> tuple[dt.datetime, dt.datetime]:

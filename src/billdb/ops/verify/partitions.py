@@ -22,18 +22,18 @@ def checks(ctx: Context) -> Iterator[Check]:
         days = {t: partitions.retention_days(conn, t) for t in partitions.TABLES}
         now = conn.execute("SELECT now()").fetchone()[0]
     for table in partitions.TABLES:
-        mine = [r for r in rows if r[0] == table]
-        gaps = partitions.uncovered([(r[2], r[3]) for r in mine], start, end)
+        mine = [p for p in rows if p.parent == table]
+        gaps = partitions.uncovered([(p.lower, p.upper) for p in mine], start, end)
         yield Check(f"partitions.{table}.coverage", S_PART,
                     f"partitions from {start.date()} to {end.date()} (this month and next)",
-                    "; ".join(f"missing {g}" for g in gaps)
-                    or f"{len(mine)} partitions, {mine[0][1]} .. {mine[-1][1]}", not gaps)
-        foreign = [f"{r[1]} ({r[4]})" for r in mine if r[4] != owner]
+                    "; ".join(f"missing {g}" for g in gaps) or f"{len(mine)} partitions, "
+                    f"{mine[0].partition} .. {mine[-1].partition}", not gaps)
+        foreign = [f"{p.partition} ({p.owner})" for p in mine if p.owner != owner]
         yield Check(f"partitions.{table}.owner", S_PART, owner,
                     ", ".join(foreign) or owner, not foreign)
         # The retention job runs daily: a partition may outlive the cutoff by up to a day.
         cutoff = now - dt.timedelta(days=days[table] + 1)
-        expired = [r[1] for r in mine if r[3] <= cutoff]
+        expired = [p.partition for p in mine if p.upper <= cutoff]
         yield Check(f"partitions.{table}.retention", S_PART,
                     f"none entirely older than {days[table]} days (+1 day: the job is daily)",
                     ", ".join(expired) or f"none older than {cutoff.date()}", not expired)

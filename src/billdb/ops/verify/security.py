@@ -11,7 +11,7 @@ from billdb import sql as sqlfiles
 from billdb.context import Context
 from billdb.engines import postgres
 from billdb.ops.verify.check import Check, equal
-from billdb.state import cluster
+from billdb.state import cluster, hba
 
 S_TLS = "§3.2 security"
 S_NET = "§3.1 network"
@@ -56,28 +56,25 @@ def checks(ctx: Context) -> Iterator[Check]:
     for m in ctx.members:
         try:
             with cluster.admin_connect(ctx, m) as conn:
-                rules = conn.execute(sqlfiles.load("verify/hba")).fetchall()
+                rules = hba.read(conn)
                 ssl = conn.execute(sqlfiles.load("verify/own_ssl")).fetchone()
         except Exception as exc:
             yield Check(f"hba.{m.name}.reachable", S_TLS, "reachable", str(exc), False)
             continue
         yield equal(f"tls.{m.name}.admin_connection", S_TLS, "TLS", "TLS" if ssl[0] else "none")
-        errors = [r[7] for r in rules if r[7]]
+        errors = [r.error for r in rules if r.error]
         yield Check(f"hba.{m.name}.valid", S_TLS, "no errors", "; ".join(errors) or "no errors",
                     not errors)
-        plain = [f"line {r[0]}: {r[1]}" for r in rules if r[1] in ("host", "hostnossl",
-                                                                      "hostgssenc", "hostnogssenc")]
+        plain = [f"{r.where}: {r.type}" for r in rules
+                 if r.type in ("host", "hostnossl", "hostgssenc", "hostnogssenc")]
         yield Check(f"hba.{m.name}.tls_only", S_TLS, "only hostssl network rules",
                     ", ".join(plain) or "only hostssl network rules", not plain)
-        weak = [f"line {r[0]}: {r[6]}" for r in rules
-                if r[1] == "hostssl" and r[6] != "scram-sha-256"]
+        weak = [f"{r.where}: {r.auth_method}" for r in rules
+                if r.type == "hostssl" and r.auth_method != "scram-sha-256"]
         yield Check(f"hba.{m.name}.scram_only", S_TLS, "scram-sha-256",
                     ", ".join(weak) or "scram-sha-256", not weak)
-        nets = set()
-        for r in rules:
-            if r[1] == "hostssl" and r[4]:
-                nets.add(str(ipaddress.ip_network(f"{r[4]}/{r[5]}" if r[5] else r[4],
-                                                  strict=False)))
+        nets = {str(ipaddress.ip_network(r.network, strict=False))
+                for r in rules if r.type == "hostssl" and r.network}
         extra = sorted(nets - allowed - admin)
         yield Check(f"hba.{m.name}.client_ranges", S_NET,
                     sorted(allowed | admin), sorted(nets), not extra and bool(nets & allowed))

@@ -1,7 +1,9 @@
 -- The partitions of the given parents with their bounds and owners.
 SELECT p.relname AS parent, c.relname AS partition,
-       substring(pg_get_expr(c.relpartbound, c.oid) FROM 'FROM \(''([^'']+)''\)')::timestamptz,
-       substring(pg_get_expr(c.relpartbound, c.oid) FROM 'TO \(''([^'']+)''\)')::timestamptz,
+       substring(pg_get_expr(c.relpartbound, c.oid) FROM 'FROM \(''([^'']+)''\)')::timestamptz
+         AS lower,
+       substring(pg_get_expr(c.relpartbound, c.oid) FROM 'TO \(''([^'']+)''\)')::timestamptz
+         AS upper,
        c.relowner::regrole::text AS owner
   FROM pg_inherits i
   JOIN pg_class c ON c.oid = i.inhrelid
