@@ -10,6 +10,7 @@ import difflib
 from dataclasses import dataclass
 
 import psycopg
+from psycopg.rows import class_row
 
 from billdb import sql as sqlfiles
 
@@ -53,7 +54,7 @@ def _closest(name: str, names) -> str | None:
 
 
 def read(conn: psycopg.Connection, major: int) -> Catalog:
-    settings = {r[0]: Setting(*r[:4], r[5])
-                for r in conn.execute(sqlfiles.load("lint/settings")).fetchall()}
-    exts = frozenset(r[0] for r in conn.execute(sqlfiles.load("lint/extensions")))
+    cur = conn.cursor(row_factory=class_row(Setting))
+    settings = {s.name: s for s in cur.execute(sqlfiles.load("lint/settings"))}
+    exts = frozenset(name for (name,) in conn.execute(sqlfiles.load("lint/extensions")))
     return Catalog(major, settings, exts)

@@ -73,7 +73,8 @@ def record_drill(ctx: Context, kind: str, figures: dict[str, Any]) -> None:
 def statements(ctx: Context, since: str) -> dict[str, Any]:
     with cluster.admin_connect(ctx, dbname=ctx.plan.database.name) as conn:
         rows = conn.execute(sqlfiles.load("checklist/statements")).fetchall()
-    snap = {r[0]: {"query": r[1], "calls": r[2], "mean_ms": round(r[3], 3)} for r in rows}
+    snap = {qid: {"query": query, "calls": calls, "mean_ms": round(mean_ms, 3)}
+            for qid, query, calls, mean_ms, _total_ms in rows}
     prev = store.state(ctx, "statements").get("snapshot")
     store.save_state(ctx, "statements", {"at": datetime.now(UTC).isoformat(), "snapshot": snap})
     if prev is None:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
+
+from psycopg.rows import class_row
 
 from billdb import sql as sqlfiles
 from billdb.context import Context
@@ -13,6 +16,16 @@ from billdb.state import cluster
 S_HA = "§2.2 HA"
 S_REPLICA = "§7 read replica"
 
+
+
+@dataclass(frozen=True)
+class Standby:
+    """A row of verify/replication.sql: a standby as the primary sees it."""
+
+    application_name: str
+    state: str
+    sync_state: str
+    lag_bytes: int | None
 
 def checks(ctx: Context) -> Iterator[Check]:
     state = cluster.read(ctx)
@@ -41,13 +54,15 @@ def checks(ctx: Context) -> Iterator[Check]:
     if not leaders:
         return
     with cluster.admin_connect(ctx, ctx.member(leaders[0].name)) as conn:
-        repl = {r[0]: r for r in conn.execute(sqlfiles.load("verify/replication"))}
+        cur = conn.cursor(row_factory=class_row(Standby))
+        repl = {r.application_name: r
+                for r in cur.execute(sqlfiles.load("verify/replication"))}
     max_lag = ctx.plan.read_replica.max_lag_bytes
     for m in ctx.members:
         if m.name == leaders[0].name:
             continue
         row = repl.get(m.name)
-        lag = row[3] if row else None
+        lag = row.lag_bytes if row else None
         yield Check(f"replication.{m.name}.lag", S_REPLICA, f"<= {max_lag} bytes",
-                    "not replicating" if row is None else f"{lag} bytes ({row[2]})",
+                    "not replicating" if row is None else f"{lag} bytes ({row.sync_state})",
                     row is not None and lag is not None and lag <= max_lag)
