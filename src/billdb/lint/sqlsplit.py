@@ -25,88 +25,120 @@ class Statement:
     commented: bool = False
 
 
-def split(text: str, first_line: int) -> list[Statement]:
-    out: list[Statement] = []
-    buf: list[str] = []
-    start: int | None = None
-    line = first_line
-    i, n = 0, len(text)
-    at_line_start = True
+def _block_comment_end(text: str, i: int) -> int:
+    """The index after the (nested) block comment opening at `i`."""
+    depth, j, n = 1, i + 2, len(text)
+    while j < n and depth:
+        if text.startswith("/*", j):
+            depth, j = depth + 1, j + 2
+        elif text.startswith("*/", j):
+            depth, j = depth - 1, j + 2
+        else:
+            j += 1
+    return j
 
-    def flush() -> None:
-        nonlocal buf, start
-        stmt = "".join(buf).strip()
-        if stmt and start is not None:
-            out.append(Statement(stmt, start))
-        buf, start = [], None
 
-    while i < n:
-        ch = text[i]
-        if at_line_start and start is None:
-            eol = text.find("\n", i)
-            eol = n if eol < 0 else eol
-            raw = text[i:eol]
-            if raw.lstrip().startswith("\\"):
-                out.append(Statement(raw.strip(), line, meta=True))
-                i = eol
-                continue
-            m = _COMMENTED_SQL.match(raw)
-            if m:
-                out.append(Statement(m.group(1).strip(), line, commented=True))
-        at_line_start = False
+def _quoted(text: str, i: int) -> str:
+    """The quoted literal or identifier opening at `i` (a doubled quote stays inside)."""
+    quote, j, n = text[i], i + 1, len(text)
+    while j < n:
+        if text[j] == quote and text.startswith(quote * 2, j):
+            j += 2
+            continue
+        if text[j] == quote:
+            break
+        j += 1
+    return text[i:j + 1]
+
+
+def _dollar_quoted(text: str, i: int, tag: str) -> str:
+    end = text.find(tag, i + len(tag))
+    return text[i:len(text) if end < 0 else end + len(tag)]
+
+
+def _line_end(text: str, i: int) -> int:
+    eol = text.find("\n", i)
+    return len(text) if eol < 0 else eol
+
+
+class _Splitter:
+    """One pass over the text; `buf` holds the statement being read, from line `start`."""
+
+    def __init__(self, text: str, first_line: int) -> None:
+        self.text, self.line, self.i = text, first_line, 0
+        self.out: list[Statement] = []
+        self.buf: list[str] = []
+        self.start: int | None = None
+
+    def flush(self) -> None:
+        stmt = "".join(self.buf).strip()
+        if stmt and self.start is not None:
+            self.out.append(Statement(stmt, self.start))
+        self.buf, self.start = [], None
+
+    def line_start(self) -> bool:
+        """At the start of a line outside a statement: a meta-command is taken whole (True);
+        a commented statement is noted, and reading goes on."""
+        eol = _line_end(self.text, self.i)
+        raw = self.text[self.i:eol]
+        if raw.lstrip().startswith("\\"):
+            self.out.append(Statement(raw.strip(), self.line, meta=True))
+            self.i = eol
+            return True
+        if m := _COMMENTED_SQL.match(raw):
+            self.out.append(Statement(m.group(1).strip(), self.line, commented=True))
+        return False
+
+    def skip(self, ch: str) -> bool:
+        """Newlines, comments and white space: consumed without starting a statement."""
+        text, i = self.text, self.i
         if ch == "\n":
-            line += 1
-            at_line_start = True
-            buf.append(ch)
-            i += 1
-            continue
-        if ch == "-" and text.startswith("--", i):
-            eol = text.find("\n", i)
-            i = n if eol < 0 else eol
-            continue
-        if ch == "/" and text.startswith("/*", i):
-            depth, j = 1, i + 2
-            while j < n and depth:
-                if text.startswith("/*", j):
-                    depth, j = depth + 1, j + 2
-                elif text.startswith("*/", j):
-                    depth, j = depth - 1, j + 2
-                else:
-                    j += 1
-            line += text.count("\n", i, j)
-            buf.append(" ")
-            i = j
-            continue
-        if ch.isspace():
-            buf.append(ch)
-            i += 1
-            continue
-        if start is None:
-            start = line
+            self.line += 1
+            self.buf.append(ch)
+            self.i += 1
+        elif text.startswith("--", i):
+            self.i = _line_end(text, i)
+        elif text.startswith("/*", i):
+            j = _block_comment_end(text, i)
+            self.line += text.count("\n", i, j)
+            self.buf.append(" ")
+            self.i = j
+        elif ch.isspace():
+            self.buf.append(ch)
+            self.i += 1
+        else:
+            return False
+        return True
+
+    def token(self, ch: str) -> None:
+        """Part of a statement: a quoted piece whole, or one character; ';' ends it."""
+        if self.start is None:
+            self.start = self.line
+        if ch == ";":
+            self.buf.append(ch)
+            self.i += 1
+            self.flush()
+            return
         if ch in ("'", '"'):
-            j = i + 1
-            while j < n:
-                if text[j] == ch and text.startswith(ch * 2, j):
-                    j += 2
-                    continue
-                if text[j] == ch:
-                    break
-                j += 1
-            chunk = text[i:j + 1]
-        elif ch == "$" and (m := _DOLLAR.match(text, i)):
-            tag = m.group(0)
-            end = text.find(tag, m.end())
-            end = n if end < 0 else end + len(tag)
-            chunk = text[i:end]
-        elif ch == ";":
-            buf.append(ch)
-            i += 1
-            flush()
-            continue
+            chunk = _quoted(self.text, self.i)
+        elif ch == "$" and (m := _DOLLAR.match(self.text, self.i)):
+            chunk = _dollar_quoted(self.text, self.i, m.group(0))
         else:
             chunk = ch
-        buf.append(chunk)
-        line += chunk.count("\n")
-        i += len(chunk)
-    flush()
-    return out
+        self.buf.append(chunk)
+        self.line += chunk.count("\n")
+        self.i += len(chunk)
+
+
+def split(text: str, first_line: int) -> list[Statement]:
+    sp = _Splitter(text, first_line)
+    at_line_start = True
+    while sp.i < len(text):
+        if at_line_start and sp.start is None and sp.line_start():
+            continue
+        ch = text[sp.i]
+        at_line_start = ch == "\n"
+        if not sp.skip(ch):
+            sp.token(ch)
+    sp.flush()
+    return sp.out
