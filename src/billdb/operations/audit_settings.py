@@ -32,8 +32,11 @@ _LEVELS = ["debug5", "debug4", "debug3", "debug2", "debug1", "info", "notice", "
 
 
 def rules(plan: Plan) -> list[Rule]:
-    p, a, s = plan.parameters, plan.security.audit, plan.security
-    libs = set(p.shared_preload_libraries)
+    return [*_log_rules(plan), *_set_rules(plan), *_tls_rules(plan), *_repl_rules(plan)]
+
+
+def _log_rules(plan: Plan) -> list[Rule]:
+    p, a = plan.parameters, plan.security.audit
     return [
         ("log.logging_collector", "logging_collector on", LOG, _on, "on"),
         ("log.log_connections", "log_connections on", LOG, _on, "on"),
@@ -63,6 +66,13 @@ def rules(plan: Plan) -> list[Rule]:
         ("log.debug_print_plan", "debug_print_plan off", LOG, _off, "off"),
         ("log.log_error_verbosity", "log_error_verbosity default or verbose", LOG,
          lambda v: v in ("default", "verbose"), "default"),
+    ]
+
+
+def _set_rules(plan: Plan) -> list[Rule]:
+    a, s = plan.security.audit, plan.security
+    libs = set(plan.parameters.shared_preload_libraries)
+    return [
         ("audit.pgaudit_preloaded", "pgaudit in shared_preload_libraries", AUDIT,
          lambda v: "pgaudit" in {x.strip() for x in v.split(",")}, "pgaudit"),
         ("audit.pgaudit_log", "pgaudit.log as the plan", AUDIT,
@@ -81,6 +91,12 @@ def rules(plan: Plan) -> list[Rule]:
         ("set.track_counts", "track_counts on (autovacuum needs it)", SET, _on, "on"),
         ("set.unix_socket_permissions", "unix socket 0770 or tighter", SET,
          lambda v: (int(v, 8) & 0o007) == 0, "no world access"),
+    ]
+
+
+def _tls_rules(plan: Plan) -> list[Rule]:
+    s = plan.security
+    return [
         ("tls.ssl", "ssl on", TLS, _on, "on"),
         ("tls.min_protocol", "ssl_min_protocol_version at least the plan's", TLS,
          lambda v: v in ("TLSv1.2", "TLSv1.3") and v >= s.tls_min_version, s.tls_min_version),
@@ -90,6 +106,11 @@ def rules(plan: Plan) -> list[Rule]:
         ("tls.ecdh_curve", "ssl_ecdh_curve one of the profile's curves", TLS,
          lambda v: v in tls.PROFILE_CURVES, tls.ECDH_CURVE),
         ("tls.prefer_server_ciphers", "ssl_prefer_server_ciphers on", TLS, _on, "on"),
+    ]
+
+
+def _repl_rules(plan: Plan) -> list[Rule]:
+    return [
         ("repl.wal_level", "wal_level replica or logical", REPL,
          lambda v: v in ("replica", "logical"), "replica"),
         ("repl.archive_mode", "archive_mode on", REPL, lambda v: v in ("on", "always"), "on"),
