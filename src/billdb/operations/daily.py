@@ -20,8 +20,9 @@ from billdb.state import cluster
 S = "§14.1 daily"
 
 
-def _failovers(ctx: Context, since: datetime) -> list[str]:
-    """Leader changes in Patroni's history (GET /history) since `since`."""
+def _failovers(ctx: Context, since: datetime) -> list[dict[str, Any]]:
+    """Leader changes in Patroni's history (GET /history) since `since`: each new timeline,
+    when it began (a time, shown in the plan's zone like every other) and the new leader."""
     for m in ctx.members:
         try:
             code, body = request("GET", f"http://127.0.0.1:{m.rest_port}/history", timeout=3)
@@ -33,7 +34,7 @@ def _failovers(ctx: Context, since: datetime) -> list[str]:
                 when = datetime.fromisoformat(row[3]) if len(row) > 3 and row[3] else None
                 if when and when >= since:
                     who = row[4] if len(row) > 4 else "?"
-                    out.append(f"timeline {row[0]} at {row[3]} -> {who}")
+                    out.append({"timeline": row[0], "at": when, "leader": who})
             return out
     return []
 

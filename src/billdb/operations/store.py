@@ -8,8 +8,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from billdb import times
 from billdb.context import Context
 from billdb.fsutil import write_atomic
+
+
+def _stored(value: object) -> str:
+    """A time as the JSON output writes it (UTC ISO 8601), anything else as its text."""
+    if isinstance(value, datetime) and value.tzinfo:
+        return times.for_json(value)
+    return str(value)
 
 
 def root(ctx: Context) -> Path:
@@ -21,7 +29,7 @@ def save_run(ctx: Context, run: dict[str, Any]) -> Path:
     d.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     path = d / f"{stamp}-{run['kind']}.json"
-    write_atomic(path, json.dumps(run, indent=1, default=str), 0o600)
+    write_atomic(path, json.dumps(run, indent=1, default=_stored), 0o600)
     return path
 
 
@@ -49,4 +57,4 @@ def state(ctx: Context, name: str) -> dict[str, Any]:
 
 def save_state(ctx: Context, name: str, doc: dict[str, Any]) -> None:
     root(ctx).mkdir(parents=True, exist_ok=True)
-    write_atomic(root(ctx) / f"{name}.json", json.dumps(doc, indent=1, default=str), 0o600)
+    write_atomic(root(ctx) / f"{name}.json", json.dumps(doc, indent=1, default=_stored), 0o600)
