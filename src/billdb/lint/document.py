@@ -6,7 +6,17 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
-from billdb.lint import azure_cli, azure_rules, budgets, credentials, docfacts, eol, shell, sqlsplit
+from billdb.lint import (
+    azure_cli,
+    azure_create,
+    azure_rules,
+    budgets,
+    credentials,
+    docfacts,
+    eol,
+    shell,
+    sqlsplit,
+)
 from billdb.lint import statements as st
 from billdb.lint.catalog import Catalog
 from billdb.lint.facts import Fact
@@ -254,48 +264,8 @@ class DocumentLint:
                     cmd.line))
 
     def azure_creation(self) -> None:
-        if not self.facts.azure:
-            return
-        creates = [(s, c) for s, c in self.parsed.commands
-                   if c.argv[:4] == ["az", "postgres", "flexible-server", "create"]]
-        backup_time = docfacts.first(self.doc, "backup_time")
-        if backup_time:
-            self.add(Finding(
-                "azure.backup_time", "warning", backup_time.section,
-                f"line {backup_time.line}: backup time {backup_time.value}: Azure chooses when "
-                "its automated backups run; only the maintenance window can be scheduled",
-                "drop the backup time, or schedule the maintenance window "
-                "(az postgres flexible-server update --maintenance-window)", backup_time.line,
-                "data"))
-        if not creates:
-            return
-        section, cmd = creates[0]
-        private = docfacts.first(self.doc, "private_access")
-        if private and not {"--vnet", "--subnet"} & set(cmd.argv):
-            self.add(Finding(
-                "azure.network_at_create", "error", section,
-                f"line {cmd.line}: {private.section} asks for private access (VNet), but the "
-                "create command has no --vnet/--subnet: the server is created with public "
-                "access, and the network mode cannot be changed afterwards",
-                "add --vnet phonebill-vnet --subnet <db subnet> --private-dns-zone "
-                "<server>.private.postgres.database.azure.com (privatelink.* is the Private "
-                "Endpoint zone) to the create command", cmd.line,
-                "data"))
-        geo = docfacts.first(self.doc, "geo_backup")
-        if geo and "--geo-redundant-backup" not in cmd.argv:
-            self.add(Finding(
-                "azure.geo_backup_at_create", "error", section,
-                f"line {cmd.line}: {geo.section} enables geo-redundant backup, which can only be "
-                "chosen when the server is created, and the create command does not",
-                "add --geo-redundant-backup Enabled to the create command", cmd.line, "data"))
-        retention = docfacts.first(self.doc, "backup_retention")
-        if retention and "--backup-retention" not in cmd.argv:
-            self.add(Finding(
-                "azure.backup_retention", "warning", section,
-                f"line {cmd.line}: {retention.section} keeps backups {retention.value} days but "
-                "the create command leaves Azure's default of 7",
-                f"add --backup-retention {retention.value} to the create command", cmd.line,
-                "data"))
+        if self.facts.azure:
+            self.findings += azure_create.findings(self.doc, self.parsed.commands)
 
     def figures(self) -> None:
         version = docfacts.first(self.doc, "version")
