@@ -15,7 +15,6 @@ it names, or before the first statement when the document never does.
 from __future__ import annotations
 
 import contextlib
-import time
 from dataclasses import dataclass, field
 
 import psycopg
@@ -24,6 +23,7 @@ from psycopg import sql
 from billdb import sql as sqlfiles
 from billdb.lint import statements as st
 from billdb.lint.sqlsplit import Statement
+from billdb.retry import PollTimeout, poll
 from billdb.state.scratch import Scratch
 
 _RELKINDS = {"tables": ["r", "p", "v", "m", "f"], "sequences": ["S"]}
@@ -192,15 +192,14 @@ class Runner:
 
     def _pending(self, names: list[str]) -> list[str]:
         """Parameters the server still waits to apply after the reload (restart needed)."""
-        deadline = time.monotonic() + 3
-        found: list[str] = []
-        while time.monotonic() < deadline:
-            found = [r[0] for r in self._auto("postgres").execute(
+        def pending() -> list[str]:
+            return [name for (name,) in self._auto("postgres").execute(
                 sqlfiles.load("lint/pending_restart"), {"names": names})]
-            if found:
-                break
-            time.sleep(0.1)
-        return found
+
+        try:
+            return poll(pending, 3, 0.1)
+        except PollTimeout:
+            return []
 
     def close(self) -> None:
         """Roll back, then undo what could not be rolled back (databases, ALTER SYSTEM), so

@@ -33,7 +33,7 @@ from billdb.engines.patroni import PatroniAPI
 from billdb.errors import BilldbError
 from billdb.ops import journal, provision, switchover
 from billdb.render.patroni import dcs_config
-from billdb.retry import wait_until
+from billdb.retry import retry, wait_until
 from billdb.state import cluster
 
 Progress = Callable[[str], None]
@@ -62,17 +62,25 @@ def _streaming(ctx: Context, name: str) -> bool:
     return m is not None and m.streaming
 
 
+class _Busy(Exception):
+    """Patroni answered 503: busy with a demotion or a restart; ask again."""
+
+
 def _patroni_restart(ctx: Context, name: str, timeout: float = 60) -> None:
     """Patroni answers 503 while it is busy (a demotion or a restart under way): ask again."""
-    deadline = time.monotonic() + timeout
-    while True:
+    def ask() -> None:
         try:
             PatroniAPI(ctx.member(name), timeout=10).restart(timeout=120)
-            return
         except HttpError as exc:
-            if exc.status != 503 or time.monotonic() > deadline:
-                raise BilldbError(f"Patroni did not restart {name}: {exc.body or exc}") from None
-            time.sleep(1)
+            if exc.status == 503:
+                raise _Busy(exc) from None
+            raise BilldbError(f"Patroni did not restart {name}: {exc.body or exc}") from None
+
+    try:
+        retry(ask, timeout, 1, on=_Busy)
+    except _Busy as busy:
+        exc = busy.args[0]
+        raise BilldbError(f"Patroni did not restart {name}: {exc.body or exc}") from None
 
 
 def _running_when_up(ctx: Context, name: str, timeout: float = 120) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from billdb.errors import ArgumentError, BilldbError
 from billdb.fsutil import append_line, write_atomic
 from billdb.internal import SUPERUSER
 from billdb.ops.backup import common, services
+from billdb.retry import PollTimeout, poll, wait_until
 from billdb.state import cluster
 
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,30}$")
@@ -129,13 +130,14 @@ def wal_horizon(ctx: Context, target: datetime, progress: Progress,
         conn.execute("SELECT txid_current()")  # a commit record later than the target
         segment = conn.execute(sqlfiles.load("backup/switch_wal")).fetchone()[0]
         t0 = time.monotonic()
-        deadline = t0 + 120
-        while time.monotonic() < deadline:
-            row = conn.execute(sqlfiles.load("backup/archiver")).fetchone()
-            if row[1] and row[1][8:] >= segment[8:]:  # same timeline width: compare log+seg
-                return {"wal_switched": True, "segment": segment,
-                        "archive_wait_s": round(time.monotonic() - t0, 2)}
-            time.sleep(0.1)
+
+        def archived() -> bool:  # same timeline width: compare log + segment
+            last = conn.execute(sqlfiles.load("backup/archiver")).fetchone()[1]
+            return bool(last) and last[8:] >= segment[8:]
+
+        if wait_until(archived, 120, 0.1):
+            return {"wal_switched": True, "segment": segment,
+                    "archive_wait_s": round(time.monotonic() - t0, 2)}
     raise BilldbError(f"WAL segment {segment} was not archived within 120 s: see "
                       f"{common.paths(ctx).log_dir} (the archive cannot reach the target time)")
 
@@ -163,9 +165,10 @@ def _copy_settings(ctx: Context, name: str, port: int, paths: RestorePaths) -> s
 def _wait_promoted(ctx: Context, svc: process.Service, port: int, paths: RestorePaths,
                    timeout: float) -> datetime | None:
     """Poll until recovery ended (the copy was promoted); its last replayed commit time."""
-    deadline = time.monotonic() + timeout
     uri = copy_uri(ctx, port, "postgres")
-    while time.monotonic() < deadline:
+
+    def look() -> tuple[bool, datetime | None]:
+        """(in recovery, last replayed commit time); a copy not answering yet is recovering."""
         if not process.running_pid(svc):
             why = _last_error(paths)
             if "before configured recovery target was reached" in why:
@@ -173,14 +176,16 @@ def _wait_promoted(ctx: Context, svc: process.Service, port: int, paths: Restore
             raise BilldbError(f"the restored copy stopped during recovery: {why}")
         try:
             with postgres.connect(uri, what="restored copy") as conn:
-                in_recovery, replayed = conn.execute(
+                return conn.execute(
                     "SELECT pg_is_in_recovery(), pg_last_xact_replay_timestamp()").fetchone()
-                if not in_recovery:
-                    return replayed
         except BilldbError:
-            pass
-        time.sleep(0.2)
-    raise BilldbError(f"the restored copy is still recovering after {timeout:.0f} s")
+            return True, None
+
+    try:
+        return poll(look, timeout, 0.2, until=lambda seen: not seen[0])[1]
+    except PollTimeout:
+        raise BilldbError(f"the restored copy is still recovering after {timeout:.0f} s") \
+            from None
 
 
 def _last_error(paths: RestorePaths) -> str:
