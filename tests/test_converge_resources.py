@@ -1,0 +1,66 @@
+"""The satellite programs as converge resources (issue 19 item 3): each `checks` is pure, so
+these run with no server; the live side is verify's and up's tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from billdb.converge import core
+from billdb.converge import pooler as pooler_resource
+from billdb.plan.load import load_plan
+from billdb.render import pgbouncer
+from billdb.state.pooler import ConfigRow
+
+ROOT = Path(__file__).resolve().parents[1]
+PLAN = ROOT / "plans" / "bill-inquiry.yaml"
+FILES = pgbouncer.PoolerFiles(*(Path(f"/x/{n}")
+                                for n in ("userlist.txt", "ca.crt", "server.crt", "server.key")))
+FIXED = {"listen_port", "pkt_buf", "unix_socket_dir", "listen_addr"}  # restart only
+
+
+def _pooler_live(want: list[pgbouncer.IniSetting], **changed: str) -> pooler_resource.Observed:
+    """SHOW CONFIG as PgBouncer writes it: every value text, `changed` ones replaced."""
+    return pooler_resource.Observed({
+        s.name: ConfigRow(s.name, changed.get(s.name, s.text), s.name not in FIXED)
+        for s in want})
+
+
+@pytest.mark.unit
+def test_pooler_checks_compare_by_value_with_the_ids_verify_always_had():
+    want = pgbouncer.settings(load_plan(PLAN), FILES, 16432)
+    got = {c.id: c for c in pooler_resource.checks(want, _pooler_live(want))}
+    for key in ("pool_mode", "max_client_conn", "default_pool_size", "reserve_pool_size",
+                "max_db_connections", "max_prepared_statements", "pkt_buf",
+                "client_tls_sslmode", "server_tls_sslmode", "auth_type"):
+        assert got[f"pooler.{key}"].ok, got[f"pooler.{key}"]
+    assert all(c.ok and c.section == "§5.2 connection pool" for c in got.values())
+    # typed as the plan types them: a count is a number on both sides
+    assert got["pooler.max_client_conn"].expected == 2000
+    assert got["pooler.max_client_conn"].actual == 2000
+    assert got["pooler.pool_mode"].actual == "transaction"
+
+
+@pytest.mark.unit
+def test_pooler_drift_names_the_setting_and_whether_a_reload_is_enough():
+    want = pgbouncer.settings(load_plan(PLAN), FILES, 16432)
+    live = _pooler_live(want, max_client_conn="100", pool_mode="session")
+    drifts = core.diff(pooler_resource.checks(want, live))
+    assert [(d.id, d.expected, d.actual) for d in drifts] == [
+        ("pooler.pool_mode", "transaction", "session"), ("pooler.max_client_conn", 2000, 100)]
+    assert not pooler_resource._restart_needed(live, drifts, ini_changed=True)
+    fixed = _pooler_live(want, pkt_buf="4096")
+    assert pooler_resource._restart_needed(
+        fixed, core.diff(pooler_resource.checks(want, fixed)), ini_changed=False)
+
+
+@pytest.mark.unit
+def test_pooler_console_unreachable_is_one_check():
+    want = pgbouncer.settings(load_plan(PLAN), FILES, 16432)
+    found = pooler_resource.Observed({}, "connection refused")
+    [check] = pooler_resource.checks(want, found)
+    assert (check.id, check.expected, check.actual, check.ok) == (
+        "pooler.config", "readable", "connection refused", False)
+    assert pooler_resource._restart_needed(found, [], ini_changed=True)
+    assert not pooler_resource._restart_needed(found, [], ini_changed=False)
