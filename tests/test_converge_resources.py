@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 
 from billdb.converge import core
+from billdb.converge import pgbackrest as backup_resource
 from billdb.converge import pooler as pooler_resource
 from billdb.plan.load import load_plan
 from billdb.render import pgbouncer
+from billdb.render.pgbackrest import conf_text
 from billdb.state.pooler import ConfigRow
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,3 +66,44 @@ def test_pooler_console_unreachable_is_one_check():
         "pooler.config", "readable", "connection refused", False)
     assert pooler_resource._restart_needed(found, [], ini_changed=True)
     assert not pooler_resource._restart_needed(found, [], ini_changed=False)
+
+
+# --- pgBackRest ---------------------------------------------------------------------------
+
+def _backup_want() -> list:
+    from billdb.layout import Layout
+    from billdb.render.pgbackrest import RepoSecrets
+
+    return backup_resource.desired(load_plan(PLAN), Layout(Path("/x/state")),
+                                   RepoSecrets("pass-1", "pass-2", "azure-key"))
+
+
+@pytest.mark.unit
+def test_pgbackrest_config_is_checked_option_by_option_without_showing_a_secret():
+    want = _backup_want()
+    text = conf_text(want)
+    ciphers = {1: "aes-256-cbc", 2: "aes-256-cbc"}  # pgbackrest info's repo[].cipher
+    same = backup_resource.Observed(backup_resource.parse(text), 0o640, ciphers)
+    assert all(c.ok for c in backup_resource.checks(want, same))
+    assert [c.id for c in backup_resource.checks(want, same)] == [
+        "backup.config", "backup.repo1.encrypted", "backup.repo2.encrypted"]
+    edited = (text.replace("repo1-retention-full=35", "repo1-retention-full=7")
+              .replace("pass-2", "leaked") + "process-max=8\n")
+    found = backup_resource.Observed(backup_resource.parse(edited), 0o644,
+                                     {1: None, 2: "aes-256-cbc"})
+    config, enc1, enc2 = backup_resource.checks(want, found)
+    assert not config.ok and "leaked" not in config.actual and "pass-2" not in config.actual
+    assert config.actual == ("differs: bill-inquiry/process-max, global/repo1-retention-full, "
+                             "global/repo2-cipher-pass, mode 0o644")
+    assert (enc1.ok, enc1.expected, enc1.actual, enc2.ok) == (False, "aes-256-cbc", None, True)
+    missing = backup_resource.Observed(None, None, {})
+    assert backup_resource.config_check(want, missing).actual == "missing, mode None"
+
+
+@pytest.mark.unit
+def test_pgbackrest_conf_is_written_from_the_typed_options():
+    want = _backup_want()
+    assert backup_resource.parse(conf_text(want)) == [
+        type(o)(o.section, o.key, o.text) for o in want]
+    secret = [o.key for o in want if o.secret]
+    assert secret == ["repo1-cipher-pass", "repo2-azure-key", "repo2-cipher-pass"]
