@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from billdb.converge import core
+from billdb.converge import core, supervision
 from billdb.converge import pgbackrest as backup_resource
 from billdb.converge import pooler as pooler_resource
+from billdb.engines.supervisor import Program
 from billdb.plan.load import load_plan
 from billdb.render import pgbouncer
 from billdb.render.pgbackrest import conf_text
@@ -107,3 +108,39 @@ def test_pgbackrest_conf_is_written_from_the_typed_options():
         type(o)(o.section, o.key, o.text) for o in want]
     secret = [o.key for o in want if o.secret]
     assert secret == ["repo1-cipher-pass", "repo2-azure-key", "repo2-cipher-pass"]
+
+
+# --- supervised programs -----------------------------------------------------------------
+
+def _program(name: str) -> Program:
+    return Program(name, ["/bin/true"], Path(f"/x/{name}.log"), None, {}, None, 100, 10, 1)
+
+
+@pytest.mark.unit
+def test_each_supervised_program_is_checked_running():
+    want = [_program("etcd"), _program("patroni-zone1"), _program("pgbouncer")]
+    found = supervision.Observed({
+        "etcd": supervision.ProgramState("etcd", "RUNNING", 41, ""),
+        "patroni-zone1": supervision.ProgramState("patroni-zone1", "BACKOFF", 0,
+                                                  "Exited too quickly"),
+        "other": supervision.ProgramState("other", "STOPPED", 0, "")})
+    got = {c.id: c for c in supervision.checks(want, found)}
+    assert list(got) == ["supervise.etcd.running", "supervise.patroni-zone1.running",
+                         "supervise.pgbouncer.running"]
+    assert got["supervise.etcd.running"].ok
+    assert got["supervise.etcd.running"].actual == "RUNNING (pid 41)"
+    assert [(c.ok, c.actual) for c in list(got.values())[1:]] == [
+        (False, "BACKOFF: Exited too quickly"), (False, "not known to supervisord")]
+    [down] = supervision.checks(want, supervision.Observed(None))
+    assert (down.id, down.ok) == ("supervise.supervisord", False)
+
+
+@pytest.mark.unit
+def test_supervised_programs_are_the_services_supervisord_runs(tmp_path: Path):
+    from billdb.engines.process import Service
+
+    sup = Service(name="pgbouncer", argv=["/bin/true"], pidfile=tmp_path / "p.pid",
+                  logfile=tmp_path / "p.log", supervisor=tmp_path / "supervisor")
+    loose = Service(name="restored copy x", argv=["/bin/true"], pidfile=tmp_path / "r.pid",
+                    logfile=tmp_path / "r.log")
+    assert [p.name for p in supervision.desired([sup, loose])] == ["pgbouncer"]
