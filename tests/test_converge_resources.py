@@ -144,3 +144,35 @@ def test_supervised_programs_are_the_services_supervisord_runs(tmp_path: Path):
     loose = Service(name="restored copy x", argv=["/bin/true"], pidfile=tmp_path / "r.pid",
                     logfile=tmp_path / "r.log")
     assert [p.name for p in supervision.desired([sup, loose])] == ["pgbouncer"]
+
+
+# --- monitoring (the satellite's own resource, same shape) -------------------------------
+
+@pytest.mark.unit
+def test_prometheus_checks_every_rendered_target_and_rule():
+    from billdb.monitoring import config
+    from billdb.monitoring import resource as mon
+
+    targets = config.scrape_targets(load_plan(PLAN).environments.local)
+    want = mon.Desired(targets, ["PostgresDown", "ReplicationLag", "ReplicationLag"])
+    up = {(t.job, t.name): mon.Health("up", "") for t in targets}
+    ok = mon.Health("ok", "")
+    found = mon.Observed(up, [("PostgresDown", ok), ("ReplicationLag", ok),
+                              ("ReplicationLag", ok)])
+    got = {c.id: c for c in mon.checks(want, found)}
+    assert all(c.ok for c in got.values())
+    assert {"monitoring.target.postgres.zone1.up", "monitoring.target.patroni.replica.up",
+            "monitoring.target.node.host.up", "monitoring.target.billdb.billdb.up"} <= set(got)
+    assert got["monitoring.rules.loaded"].actual == 3
+    down = {**up, ("patroni", "zone2"): mon.Health("down", "connection refused")}
+    del down[("postgres", "replica")]
+    found = mon.Observed(down, [("PostgresDown", mon.Health("err", "bad expr")),
+                                ("ReplicationLag", ok), ("Other", ok)])
+    bad = {c.id: c for c in mon.checks(want, found) if not c.ok}
+    assert bad["monitoring.target.patroni.zone2.up"].actual == "down (connection refused)"
+    assert bad["monitoring.target.postgres.replica.up"].actual == "not scraped"
+    assert bad["monitoring.rules.loaded"].actual == "3 (missing: ReplicationLag)"
+    assert bad["monitoring.rules.healthy"].actual == "PostgresDown: bad expr"
+    nothing = mon.checks(want, mon.Observed({}, []))
+    assert [c.id for c in nothing if not c.ok] == [
+        "monitoring.prometheus.reachable", "monitoring.rules.loaded"]
