@@ -3,6 +3,7 @@ these run with no server; the live side is verify's and up's tests."""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from billdb.converge import pgbackrest as backup_resource
 from billdb.converge import pooler as pooler_resource
 from billdb.engines.supervisor import Program
 from billdb.plan.load import load_plan
+from billdb.plan.models import Plan
 from billdb.render import pgbouncer
 from billdb.render.pgbackrest import conf_text
 from billdb.state.pooler import ConfigRow
@@ -20,6 +22,13 @@ ROOT = Path(__file__).resolve().parents[1]
 PLAN = ROOT / "plans" / "bill-inquiry.yaml"
 FILES = pgbouncer.PoolerFiles(*(Path(f"/x/{n}")
                                 for n in ("userlist.txt", "ca.crt", "server.crt", "server.key")))
+
+
+@functools.cache
+def _plan() -> Plan:
+    return load_plan(PLAN)
+
+
 FIXED = {"listen_port", "pkt_buf", "unix_socket_dir", "listen_addr"}  # restart only
 
 
@@ -32,7 +41,7 @@ def _pooler_live(want: list[pgbouncer.IniSetting], **changed: str) -> pooler_res
 
 @pytest.mark.unit
 def test_pooler_checks_compare_by_value_with_the_ids_verify_always_had():
-    want = pgbouncer.settings(load_plan(PLAN), FILES, 16432)
+    want = pgbouncer.settings(_plan(), FILES, 16432)
     got = {c.id: c for c in pooler_resource.checks(want, _pooler_live(want))}
     for key in ("pool_mode", "max_client_conn", "default_pool_size", "reserve_pool_size",
                 "max_db_connections", "max_prepared_statements", "pkt_buf",
@@ -47,7 +56,7 @@ def test_pooler_checks_compare_by_value_with_the_ids_verify_always_had():
 
 @pytest.mark.unit
 def test_pooler_drift_names_the_setting_and_whether_a_reload_is_enough():
-    want = pgbouncer.settings(load_plan(PLAN), FILES, 16432)
+    want = pgbouncer.settings(_plan(), FILES, 16432)
     live = _pooler_live(want, max_client_conn="100", pool_mode="session")
     drifts = core.diff(pooler_resource.checks(want, live))
     assert [(d.id, d.expected, d.actual) for d in drifts] == [
@@ -60,7 +69,7 @@ def test_pooler_drift_names_the_setting_and_whether_a_reload_is_enough():
 
 @pytest.mark.unit
 def test_pooler_console_unreachable_is_one_check():
-    want = pgbouncer.settings(load_plan(PLAN), FILES, 16432)
+    want = pgbouncer.settings(_plan(), FILES, 16432)
     found = pooler_resource.Observed({}, "connection refused")
     [check] = pooler_resource.checks(want, found)
     assert (check.id, check.expected, check.actual, check.ok) == (
@@ -75,7 +84,7 @@ def _backup_want() -> list:
     from billdb.layout import Layout
     from billdb.render.pgbackrest import RepoSecrets
 
-    return backup_resource.desired(load_plan(PLAN), Layout(Path("/x/state")),
+    return backup_resource.desired(_plan(), Layout(Path("/x/state")),
                                    RepoSecrets("pass-1", "pass-2", "azure-key"))
 
 
@@ -153,7 +162,7 @@ def test_prometheus_checks_every_rendered_target_and_rule():
     from billdb.monitoring import config
     from billdb.monitoring import resource as mon
 
-    targets = config.scrape_targets(load_plan(PLAN).environments.local)
+    targets = config.scrape_targets(_plan().environments.local)
     want = mon.Desired(targets, ["PostgresDown", "ReplicationLag", "ReplicationLag"])
     up = {(t.job, t.name): mon.Health("up", "") for t in targets}
     ok = mon.Health("ok", "")
