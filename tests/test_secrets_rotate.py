@@ -7,7 +7,7 @@ from __future__ import annotations
 import psycopg
 
 from billdb.engines.secrets import SecretStore
-from billdb.ops import pooler
+from billdb.state import pooler
 from conftest import Env
 from test_tls import bench_on_both_routes
 

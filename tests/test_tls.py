@@ -13,10 +13,9 @@ import time
 from collections.abc import Callable, Iterator
 
 from billdb.engines import tls_probe
-from billdb.ops import pooler
 from billdb.render import tls as policy
 from billdb.retry import wait_until
-from billdb.state import cluster
+from billdb.state import cluster, pooler
 from conftest import BILLDB, ROOT, Env
 
 AEAD12 = "ECDHE-ECDSA-AES128-GCM-SHA256"

@@ -273,7 +273,7 @@ def test_pooler_tls_and_routing(env: Env):
 
 
 def _pooler_stats(env: Env) -> dict[str, int]:
-    from billdb.ops import pooler
+    from billdb.state import pooler
 
     ctx = env.context()
     console = pooler.conninfo(ctx, "pgbouncer", user=ctx.plan.read_replica.read_user)
@@ -290,7 +290,7 @@ def test_pooler_keeps_each_clients_prepared_statements(env: Env):
     server connections. A PgBouncer without max_prepared_statements passes the names through,
     so the second client's prepare fails (the name exists on that server connection) or runs
     the other's statement; this one renames and re-prepares them per server connection."""
-    from billdb.ops import pooler
+    from billdb.state import pooler
 
     conninfo = pooler.conninfo(env.context(), "bill_inquiry_db")
     before = _pooler_stats(env)

@@ -28,6 +28,7 @@ from billdb.ops.partitions import uncovered
 from billdb.plan.load import load_plan
 from billdb.render.budget import budgets
 from billdb.render.pgbouncer import PoolerFiles, auth_file, pgbouncer_ini
+from billdb.render.pgbouncer import settings as pgbouncer_settings
 from conftest import PLAN
 
 pytestmark = pytest.mark.unit  # no server: plan, render and pure helpers
@@ -108,9 +109,10 @@ def test_pgbouncer_ini_is_tls_on_both_sides_and_follows_given_ports():
                  "max_client_conn = 2000", "max_db_connections = 70",
                  "max_prepared_statements = 200", "pkt_buf = 16384"):
         assert line in ini.splitlines()
-    from billdb.ops.pooler import _settings
-
-    settings = _settings(ini)  # what up compares with SHOW CONFIG's changeable column
+    # the [pgbouncer] section is written from the typed settings up compares with SHOW CONFIG
+    settings = {s.name: s.text for s in pgbouncer_settings(plan, files, 16432)}
+    assert [f"{k} = {v}".rstrip() for k, v in settings.items()] == \
+        ini.split("[pgbouncer]\n")[1].splitlines()
     assert settings["pkt_buf"] == "16384" and settings["listen_port"] == "16432"
     assert "bill_inquiry_db" not in settings  # [databases] lines are not settings
     assert auth_file({"a": 'SCRAM-SHA-256$4096:x"y'}) == '"a" "SCRAM-SHA-256$4096:x""y"\n'

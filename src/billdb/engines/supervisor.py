@@ -217,6 +217,15 @@ class Supervisor:
         except (OSError, xmlrpc.client.Error):
             return None
 
+    def all_info(self) -> list[dict[str, Any]] | None:
+        """getAllProcessInfo, None when supervisord does not answer."""
+        if not self.sock.exists():
+            return None
+        try:
+            return self.rpc().getAllProcessInfo()
+        except (OSError, xmlrpc.client.Error):
+            return None
+
     def start(self, prog: Program) -> tuple[int, bool]:
         self.ensure_running()
         self.ensure_program(prog)

@@ -4,6 +4,7 @@ and postgres_exporter's queries.yaml, written as YAML (config.dump)."""
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 from pathlib import Path
 
 from ruamel.yaml import YAML
@@ -58,18 +59,42 @@ def queries_yaml(major: int) -> str:
     return dump(out)
 
 
-def _static(job: str, targets: dict[str, int], labels: str = "member") -> dict:
-    return {"job_name": job, "static_configs": [
-        {"targets": [f"127.0.0.1:{port}"], "labels": {labels: name}}
-        for name, port in targets.items()]}
+@dataclass(frozen=True)
+class ScrapeTarget:
+    """One target Prometheus scrapes: its job, the label naming it (`member` for a member's
+    exporters, `instance_name` otherwise) and that name, and its port on 127.0.0.1."""
+
+    job: str
+    label: str
+    name: str
+    port: int
+
+
+def scrape_targets(env: LocalEnvironment) -> list[ScrapeTarget]:
+    """Every target of prometheus.yml, in job order: what up writes and verify expects up."""
+    mon = env.monitoring
+    assert mon is not None
+    pg = zip(env.members, mon.postgres_exporter_ports, strict=True)
+    return [ScrapeTarget("prometheus", "instance_name", "prometheus", mon.prometheus_port),
+            ScrapeTarget("node", "instance_name", "host", mon.node_exporter_port),
+            *(ScrapeTarget("postgres", "member", m.name, port) for m, port in pg),
+            *(ScrapeTarget("patroni", "member", m.name, m.rest_port) for m in env.members),
+            ScrapeTarget("billdb", "instance_name", "billdb", mon.exporter_port)]
+
+
+def _scrape_configs(targets: list[ScrapeTarget]) -> list[dict]:
+    jobs = list(dict.fromkeys(t.job for t in targets))
+    return [{"job_name": job, "static_configs": [
+                {"targets": [f"127.0.0.1:{t.port}"], "labels": {t.label: t.name}}
+                for t in targets if t.job == job],
+             **({"scheme": "http"} if job == "patroni" else {})}
+            for job in jobs]
 
 
 def prometheus_config(env: LocalEnvironment, rule_path: Path) -> dict:
     mon = env.monitoring
     assert mon is not None
     interval = f"{mon.scrape_interval_s}s"
-    pg = {m.name: port for m, port in zip(env.members, mon.postgres_exporter_ports, strict=True)}
-    patroni = {m.name: m.rest_port for m in env.members}
     # A scrape of a down PostgreSQL takes ~1.4 s: keep the timeout above that so pg_up 0 is
     # seen as such instead of turning into up 0.
     timeout = f"{max(2, mon.scrape_interval_s)}s"
@@ -79,13 +104,7 @@ def prometheus_config(env: LocalEnvironment, rule_path: Path) -> dict:
         "rule_files": [str(rule_path)],
         "alerting": {"alertmanagers": [{"static_configs": [
             {"targets": [f"127.0.0.1:{mon.alertmanager_port}"]}]}]},
-        "scrape_configs": [
-            _static("prometheus", {"prometheus": mon.prometheus_port}, "instance_name"),
-            _static("node", {"host": mon.node_exporter_port}, "instance_name"),
-            _static("postgres", pg),
-            {**_static("patroni", patroni), "scheme": "http"},
-            _static("billdb", {"billdb": mon.exporter_port}, "instance_name"),
-        ],
+        "scrape_configs": _scrape_configs(scrape_targets(env)),
     }
 
 

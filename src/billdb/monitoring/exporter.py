@@ -28,8 +28,8 @@ from prometheus_client import Counter, Gauge, Histogram, start_http_server
 from billdb import sql as sqlfiles
 from billdb.context import Context
 from billdb.engines import postgres
-from billdb.ops import connections, pooler
-from billdb.state import cluster
+from billdb.ops import connections
+from billdb.state import cluster, pooler
 
 log = logging.getLogger("billdb.exporter")
 

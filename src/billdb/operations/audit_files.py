@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from billdb.context import Context
+from billdb.converge import pgbackrest as backup_resource
 from billdb.operations.results import control
 from billdb.ops.backup import common
 
@@ -52,7 +53,7 @@ def controls(ctx: Context) -> Iterator[dict[str, Any]]:
     yield _mode_control("files.server_key", "server TLS key 0600, owned by the server user",
                         lay.server_key, 0o600, {pg})
     yield _mode_control("files.pgbackrest_conf", "pgBackRest config (passphrases) 0640",
-                        common.paths(ctx).config, 0o640, {pg})
+                        common.paths(ctx).config, backup_resource.MODE, {pg})
     yield _mode_control("files.run_dir", "private socket directory, no world access",
                         lay.run_dir, 0o770, {pg, me})
     for m in ctx.members:

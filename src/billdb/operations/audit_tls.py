@@ -20,8 +20,8 @@ import psycopg
 from billdb.context import Context
 from billdb.engines import tls, tls_probe
 from billdb.operations.results import control
-from billdb.ops import pooler
 from billdb.render import tls as policy
+from billdb.state import pooler
 
 TLS = "CIS 6.7-6.8 TLS"
 CBC_ONLY = "ECDHE-ECDSA-AES128-SHA256:ECDHE-ECDSA-AES256-SHA:ECDHE-RSA-AES128-SHA256"

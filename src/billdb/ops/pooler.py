@@ -17,7 +17,6 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import psycopg
 
@@ -25,6 +24,7 @@ from billdb import logsetup
 from billdb import sql as sqlfiles
 from billdb.client.routes import Routes
 from billdb.context import Context, load_context
+from billdb.converge import pooler as resource
 from billdb.engines import etcd, pgbouncer, postgres, process
 from billdb.engines.http import HttpError
 from billdb.engines.pgbouncer import PoolerPaths
@@ -33,11 +33,11 @@ from billdb.render import pgbouncer as render
 from billdb.render.patroni import NAMESPACE
 from billdb.retry import PollTimeout, poll
 from billdb.state import cluster
+from billdb.state.pooler import conninfo
 
 log = logging.getLogger(__name__)
 
 FOLLOW_INTERVAL_S = 0.5
-PROBE_ROLE = "bill_app_user"
 
 
 def enabled(ctx: Context) -> bool:
@@ -81,17 +81,6 @@ def targets(ctx: Context) -> tuple[int, int] | None:
     return primary, read
 
 
-def files(ctx: Context) -> render.PoolerFiles:
-    lay = ctx.layout
-    return render.PoolerFiles(auth_file=PoolerPaths.of(lay).auth_file, ca_cert=lay.ca_cert,
-                              server_cert=lay.server_cert, server_key=lay.server_key)
-
-
-def write_config(ctx: Context, primary: int, read: int) -> bool:
-    text = render.pgbouncer_ini(ctx.plan, files(ctx), ctx.local.pooler_port, primary, read)
-    return pgbouncer.write_file(PoolerPaths.of(ctx.layout).ini, text, 0o644)
-
-
 def write_auth_file(ctx: Context) -> bool:
     users = render.pooled_users(ctx.plan)
     with cluster.admin_connect(ctx) as conn:
@@ -102,35 +91,6 @@ def write_auth_file(ctx: Context) -> bool:
     uid = process.os_user(ctx.local.os_user).pw_uid
     return pgbouncer.write_file(PoolerPaths.of(ctx.layout).auth_file, render.auth_file(rows),
                                 0o600, uid)
-
-
-def conninfo(ctx: Context, dbname: str, user: str = PROBE_ROLE, **extra: str) -> str:
-    lay = ctx.layout
-    params = {"host": "127.0.0.1", "port": str(ctx.local.pooler_port), "dbname": dbname,
-              "user": user, "sslmode": "verify-full", "sslrootcert": str(lay.ca_cert),
-              "passfile": str(lay.pgpass), "connect_timeout": "3",
-              "application_name": "billdb", **extra}
-    return psycopg.conninfo.make_conninfo(**params)
-
-
-def console_connect(ctx: Context) -> psycopg.Connection:
-    """PgBouncer's admin console as the plan's stats user (it speaks the simple query
-    protocol only: nothing prepared)."""
-    return postgres.attempt(conninfo(ctx, "pgbouncer", user=ctx.plan.read_replica.read_user),
-                            prepare_threshold=None)
-
-
-def show(conn: psycopg.Connection, command: str) -> list[dict[str, Any]]:
-    """Rows of a SHOW command on the console, column -> value."""
-    cur = conn.execute(command)
-    names = [d.name for d in cur.description or []]
-    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
-
-
-def console(ctx: Context, command: str) -> list[dict[str, Any]]:
-    """One SHOW command on a connection of its own."""
-    with console_connect(ctx) as conn:
-        return show(conn, command)
 
 
 def probe(ctx: Context, dbname: str) -> tuple[int, bool, bool, str]:
@@ -152,59 +112,23 @@ def _wait_serving(ctx: Context, primary: int, timeout: float = 15.0) -> tuple[in
 
 
 def ensure_step(ctx: Context) -> tuple[bool, str]:
-    """The `pooler` step of `up`: auth_file, configuration, PgBouncer running on the primary."""
+    """The `pooler` step of `up`: auth_file, then the pooler resource applied (configuration,
+    PgBouncer running with it), then PgBouncer serving the primary."""
     if not enabled(ctx):
         return False, "disabled by the plan (pooler.enabled: false)"
-    paths = PoolerPaths.of(ctx.layout)
-    paths.root.mkdir(mode=0o755, parents=True, exist_ok=True)
+    PoolerPaths.of(ctx.layout).root.mkdir(mode=0o755, parents=True, exist_ok=True)
     changed_auth = write_auth_file(ctx)
     found = targets(ctx)
     if found is None:
         lead = cluster.leader(ctx)
         found = (lead.port, lead.port)
     primary, read = found
-    before = paths.ini.read_text(encoding="utf-8") if paths.ini.exists() else ""
-    changed_ini = write_config(ctx, primary, read)
-    svc = pgbouncer.service(ctx.local, ctx.layout)
-    if changed_ini and _needs_restart(ctx, svc, before, paths.ini.read_text("utf-8")):
-        process.stop(svc)  # e.g. a new port or pkt_buf: a reload would keep the old one
-    pid, started = process.start(svc)
-    if not started and (changed_auth or changed_ini):
-        pgbouncer.reload(svc)
+    pid, what = resource.apply(ctx, primary, read, changed_auth)
     port, _, ssl, version = _wait_serving(ctx, primary)
-    what = "started" if started else ("reloaded" if changed_auth or changed_ini else "running")
-    return (started or changed_auth or changed_ini,
+    return (what != "running",
             f"PgBouncer {what} (pid {pid}) on port {ctx.local.pooler_port}, "
             f"{ctx.plan.pooler.mode} mode: {ctx.plan.database.name} -> {port} "
             f"(TLS {version if ssl else 'off'}), {render.read_alias(ctx.plan)} -> {read}")
-
-
-def _needs_restart(ctx: Context, svc: process.Service, before: str, after: str) -> bool:
-    """True when a running PgBouncer would have to read a changed setting at start: one its
-    SHOW CONFIG calls not changeable (any changed setting when it does not answer)."""
-    if not process.running_pid(svc):
-        return False
-    old, new = _settings(before), _settings(after)
-    changed = {k for k in old.keys() | new.keys() if old.get(k) != new.get(k)}
-    try:
-        fixed = {r["key"] for r in console(ctx, "SHOW CONFIG") if r["changeable"] == "no"}
-    except psycopg.Error:
-        fixed = changed
-    return bool(changed & fixed)
-
-
-def _settings(ini: str) -> dict[str, str]:
-    """The [pgbouncer] section of a pgbouncer.ini: setting -> value."""
-    out: dict[str, str] = {}
-    section = ""
-    for line in ini.splitlines():
-        line = line.strip()
-        if line.startswith("["):
-            section = line
-        elif section == "[pgbouncer]" and "=" in line and not line.startswith(";"):
-            key, _, value = line.partition("=")
-            out[key.strip()] = value.strip()
-    return out
 
 
 def follow(ctx: Context, interval_s: float = FOLLOW_INTERVAL_S) -> None:
@@ -227,7 +151,7 @@ def follow(ctx: Context, interval_s: float = FOLLOW_INTERVAL_S) -> None:
         if found is not None and found != last:
             with contextlib.suppress(BilldbError):  # render from the plan as it is now
                 ctx = load_context(ctx.plan_path, ctx.env_name)
-            if write_config(ctx, *found):
+            if resource.write_ini(ctx, *found):
                 sent = pgbouncer.reload(svc)
                 log.info(f"primary -> port {found[0]}, read -> port {found[1]}: configuration "
                      f"rewritten{', PgBouncer reloaded' if sent else ' (PgBouncer not running)'}")

@@ -69,57 +69,88 @@ def member_parameters(plan: Plan, layout: Layout, member_name: str) -> dict[str,
     return {"archive_command": archive_command(plan, layout.member(member_name).data)}
 
 
-def pgbackrest_conf(plan: Plan, layout: Layout, secrets: RepoSecrets) -> str:
+@dataclass(frozen=True)
+class Option:
+    """One pgbackrest.conf option in its section ("global", or the stanza's name)."""
+
+    section: str
+    key: str
+    value: str | int
+
+    @property
+    def text(self) -> str:
+        return str(self.value)
+
+    @property
+    def secret(self) -> bool:
+        """A passphrase or a storage key: never shown, only compared."""
+        return self.key.endswith(("-cipher-pass", "-azure-key"))
+
+
+def options(plan: Plan, layout: Layout, secrets: RepoSecrets) -> list[Option]:
+    """Every option of pgbackrest.conf, in file order: what `up` writes and `verify` expects."""
     env = plan.environments.local
     b = plan.backup
     paths = BackupLayout(layout)
     cipher = CIPHER[plan.security.backup_encryption]
-    lines = [
-        "# Written by `billdb up` from the plan (§9.1 backup). Holds secrets: postgres 0640.",
-        "[global]",
-        f"repo1-path={paths.repo1}",
-        f"repo1-cipher-type={cipher}",
-        f"repo1-cipher-pass={secrets.repo1_cipher_pass}",
-        "repo1-retention-full-type=time",
-        f"repo1-retention-full={b.retention_days}",
+    glob: list[tuple[str, str | int]] = [
+        ("repo1-path", str(paths.repo1)),
+        ("repo1-cipher-type", cipher),
+        ("repo1-cipher-pass", secrets.repo1_cipher_pass),
+        ("repo1-retention-full-type", "time"),
+        ("repo1-retention-full", b.retention_days),
     ]
     if env.backup.geo_repo == "azurite":
-        lines += [
-            "repo2-type=azure",
-            "repo2-path=/",
-            f"repo2-azure-account={AZURE_ACCOUNT}",
-            f"repo2-azure-key={secrets.azure_key}",
-            f"repo2-azure-container={azure_container(plan)}",
-            "repo2-azure-uri-style=path",
-            f"repo2-storage-host={AZURE_HOST}",
-            f"repo2-storage-port={env.backup.azurite_port}",
-            f"repo2-storage-ca-file={layout.ca_cert}",
-            "repo2-bundle=y",  # one PUT per file makes unbundled backups slow on blob storage
+        glob += [
+            ("repo2-type", "azure"),
+            ("repo2-path", "/"),
+            ("repo2-azure-account", AZURE_ACCOUNT),
+            ("repo2-azure-key", secrets.azure_key),
+            ("repo2-azure-container", azure_container(plan)),
+            ("repo2-azure-uri-style", "path"),
+            ("repo2-storage-host", AZURE_HOST),
+            ("repo2-storage-port", env.backup.azurite_port),
+            ("repo2-storage-ca-file", str(layout.ca_cert)),
+            ("repo2-bundle", "y"),  # one PUT per file makes unbundled backups slow on blob storage
         ]
     else:
-        lines.append(f"repo2-path={paths.geo_dir}")
-    lines += [
-        f"repo2-cipher-type={cipher}",
-        f"repo2-cipher-pass={secrets.repo2_cipher_pass}",
-        "repo2-retention-full-type=time",
-        f"repo2-retention-full={b.retention_days}",
-        f"compress-type={b.compression}",
-        "process-max=2",
-        "start-fast=y",
-        "backup-standby=y",
-        "archive-timeout=60",
-        f"log-path={paths.log_dir}",
-        f"spool-path={paths.spool_dir}",
-        f"lock-path={paths.lock_dir}",
-        "log-level-console=warn",
-        "log-level-file=info",
-        "",
-        f"[{stanza(plan)}]",
+        glob.append(("repo2-path", str(paths.geo_dir)))
+    glob += [
+        ("repo2-cipher-type", cipher),
+        ("repo2-cipher-pass", secrets.repo2_cipher_pass),
+        ("repo2-retention-full-type", "time"),
+        ("repo2-retention-full", b.retention_days),
+        ("compress-type", b.compression),
+        ("process-max", 2),
+        ("start-fast", "y"),
+        ("backup-standby", "y"),
+        ("archive-timeout", 60),
+        ("log-path", str(paths.log_dir)),
+        ("spool-path", str(paths.spool_dir)),
+        ("lock-path", str(paths.lock_dir)),
+        ("log-level-console", "warn"),
+        ("log-level-file", "info"),
     ]
+    members: list[tuple[str, str | int]] = []
     for i, m in enumerate(env.members, start=1):
-        lines += [
-            f"pg{i}-path={layout.member(m.name).data}",
-            f"pg{i}-port={m.port}",
-            f"pg{i}-socket-path={layout.run_dir}",
+        members += [
+            (f"pg{i}-path", str(layout.member(m.name).data)),
+            (f"pg{i}-port", m.port),
+            (f"pg{i}-socket-path", str(layout.run_dir)),
         ]
+    return ([Option("global", k, v) for k, v in glob]
+            + [Option(stanza(plan), k, v) for k, v in members])
+
+
+def conf_text(opts: list[Option]) -> str:
+    """pgbackrest.conf: each section's options under its header, sections in first-seen order."""
+    lines = ["# Written by `billdb up` from the plan (§9.1 backup). Holds secrets: postgres 0640."]
+    sections = list(dict.fromkeys(o.section for o in opts))
+    for n, section in enumerate(sections):
+        lines += [*([""] if n else []), f"[{section}]"]
+        lines += [f"{o.key}={o.text}" for o in opts if o.section == section]
     return "\n".join(lines) + "\n"
+
+
+def pgbackrest_conf(plan: Plan, layout: Layout, secrets: RepoSecrets) -> str:
+    return conf_text(options(plan, layout, secrets))

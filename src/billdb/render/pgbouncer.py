@@ -60,15 +60,71 @@ def auth_file(verifiers: dict[str, str]) -> str:
     return "".join(f"{q(user)} {q(v)}\n" for user, v in sorted(verifiers.items()))
 
 
+@dataclass(frozen=True)
+class IniSetting:
+    """One [pgbouncer] setting as the plan means it: a number for a count or a time in seconds,
+    text otherwise. `text` is how pgbouncer.ini and PgBouncer's SHOW CONFIG write it."""
+
+    name: str
+    value: int | str
+
+    @property
+    def text(self) -> str:
+        return str(self.value)
+
+
+def settings(plan: Plan, files: PoolerFiles, listen_port: int) -> list[IniSetting]:
+    """The [pgbouncer] section, in file order: what `up` writes and `verify` expects."""
+    pooler, pool, sec = plan.pooler, plan.pool, plan.security
+    tls = _TLS_PROTOCOLS[sec.tls_min_version]
+    pairs: list[tuple[str, int | str]] = [
+        ("listen_addr", "127.0.0.1"),
+        ("listen_port", listen_port),
+        ("unix_socket_dir", ""),
+        ("pool_mode", pooler.mode),
+        ("max_client_conn", pooler.max_client_conn),
+        ("default_pool_size", pooler.default_pool_size),
+        ("reserve_pool_size", pooler.reserve_pool_size),
+        ("reserve_pool_timeout", 1),
+        ("max_db_connections", server_pool(plan)),
+        # The clients' protocol-level prepared statements, kept per client and prepared on
+        # whichever server connection runs them (0: off, and clients must not prepare).
+        ("max_prepared_statements", pooler.max_prepared_statements),
+        ("pkt_buf", PKT_BUF),
+        ("query_wait_timeout", pool.connection_timeout_s),
+        ("server_idle_timeout", pool.idle_timeout_s),
+        ("server_lifetime", pool.max_lifetime_s),
+        ("server_connect_timeout", 3),
+        # After a failed server login PgBouncer waits this long before trying again (default
+        # 15 s): short, so a failover costs seconds more, not fifteen.
+        ("server_login_retry", 1),
+        ("auth_type", "scram-sha-256"),
+        ("auth_file", str(files.auth_file)),
+        ("stats_users", plan.read_replica.read_user),
+        ("client_tls_sslmode", "require"),
+        ("client_tls_cert_file", str(files.server_cert)),
+        ("client_tls_key_file", str(files.server_key)),
+        ("client_tls_protocols", tls),
+        ("client_tls_ciphers", tls_policy.TLS12_CIPHERS),  # Mozilla "intermediate"
+        ("client_tls_ecdhcurve", tls_policy.ECDH_CURVE),
+        ("server_tls_sslmode", "verify-full"),
+        ("server_tls_ca_file", str(files.ca_cert)),
+        ("server_tls_protocols", tls),
+        ("ignore_startup_parameters", "extra_float_digits"),
+        ("log_connections", int(plan.parameters.log_connections)),
+        ("log_disconnections", int(plan.parameters.log_disconnections)),
+    ]
+    return [IniSetting(name, value) for name, value in pairs]
+
+
 def pgbouncer_ini(plan: Plan, files: PoolerFiles, listen_port: int, primary_port: int,
                   read_port: int) -> str:
     """pgbouncer.ini pointing the write alias at `primary_port` and the read alias at
     `read_port` (the follower rewrites these two when the primary changes)."""
-    pooler, pool, sec = plan.pooler, plan.pool, plan.security
+    pooler = plan.pooler
     db = plan.database.name
     per_db = (f"dbname={db} pool_size={pooler.default_pool_size} "
               f"reserve_pool={pooler.reserve_pool_size} max_db_connections={server_pool(plan)}")
-    tls = _TLS_PROTOCOLS[sec.tls_min_version]
     lines = [
         ";; Rendered by billdb from the plan (pooler.*, pool.*, security.*); `billdb up` and the",
         ";; pooler follower rewrite it (the follower repoints [databases] after a failover).",
@@ -77,41 +133,7 @@ def pgbouncer_ini(plan: Plan, files: PoolerFiles, listen_port: int, primary_port
         f"{read_alias(plan)} = host=127.0.0.1 port={read_port} {per_db}",
         "",
         "[pgbouncer]",
-        "listen_addr = 127.0.0.1",
-        f"listen_port = {listen_port}",
-        "unix_socket_dir =",
-        f"pool_mode = {pooler.mode}",
-        f"max_client_conn = {pooler.max_client_conn}",
-        f"default_pool_size = {pooler.default_pool_size}",
-        f"reserve_pool_size = {pooler.reserve_pool_size}",
-        "reserve_pool_timeout = 1",
-        f"max_db_connections = {server_pool(plan)}",
-        # The clients' protocol-level prepared statements, kept per client and prepared on
-        # whichever server connection runs them (0: off, and clients must not prepare).
-        f"max_prepared_statements = {pooler.max_prepared_statements}",
-        f"pkt_buf = {PKT_BUF}",
-        f"query_wait_timeout = {pool.connection_timeout_s}",
-        f"server_idle_timeout = {pool.idle_timeout_s}",
-        f"server_lifetime = {pool.max_lifetime_s}",
-        "server_connect_timeout = 3",
-        # After a failed server login PgBouncer waits this long before trying again (default
-        # 15 s): short, so a failover costs seconds more, not fifteen.
-        "server_login_retry = 1",
-        "auth_type = scram-sha-256",
-        f"auth_file = {files.auth_file}",
-        f"stats_users = {plan.read_replica.read_user}",
-        "client_tls_sslmode = require",
-        f"client_tls_cert_file = {files.server_cert}",
-        f"client_tls_key_file = {files.server_key}",
-        f"client_tls_protocols = {tls}",
-        f"client_tls_ciphers = {tls_policy.TLS12_CIPHERS}",  # Mozilla "intermediate"
-        f"client_tls_ecdhcurve = {tls_policy.ECDH_CURVE}",
-        "server_tls_sslmode = verify-full",
-        f"server_tls_ca_file = {files.ca_cert}",
-        f"server_tls_protocols = {tls}",
-        "ignore_startup_parameters = extra_float_digits",
-        f"log_connections = {int(plan.parameters.log_connections)}",
-        f"log_disconnections = {int(plan.parameters.log_disconnections)}",
+        *(f"{s.name} = {s.text}".rstrip() for s in settings(plan, files, listen_port)),
         "",
     ]
     return "\n".join(lines)

@@ -11,11 +11,11 @@ import os
 from pathlib import Path
 
 from billdb.context import Context
+from billdb.converge import pgbackrest as backup_resource
 from billdb.engines import azurite, process
 from billdb.errors import StepError
-from billdb.fsutil import write_atomic
 from billdb.ops.backup import common, physical
-from billdb.render.pgbackrest import azure_container, pgbackrest_conf
+from billdb.render.pgbackrest import azure_container
 from billdb.state import cluster
 
 
@@ -35,10 +35,9 @@ def _dirs(ctx: Context) -> list[tuple[Path, int, bool]]:
 
 def write_config(ctx: Context) -> bool:
     """pgbackrest.conf from the plan; postgres 0640 (it holds the passphrases)."""
-    path = common.paths(ctx).config
-    text = pgbackrest_conf(ctx.plan, ctx.layout, common.repo_secrets(ctx))
+    want = backup_resource.desired(ctx.plan, ctx.layout, common.repo_secrets(ctx))
     pw = process.os_user(ctx.local.os_user)
-    return write_atomic(path, text, 0o640, pw.pw_uid, pw.pw_gid)
+    return backup_resource.apply(common.paths(ctx).config, want, pw.pw_uid, pw.pw_gid)
 
 
 def ensure_storage(ctx: Context) -> tuple[bool, str]:

@@ -10,7 +10,7 @@ import threading
 from typing import Any
 
 from billdb.context import Context
-from billdb.ops import pooler
+from billdb.state import pooler
 
 
 class PoolerSampler:

@@ -22,6 +22,7 @@ def collectors() -> list[tuple[str, Collector]]:
     from billdb.ops.verify import encryption as encryption_checks
     from billdb.ops.verify import partitions as partition_checks
     from billdb.ops.verify import pooler as pooler_checks
+    from billdb.ops.verify import supervision as supervision_checks
 
     return [
         ("topology", topology.checks),
@@ -34,6 +35,7 @@ def collectors() -> list[tuple[str, Collector]]:
         ("encryption", encryption_checks.checks),
         ("pooler", pooler_checks.checks),
         ("backup", backup.checks),
+        ("supervision", supervision_checks.checks),
         *registry.get().verify_collectors,  # the satellites' (billdb.cli.satellites)
     ]
 

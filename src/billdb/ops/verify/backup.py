@@ -3,17 +3,16 @@ in both repositories, encryption, the config on disk as the plan renders it, the
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 from billdb import times
 from billdb.context import Context
+from billdb.converge import pgbackrest as backup_resource
 from billdb.errors import BilldbError
 from billdb.ops.backup import common, dumps, health, physical
 from billdb.ops.scheduler.calendar import Slot
 from billdb.ops.verify.check import Check
-from billdb.render.pgbackrest import CIPHER, pgbackrest_conf
 
 S = "§9.1 backup"
 GRACE = timedelta(hours=1)  # a scheduled job's own run time, and a little slack
@@ -26,14 +25,11 @@ def _age(ts: int | None, now: datetime) -> timedelta | None:
 def checks(ctx: Context) -> Iterator[Check]:
     plan = ctx.plan
     now = datetime.now(UTC)
-    path = common.paths(ctx).config
-    want = pgbackrest_conf(plan, ctx.layout, common.repo_secrets(ctx))
-    have = path.read_text(encoding="utf-8") if path.exists() else None
-    mode = oct(os.stat(path).st_mode & 0o777) if path.exists() else None
-    yield Check("backup.config", S, "pgbackrest.conf as the plan renders it, mode 0o640",
-                f"{'as planned' if have == want else 'differs'}, mode {mode}",
-                have == want and mode == "0o640")
     eng = common.engine(ctx)
+    want = backup_resource.desired(plan, ctx.layout, common.repo_secrets(ctx))
+    stanza = eng.stanza_info()
+    found = backup_resource.observe(common.paths(ctx).config, stanza)
+    yield backup_resource.config_check(want, found)
     try:
         eng.check()
         yield Check("backup.check", S, "pgbackrest check passes", "passes", True)
@@ -45,17 +41,12 @@ def checks(ctx: Context) -> Iterator[Check]:
                 f"{arch['failed_count']} failed (last failure: "
                 f"{_when(arch['last_failed_time'])})",
                 bool(arch["archived_count"]) and bool(arch["healthy"]))
-    stanza = eng.stanza_info()
     sched = plan.backup.schedule
     daily = Slot(sched.daily_at, sched.timezone)
     weekly = Slot(sched.daily_at, sched.timezone, sched.full_on)
-    cipher = CIPHER[plan.security.backup_encryption]
-    repos = {r.get("key"): r for r in stanza.get("repo", [])}
+    yield from backup_resource.repo_checks(want, found)
     every = physical.backups(stanza)
     for repo in common.REPOS:
-        r = repos.get(repo, {})
-        yield Check(f"backup.repo{repo}.encrypted", "§10.2 backup encryption", cipher,
-                    r.get("cipher"), r.get("cipher") == cipher)
         mine = [b for b in every if b["repo"] == repo and not b["error"]]
         fulls = [b for b in mine if b["type"] == "full"]
         for label, items, slot in (("full", fulls, weekly), ("newest", mine, daily)):

@@ -9,16 +9,17 @@ from collections.abc import Iterator
 import psycopg
 
 from billdb.context import Context
+from billdb.converge import pooler as resource
 from billdb.engines import pgbouncer, postgres, process
 from billdb.ops import pooler
-from billdb.ops.verify.check import Check, equal
+from billdb.ops.verify.check import Check
 from billdb.plan import budget
-from billdb.render import pgbouncer as render
 from billdb.render.budget import budgets
 from billdb.render.parameters import cluster_parameters
 from billdb.state import cluster
+from billdb.state.pooler import conninfo
 
-S_POOL = "§5.2 connection pool"
+S_POOL = resource.S_POOL
 S_MEM = "§5.1 parameters"
 
 
@@ -33,11 +34,6 @@ def budget_checks(ctx: Context) -> Iterator[Check]:
                         ctx.plan.environments.local.memory_budget_mb * 1024**2)
     yield Check("budget.memory", S_MEM, "<= environments.local.memory_budget_mb",
                 mem.describe(), not mem.over)
-
-
-def _live_config(ctx: Context) -> dict[str, str]:
-    """SHOW CONFIG through PgBouncer's console, as the plan's monitoring role (stats_users)."""
-    return {r["key"]: r["value"] for r in pooler.console(ctx, "SHOW CONFIG")}
 
 
 def checks(ctx: Context) -> Iterator[Check]:
@@ -56,21 +52,7 @@ def checks(ctx: Context) -> Iterator[Check]:
         return
     policy, want_policy = process.scheduling(pid), f"SCHED_RR {pgbouncer.REALTIME_PRIORITY}"
     yield Check("pooler.realtime_priority", S_POOL, want_policy, policy, policy == want_policy)
-    try:
-        live = _live_config(ctx)
-    except psycopg.Error as exc:
-        yield Check("pooler.config", S_POOL, "readable", str(exc).strip()[:200], False)
-        live = {}
-    want = {"pool_mode": plan.pooler.mode, "max_client_conn": str(plan.pooler.max_client_conn),
-            "default_pool_size": str(plan.pooler.default_pool_size),
-            "reserve_pool_size": str(plan.pooler.reserve_pool_size),
-            "max_db_connections": str(render.server_pool(plan)),
-            "max_prepared_statements": str(plan.pooler.max_prepared_statements),
-            "pkt_buf": str(render.PKT_BUF),
-            "client_tls_sslmode": "require", "server_tls_sslmode": "verify-full",
-            "auth_type": "scram-sha-256"}
-    for key, value in want.items() if live else ():
-        yield equal(f"pooler.{key}", S_POOL, value, live.get(key))
+    yield from resource.checks(resource.desired(ctx), resource.observe(ctx))
     lead = cluster.leader(ctx)
     try:
         port, recovery, ssl, version = pooler.probe(ctx, plan.database.name)
@@ -83,7 +65,7 @@ def checks(ctx: Context) -> Iterator[Check]:
         yield Check("pooler.primary", S_POOL, f"the primary (port {lead.port})",
                     str(exc).strip()[:200], False)
     try:
-        with postgres.attempt(pooler.conninfo(ctx, plan.database.name, sslmode="disable")):
+        with postgres.attempt(conninfo(ctx, plan.database.name, sslmode="disable")):
             refused, what = False, "connected without TLS"
     except psycopg.OperationalError as exc:
         refused, what = True, "refused: " + (str(exc).strip().splitlines() or ["?"])[-1][:120]
