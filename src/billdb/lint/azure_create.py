@@ -8,6 +8,18 @@ from billdb.lint.findings import Finding
 from billdb.lint.markdown import Document
 from billdb.lint.shell import Command
 
+# A document fact the create command must carry: (fact, its option, finding id, severity,
+# why, fix).
+_LEFT_OUT = (
+    ("geo_backup", "--geo-redundant-backup", "azure.geo_backup_at_create", "error",
+     "{fact.section} enables geo-redundant backup, which can only be chosen when the server "
+     "is created, and the create command does not",
+     "add --geo-redundant-backup Enabled to the create command"),
+    ("backup_retention", "--backup-retention", "azure.backup_retention", "warning",
+     "{fact.section} keeps backups {fact.value} days but the create command leaves Azure's "
+     "default of 7", "add --backup-retention {fact.value} to the create command"),
+)
+
 
 def findings(doc: Document, commands: list[tuple[str, Command]]) -> list[Finding]:
     """The creation findings, each at the document line it is about."""
@@ -37,19 +49,10 @@ def findings(doc: Document, commands: list[tuple[str, Command]]) -> list[Finding
             "<server>.private.postgres.database.azure.com (privatelink.* is the Private "
             "Endpoint zone) to the create command", cmd.line,
             "data"))
-    geo = docfacts.first(doc, "geo_backup")
-    if geo and "--geo-redundant-backup" not in cmd.argv:
-        out.append(Finding(
-            "azure.geo_backup_at_create", "error", section,
-            f"line {cmd.line}: {geo.section} enables geo-redundant backup, which can only be "
-            "chosen when the server is created, and the create command does not",
-            "add --geo-redundant-backup Enabled to the create command", cmd.line, "data"))
-    retention = docfacts.first(doc, "backup_retention")
-    if retention and "--backup-retention" not in cmd.argv:
-        out.append(Finding(
-            "azure.backup_retention", "warning", section,
-            f"line {cmd.line}: {retention.section} keeps backups {retention.value} days but "
-            "the create command leaves Azure's default of 7",
-            f"add --backup-retention {retention.value} to the create command", cmd.line,
-            "data"))
+    for key, option, fid, severity, why, fix in _LEFT_OUT:
+        fact = docfacts.first(doc, key)
+        if fact and option not in cmd.argv:
+            out.append(Finding(fid, severity, section,
+                               f"line {cmd.line}: " + why.format(fact=fact),
+                               fix.format(fact=fact), cmd.line, "data"))
     return out
