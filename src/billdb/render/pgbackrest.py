@@ -14,6 +14,7 @@ from pathlib import Path
 from billdb.backup_layout import BackupLayout
 from billdb.layout import Layout
 from billdb.plan.models import Plan
+from billdb.render.bounds import disk_bounds
 
 CIPHER = {"aes-256": "aes-256-cbc"}
 AZURE_ACCOUNT = "billdb"
@@ -108,6 +109,13 @@ def pgbackrest_conf(plan: Plan, layout: Layout, secrets: RepoSecrets) -> str:
         "start-fast=y",
         "backup-standby=y",
         "archive-timeout=60",
+        # Asynchronous push: a repository that does not answer does not hold the others back
+        # (a synchronous push to an unreachable repo2 hung for minutes and repo1 got
+        # nothing). Past the queue bound pgBackRest drops the queue instead of letting
+        # pg_wal fill the disk (render/bounds.py); the exporter reports the drop.
+        "archive-async=y",
+        f"archive-push-queue-max={disk_bounds(plan).wal_keep_mb}MB",
+        "io-timeout=10",  # an unreachable repository fails in ~80 s, not ~4 min
         f"log-path={paths.log_dir}",
         f"spool-path={paths.spool_dir}",
         f"lock-path={paths.lock_dir}",
