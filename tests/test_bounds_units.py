@@ -47,7 +47,9 @@ def test_the_bound_reaches_postgres_pgbackrest_not_azure(tmp_path: Path) -> None
     mb = bounds.disk_bounds(plan).wal_keep_mb
     assert cluster_parameters(plan)["max_slot_wal_keep_size"] == f"{mb}MB"
     conf = pgbackrest_conf(plan, Layout(tmp_path), RepoSecrets("a", "b", "c"))
-    assert f"archive-push-queue-max={mb}MB" in conf and "archive-async=y" in conf
+    push = conf.split("[global:archive-push]\n", 1)[1].split("\n\n", 1)[0]
+    assert push == f"archive-async=y\narchive-push-queue-max={mb}MB"
+    assert conf.count("archive-async") == 1  # archive-get stays synchronous
     azure = {p.name for p in server_parameters(plan)}
     assert not azure & {"max_slot_wal_keep_size", "log_rotation_age", "log_rotation_size"}
 
@@ -141,6 +143,9 @@ def test_bound_and_log_controls_fail_when_weakened(tmp_path: Path) -> None:
         plan, good | {"max_slot_wal_keep_size": "-1"},
         conf.replace("archive-push-queue-max", "#archive-push-queue-max"), "zone1"))
     assert weak["wal.max_slot_wal_keep_size"] == weak["wal.archive_push_queue_max"] == "fail"
+    get_async = conf.replace("[global]\n", "[global]\narchive-async=y\n")
+    weak = _status(audit_bounds.wal_controls(plan, good, get_async, "zone1"))
+    assert weak["wal.archive_get_sync"] == "fail" and weak["wal.archive_push_queue_max"] == "pass"
     usage = {"zone1": (10 * bounds.MB, 3600.0)}
     assert set(_status(audit_bounds.log_controls(plan, good, usage, True)).values()) == {"pass"}
     weak = _status(audit_bounds.log_controls(plan, good | {"log_filename": "postgresql-%a.log"},
@@ -149,3 +154,22 @@ def test_bound_and_log_controls_fail_when_weakened(tmp_path: Path) -> None:
     old = _status(audit_bounds.log_controls(plan, good, {"zone1": (1, 8 * 86400.0)}, True))
     assert old["log.cap"] == "fail"
     assert _status(audit_bounds.log_controls(plan, good, usage, False))["log.cap"] == "fail"
+
+
+def test_each_member_archives_with_its_own_spool_and_lock(tmp_path: Path) -> None:
+    """The members share a host: pgBackRest keys its queue and archive lock by stanza, so each
+    member's archive_command and restore_command name the member's own spool and lock paths."""
+    from billdb.backup_layout import BackupLayout
+    from billdb.render.pgbackrest import archive_command, restore_command
+
+    plan = load_plan(PLAN)
+    layout = Layout(tmp_path)
+    paths = BackupLayout(layout)
+    seen = set()
+    for m in plan.environments.local.members:
+        own = (f"--spool-path={paths.member_spool(m.name)} --lock-path="
+               f"{paths.member_lock(m.name)} --pg1-path={layout.member(m.name).data} ")
+        push, get = archive_command(plan, layout, m.name), restore_command(plan, layout, m.name)
+        assert own + "archive-push %p" in push and own + 'archive-get %f "%p"' in get
+        seen.add(paths.member_lock(m.name))
+    assert len(seen) == len(plan.environments.local.members)

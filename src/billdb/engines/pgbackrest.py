@@ -128,8 +128,10 @@ class PgBackRest:
         self.run("restore", *options, timeout=timeout)
 
     def archive_push(self, wal_path: Path, pg_path: Path) -> None:
-        """Push one WAL or history file of the data directory `pg_path`."""
-        process.run([*self.argv("archive-push", f"--pg1-path={pg_path}"), str(wal_path)],
+        """Push one WAL or history file of the data directory `pg_path`, synchronously (no
+        member's asynchronous queue is involved)."""
+        process.run([*self.argv("archive-push", "--no-archive-async", f"--pg1-path={pg_path}"),
+                     str(wal_path)],
                     user=self.user, step="pgbackrest archive-push", timeout=120)
 
 

@@ -5,7 +5,7 @@ input and see the control fail (tests/test_bounds_units.py, tests/test_archive_o
 
 from __future__ import annotations
 
-import re
+import configparser
 from typing import Any
 
 from billdb.context import Context
@@ -23,13 +23,35 @@ DCS = "issue 22 consensus store"
 NAMES = ["max_slot_wal_keep_size", "log_rotation_age", "log_rotation_size", "log_filename"]
 
 
+def _conf_sections(conf: str) -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(interpolation=None, strict=False)
+    parser.optionxform = str  # type: ignore[method-assign]  # keep the names as written
+    parser.read_string(conf)
+    return parser
+
+
+def _push_async(conf: str) -> tuple[str | None, bool, bool]:
+    """(archive-push-queue-max, asynchronous push, synchronous get) as pgBackRest reads the
+    file: a command section such as [global:archive-push] over [global]."""
+    p = _conf_sections(conf)
+
+    def value(command: str, key: str) -> str | None:
+        for section in (f"global:{command}", "global"):
+            if p.has_option(section, key):
+                return p.get(section, key)
+        return None
+
+    return (value("archive-push", "archive-push-queue-max"),
+            value("archive-push", "archive-async") == "y",
+            value("archive-get", "archive-async") in (None, "n"))
+
+
 def wal_controls(plan: Plan, settings: dict[str, str], conf: str, where: str
                  ) -> list[dict[str, Any]]:
     """settings: pg_settings values (max_slot_wal_keep_size in MB); conf: pgbackrest.conf."""
     b = bounds.disk_bounds(plan)
     have = settings.get("max_slot_wal_keep_size")
-    queue = re.search(r"^archive-push-queue-max=(\d+)MB$", conf, re.M)
-    is_async = re.search(r"^archive-async=y$", conf, re.M) is not None
+    queue, push_async, get_sync = _push_async(conf)
     return [
         control("wal.bound", "the WAL bound holds the RPO's floor", DISK, b.ok, b.reasoning()),
         control("wal.max_slot_wal_keep_size", "max_slot_wal_keep_size as the plan derives it "
@@ -38,10 +60,14 @@ def wal_controls(plan: Plan, settings: dict[str, str], conf: str, where: str
                 f"max_slot_wal_keep_size = {have!r} MB on {where} (required: {b.wal_keep_mb})"),
         control("wal.archive_push_queue_max", "pgBackRest archive-push-queue-max as the plan "
                 "derives it, asynchronous push (a lost repository cannot fill the disk)", DISK,
-                bool(queue) and int(queue.group(1)) == b.wal_keep_mb and is_async,
-                f"archive-push-queue-max = {queue.group(1) + 'MB' if queue else 'absent'}, "
-                f"archive-async {'y' if is_async else 'absent'} in pgbackrest.conf "
+                queue == f"{b.wal_keep_mb}MB" and push_async,
+                f"archive-push-queue-max = {queue or 'absent'}, archive-push's archive-async "
+                f"{'y' if push_async else 'absent'} in pgbackrest.conf "
                 f"(required: {b.wal_keep_mb}MB, y)"),
+        control("wal.archive_get_sync", "archive-get synchronous (an asynchronous get "
+                "prefetches into a queue a standby can wait on for archive-timeout)", DISK,
+                get_sync, f"archive-get's archive-async {'n' if get_sync else 'y'} in "
+                "pgbackrest.conf (required: n, asynchronous for archive-push only)"),
     ]
 
 

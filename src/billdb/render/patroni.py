@@ -99,7 +99,7 @@ def member_config(plan: Plan, layout: Layout, member: Member, passwords: dict[st
                 "log_truncate_on_rotation": "off",
                 **member_parameters(plan, layout, member.name),
             },
-            "recovery_conf": {"restore_command": restore_command(plan, paths.data)},
+            "recovery_conf": {"restore_command": restore_command(plan, layout, member.name)},
             "pg_hba": hba_lines(plan, "local"),
             "create_replica_methods": ["basebackup"],
             "basebackup": [{"checkpoint": "fast"}],
