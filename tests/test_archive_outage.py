@@ -44,6 +44,7 @@ def test_geo_repository_outage_alerts_within_the_rpo(fresh_env: Env) -> None:
     assert r["alert"]["repo"] == "repo2" and r["alert"]["name"] == "WalArchiveBehind"
     assert r["alert"]["fired_after_s"] <= r["alert"]["goal_s"] == 300, r["alert"]
     assert r["catch_up_s"] is not None and r["backup_verify_ok"], r
+    print(f"\narchive outage {OUTAGE_MIN} min: {json.dumps(r)}")
     assert "Use of" not in res.stderr and "repo2" in res.stderr  # progress lines, no secret
 
 
@@ -54,8 +55,8 @@ def _patch(env: Env, body: dict) -> None:
 
 def _bound_controls(env: Env) -> dict[str, str]:
     got = _checks(env, "audit", "security")
-    ids = ("wal.max_slot_wal_keep_size", "wal.archive_push_queue_max", "log.cap",
-           "dcs.members_healthy", "dcs.failsafe_mode")
+    ids = ("wal.max_slot_wal_keep_size", "wal.archive_push_queue_max", "wal.archive_get_sync",
+           "log.cap", "dcs.members_healthy", "dcs.failsafe_mode")
     return {i: got[i]["status"] for i in ids}
 
 
@@ -71,7 +72,8 @@ def test_audit_bound_controls_fail_when_weakened(fresh_env: Env) -> None:
     try:
         _patch(fresh_env, {"failsafe_mode": False,
                            "postgresql": {"parameters": {"max_slot_wal_keep_size": "-1"}}})
-        conf.write_text(saved.replace("archive-push-queue-max", "#archive-push-queue-max"),
+        weak = saved.replace("archive-push-queue-max", "#archive-push-queue-max")
+        conf.write_text(weak.replace("[global]\n", "[global]\narchive-async=y\n", 1),
                         encoding="utf-8")
         old.write_text("an old log\n")
         t = time.time() - 9 * 86400
