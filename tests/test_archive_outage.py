@@ -4,14 +4,19 @@ the RPO, the audit's bound controls failing when weakened. Real servers througho
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import pwd
 import time
+from contextlib import ExitStack
+from pathlib import Path
 
 from billdb.engines import etcd, process
 from billdb.engines.patroni import PatroniAPI
 from billdb.ops.backup import common
 from billdb.render import bounds
+from billdb.retry import wait_until
 from billdb.state import cluster
 from conftest import Env
 
@@ -92,3 +97,36 @@ def test_audit_bound_controls_fail_when_weakened(fresh_env: Env) -> None:
     while time.time() < deadline and set(_bound_controls(fresh_env).values()) != {"pass"}:
         time.sleep(5)
     assert set(_bound_controls(fresh_env).values()) == {"pass"}
+
+
+def _hold(lock: Path, stack: ExitStack) -> None:
+    """Take pgBackRest's archive lock file as another pgBackRest would (flock, exclusive)."""
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    f = stack.enter_context(lock.open("a"))
+    pw = pwd.getpwnam("postgres")
+    os.chown(lock, pw.pw_uid, pw.pw_gid)  # pgBackRest (postgres) still opens it
+    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def test_a_held_archive_lock_elsewhere_does_not_hold_up_the_push(fresh_env: Env) -> None:
+    """The members share a host. The first version of this work had one lock path for all:
+    a standby's asynchronous archive-get held `<stanza>-archive.lock` and the primary's
+    push waited archive-timeout (60 s) for it. Now each member locks in its own path: with a
+    standby's lock and the configuration's own held, a segment is archived at once."""
+    ctx = fresh_env.context()
+    lead = cluster.leader(ctx)
+    paths = common.paths(ctx)
+    name = f"{common.engine(ctx).stanza}-archive.lock"
+    with ExitStack() as stack, cluster.admin_connect(ctx, lead) as conn:
+        for m in ctx.members:
+            if m.name != lead.name:
+                _hold(paths.member_lock(m.name) / name, stack)
+        _hold(paths.lock_dir / name, stack)
+        conn.execute("SELECT pg_logical_emit_message(false, 'billdb', 'lock test')")
+        seg = conn.execute("SELECT pg_walfile_name(pg_switch_wal())").fetchone()[0]
+        t0 = time.monotonic()
+        archived = wait_until(lambda: (conn.execute(
+            "SELECT last_archived_wal FROM pg_stat_archiver").fetchone()[0] or "") >= seg, 45)
+        took = time.monotonic() - t0
+    assert archived and took < 20, f"{seg} archived after {took:.1f} s"
+    print(f"\n{seg} archived {took:.1f} s after the switch, other members' locks held")
