@@ -87,10 +87,11 @@ class Env:
 
 
 @contextlib.contextmanager
-def running_env(tmp_path_factory: pytest.TempPathFactory, port_base: int) -> Iterator[Env]:
+def running_env(tmp_path_factory: pytest.TempPathFactory, port_base: int,
+                mutate: Callable[[dict], None] | None = None) -> Iterator[Env]:
     """A real three-member environment on `port_base`, stopped and purged afterwards."""
     state = Path(f"/tmp/billdb-test-{port_base}")
-    plan = write_plan(tmp_path_factory.mktemp("plan") / "plan.yaml", state, port_base)
+    plan = write_plan(tmp_path_factory.mktemp("plan") / "plan.yaml", state, port_base, mutate)
     e = Env(plan, state)
     e.run("down", "--purge", "--yes", check=False)  # leftovers of an interrupted run
     try:

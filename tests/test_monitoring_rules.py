@@ -34,7 +34,8 @@ def _expand(case: dict, alert: rules.Alert) -> dict:
               for t in case.get("quiet", [])]
     checks.append({"eval_time": fire["at"], "alertname": alert.name, "exp_alerts": [{
         "exp_labels": expected,
-        "exp_annotations": {"summary": alert.summary, "value": fire["value"]}}]})
+        "exp_annotations": {"summary": fire.get("summary", alert.summary),
+                            "value": fire["value"]}}]})
     return {"name": alert.name, "interval": case["interval"],
             "input_series": [{"series": s, "values": v} for s, v in case["series"].items()],
             "alert_rule_test": checks}

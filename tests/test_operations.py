@@ -17,9 +17,9 @@ import pytest
 from ruamel.yaml import YAML
 
 from billdb.engines.patroni import PatroniAPI
-from billdb.operations import daily, metrics
+from billdb.operations import daily
 from billdb.retry import wait_until
-from billdb.state import cluster
+from billdb.state import cluster, metrics
 from conftest import Env
 
 

@@ -12,8 +12,9 @@ import pytest
 
 from billdb.context import Context, load_context
 from billdb.errors import BilldbError
-from billdb.operations import alertlog, incidents, logscan, metrics
+from billdb.operations import alertlog, incidents, logscan
 from billdb.plan.local_models import LocalMonitoring
+from billdb.state import metrics
 
 DATA = Path(__file__).parent / "data" / "alerts-sample.jsonl"
 PLAN = Path(__file__).resolve().parents[1] / "plans" / "bill-inquiry.yaml"

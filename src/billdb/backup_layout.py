@@ -5,7 +5,7 @@
     repo1/        repo1, the main backup storage (postgres 0750)
     geo/          repo2 when the geo copy is a directory
     azurite/      repo2 when it is Azure Blob storage: data/, tls/, azurite.log, azurite.pid
-    log/ spool/ lock/   pgBackRest's own (postgres)
+    log/ spool/ lock/   pgBackRest's own (postgres); spool/NAME, lock/NAME each member's
   scheduler/      scheduler.pid, scheduler.log, state.json (last run of each job)
   dumps/          logical backups (root 0700, files 0600)
   restores/NAME/  a copy restored beside the cluster: data/, pg_log/, lock/, log/,
@@ -96,6 +96,17 @@ class BackupLayout:
     @property
     def lock_dir(self) -> Path:
         return self.root / "lock"
+
+    def member_spool(self, member: str) -> Path:
+        """A member's own asynchronous archive-push queue (`spool/archive/<stanza>/out`):
+        the members share a host here, and a shared queue would let a new primary read the
+        old one's status files."""
+        return self.spool_dir / member
+
+    def member_lock(self, member: str) -> Path:
+        """A member's own pgBackRest archive lock: with one lock-path a standby's WAL fetch
+        and the primary's push wait on the same `<stanza>-archive.lock`."""
+        return self.lock_dir / member
 
     @property
     def scheduler_dir(self) -> Path:

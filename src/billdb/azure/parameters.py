@@ -22,12 +22,15 @@ from billdb.render.parameters import cluster_settings
 # Azure's unit for the size parameters, in bytes.
 _UNIT = {"shared_buffers": 8192, "effective_cache_size": 8192, "work_mem": 1024,
          "maintenance_work_mem": 1024, "max_wal_size": 1 << 20, "min_wal_size": 1 << 20}
-# Managed by Azure itself (archiving, replication, TLS on/off and its suites and curves, which
-# the local target holds to Mozilla "intermediate": docs/tls.md): never set through the API.
+# Managed by Azure itself (archiving, replication and its WAL retention, TLS on/off and its
+# suites and curves, which the local target holds to Mozilla "intermediate": docs/tls.md):
+# never set through the API.
 _AZURE_OWNS = frozenset({"ssl", "ssl_ciphers", "ssl_ecdh_curve", "archive_mode",
                          "archive_command", "archive_timeout", "synchronous_commit",
                          "wal_level", "hot_standby", "wal_log_hints", "max_wal_senders",
-                         "max_replication_slots"})
+                         "max_replication_slots", "max_slot_wal_keep_size",
+                         # Azure rotates and keeps its server logs itself (logfiles.*)
+                         "log_rotation_age", "log_rotation_size"})
 
 
 @dataclass(frozen=True)

@@ -70,6 +70,22 @@ def dcs(
     output.conclude(report, as_json)
 
 
+@drill_app.command("archive-outage")
+def archive_outage(
+    minutes: Annotated[float, typer.Option("--minutes", min=0.5, max=120,
+                                           help="How long the geo repository is away.")] = 10,
+    as_json: JsonOpt = False,
+) -> None:
+    """Stop the geo repository (repo2, Azurite) for N minutes while a writer commits: report
+    rows lost, the pg_wal peak against its bound, the archive alert naming repo2 and its
+    seconds to fire (goal: the RPO), the catch-up seconds and backup verify afterwards.
+    Journaled: a killed drill is reverted (Azurite started) by running it again."""
+    from billdb.ops.drills import archive_outage as drill
+
+    report = drill.run(local_context(), minutes, progress=output.note)
+    output.conclude(report, as_json)
+
+
 dr_app = typer.Typer(help="Disaster recovery operations.", no_args_is_help=True)
 
 

@@ -71,9 +71,10 @@ class PgBackRest:
                            step=f"pgbackrest {command}", timeout=timeout)
 
     def stanza_create(self, lock_wait_s: float = 90) -> str:
-        """stanza-create, waiting while another pgBackRest holds the stanza's archive lock:
-        an archive-push holds it while it pushes (longer while a repository is slow or away),
-        and stanza-create fails at once on it (error 50) instead of waiting."""
+        """stanza-create, waiting while another pgBackRest holds the stanza's lock in the
+        configuration's lock-path: stanza-create fails at once on it (error 50) instead of
+        waiting. The members' archive-push and archive-get lock in their own lock paths
+        (render/pgbackrest.member_options), so they no longer hold it up."""
         try:
             res = poll(lambda: self.run("stanza-create", check=False), lock_wait_s, 1.0,
                        until=lambda r: r.returncode != LOCK_ACQUIRE_ERROR)
@@ -128,8 +129,10 @@ class PgBackRest:
         self.run("restore", *options, timeout=timeout)
 
     def archive_push(self, wal_path: Path, pg_path: Path) -> None:
-        """Push one WAL or history file of the data directory `pg_path`."""
-        process.run([*self.argv("archive-push", f"--pg1-path={pg_path}"), str(wal_path)],
+        """Push one WAL or history file of the data directory `pg_path`, synchronously (no
+        member's asynchronous queue is involved)."""
+        process.run([*self.argv("archive-push", "--no-archive-async", f"--pg1-path={pg_path}"),
+                     str(wal_path)],
                     user=self.user, step="pgbackrest archive-push", timeout=120)
 
 

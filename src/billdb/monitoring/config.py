@@ -22,6 +22,8 @@ QUERIES: dict[str, dict[str, tuple[str, str]]] = {
                            "streaming": ("GAUGE", "streaming standbys (primary's view)"),
                            "sync": ("GAUGE", "synchronous standbys"),
                            "max_lag_bytes": ("GAUGE", "largest replay lag in bytes")},
+    "pg_billdb_slots": {"given_up": ("GAUGE", "slots past max_slot_wal_keep_size"),
+                        "total": ("GAUGE", "replication slots")},
     "pg_billdb_replay": {"lag_seconds": ("GAUGE", "replay delay of a standby")},
     "pg_billdb_xact": {"longest_seconds": ("GAUGE", "oldest open transaction"),
                        "max_xid_age": ("GAUGE", "oldest datfrozenxid age")},

@@ -8,6 +8,11 @@
 - billdb_pgbouncer_*: SHOW POOLS / SHOW STATS (Debian's pgbouncer exporter crashes on 1.18);
 - billdb_backup_age_seconds{repo}: pgBackRest's newest backup per repository;
 - billdb_archiver_*: pg_stat_archiver on the primary and the WAL segments waiting (.ready);
+- billdb_wal_archive_lag_seconds{repo}, billdb_pgbackrest_repo_status{repo}: what pgBackRest
+  reports per repository (ops/backup/archive_state.py): the age of the oldest WAL the
+  repository lacks, and whether pgBackRest can read it;
+- billdb_wal_archive_dropped_total, billdb_wal_archive_gap{repo}: WAL dropped at
+  archive-push-queue-max, and repositories with no full backup since (backups broken);
 - billdb_cert_expiry_seconds{cert}: the TLS server certificate.
 """
 
@@ -29,6 +34,9 @@ from billdb import sql as sqlfiles
 from billdb.context import Context
 from billdb.engines import postgres
 from billdb.ops import connections
+from billdb.ops.backup import archive_state
+from billdb.ops.backup import common as backup_common
+from billdb.render.bounds import EXPORTER_POLL_S
 from billdb.state import cluster, pooler
 
 log = logging.getLogger("billdb.exporter")
@@ -54,6 +62,14 @@ BACKUP_AGE = Gauge("billdb_backup_age_seconds", "age of the newest backup", ["re
 ARCH_AGE = Gauge("billdb_archiver_last_archive_age_seconds", "since the last archived WAL")
 ARCH_FAILING = Gauge("billdb_archiver_failing", "1 when the last attempt failed")
 ARCH_READY = Gauge("billdb_archiver_ready_segments", "WAL segments waiting to be archived")
+REPO_LAG = Gauge("billdb_wal_archive_lag_seconds", "age of the oldest completed WAL segment "
+                 "the repository lacks (0: it has them all)", ["repo"])
+REPO_STATUS = Gauge("billdb_pgbackrest_repo_status", "pgBackRest's status code of the "
+                    "repository (0 ok)", ["repo"])
+DROPPED = Counter("billdb_wal_archive_dropped", "WAL files pgBackRest dropped at "
+                  "archive-push-queue-max")
+GAP = Gauge("billdb_wal_archive_gap", "1 when WAL was dropped after the repository's newest "
+            "full backup: its backups cannot recover across the gap", ["repo"])
 CERT = Gauge("billdb_cert_expiry_seconds", "seconds until the certificate expires", ["cert"])
 
 
@@ -136,12 +152,64 @@ def pgbouncer_stats(ctx: Context) -> None:
             XACTS.labels(r["database"]).set(r["total_xact_count"])
 
 
+class RepoWatcher:
+    """One thread per repository runs `pgbackrest info --repo=N` in a loop and keeps the last
+    answer: an unreachable repository takes a minute to fail and must not delay the rest.
+    The newest WAL last seen stays known while the repository is away."""
+
+    def __init__(self, ctx: Context, every: float) -> None:
+        self.ctx, self.every = ctx, every
+        self.max_wal: dict[int, str | None] = {r: None for r in backup_common.REPOS}
+        for repo in backup_common.REPOS:
+            REPO_LAG.labels(f"repo{repo}").set(0)
+            GAP.labels(f"repo{repo}").set(0)
+            threading.Thread(target=self._loop, args=(repo,), daemon=True).start()
+
+    def _loop(self, repo: int) -> None:
+        while True:
+            _guard(f"repo{repo}", self.poll, repo)
+            time.sleep(self.every)
+
+    def poll(self, repo: int) -> None:
+        ra = archive_state.repo_archive(self.ctx, repo)
+        REPO_STATUS.labels(ra.label).set(ra.status_code)
+        if ra.max_wal:
+            self.max_wal[repo] = ra.max_wal
+
+    def lag(self, pg_wal: Path, current_wal: str) -> None:
+        now = time.time()
+        for repo, max_wal in self.max_wal.items():
+            REPO_LAG.labels(f"repo{repo}").set(
+                archive_state.oldest_missing_age(pg_wal, max_wal, current_wal, now))
+
+
+class DropCounter:
+    """pgBackRest's 'dropped WAL file' warnings in its archive-push logs (new lines only)."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.offsets = {f: f.stat().st_size for f in archive_state.drop_log_files(ctx)}
+        DROPPED.inc(0)
+
+    def poll(self) -> None:
+        for f in archive_state.drop_log_files(self.ctx):
+            size, start = f.stat().st_size, self.offsets.get(f, 0)
+            start = 0 if size < start else start
+            with f.open("rb") as fh:
+                fh.seek(start)
+                chunk = fh.read(size - start)
+            end = chunk.rfind(b"\n") + 1
+            self.offsets[f] = start + end
+            DROPPED.inc(len(archive_state.parse_drops(chunk[:end].decode(errors="replace"))))
+
+
 class Archiver:
     """pg_stat_archiver on the primary over one kept connection (a new one every poll would
     fill the server log with connection lines); reconnects when the leader moves."""
 
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, repos: RepoWatcher | None = None) -> None:
         self.ctx = ctx
+        self.repos = repos
         self.conn: psycopg.Connection | None = None
         self.member = ""
 
@@ -157,6 +225,8 @@ class Archiver:
             self.conn.close()
             raise
         archiver_metrics(self.ctx, lead.name, row)
+        if self.repos is not None:
+            self.repos.lag(self.ctx.layout.member(lead.name).data / "pg_wal", row[7])
 
 
 def archiver_metrics(ctx: Context, leader: str, row: tuple) -> None:
@@ -172,8 +242,16 @@ def backups(ctx: Context) -> None:
 
     stanza = common.engine(ctx).stanza_info()
     now = time.time()
-    newest: dict[str, float] = {str(r.get("key")): 0 for r in stanza.get("repo", [])}
+    # a repository pgBackRest cannot read has no known age: PgbackrestRepoUnreachable says so
+    readable = {r.get("key") for r in stanza.get("repo", [])
+                if (r.get("status") or {}).get("code") == 0}
+    newest: dict[str, float] = {str(k): 0 for k in readable}
+    broken = physical.archive_gaps(ctx, stanza)
+    for repo in readable & set(common.REPOS):
+        GAP.labels(f"repo{repo}").set(1 if repo in broken else 0)
     for b in physical.backups(stanza):
+        if b["repo"] not in readable:
+            continue
         stop = b.get("start_epoch") or 0
         newest[str(b["repo"])] = max(newest.get(str(b["repo"]), 0), stop)
     for repo, ts in newest.items():
@@ -198,7 +276,8 @@ def run(ctx: Context, interval: float = 2.0, slow_every: int = 15) -> None:
     mon = ctx.local.monitoring
     assert mon is not None
     start_http_server(mon.exporter_port, addr="127.0.0.1")
-    counter, prober, arch = LogCounter(ctx), Prober(ctx), Archiver(ctx)
+    counter, prober = LogCounter(ctx), Prober(ctx)
+    arch, drops = Archiver(ctx, RepoWatcher(ctx, EXPORTER_POLL_S)), DropCounter(ctx)
     threading.Thread(target=_slow_loop, args=(ctx, interval * slow_every), daemon=True).start()
     while True:
         t0 = time.monotonic()
@@ -206,6 +285,7 @@ def run(ctx: Context, interval: float = 2.0, slow_every: int = 15) -> None:
         _guard("probe", prober.poll)
         _guard("pgbouncer", pgbouncer_stats, ctx)
         _guard("archiver", arch.poll)
+        _guard("drops", drops.poll)
         time.sleep(max(0.1, interval - (time.monotonic() - t0)))
 
 

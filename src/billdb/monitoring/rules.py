@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from billdb.plan.models import Plan
+from billdb.render import bounds
 
 PRIMARY = "on(instance) (pg_billdb_standbys_is_primary == 1)"
 
@@ -117,8 +118,32 @@ def field_alerts(plan: Plan, n_members: int, sync_mode: bool) -> list[Alert]:
     return out
 
 
+def bound_alerts(plan: Plan) -> list[Alert]:
+    """The archive per repository against the RPO, and the disk bounds given up (issue 22;
+    thresholds from render/bounds.py, docs/bounds.md)."""
+    t = bounds.archive_alert_timing(plan)
+    wal_mb = bounds.disk_bounds(plan).wal_keep_mb
+    return [
+        Alert("WalArchiveBehind", f"billdb_wal_archive_lag_seconds > {t.threshold_s}", "sev2",
+              "§9.2 RPO", "{{ $labels.repo }} lacks WAL completed more than "
+              f"{t.threshold_s} s ago (pgBackRest's own view; fires within the "
+              f"{plan.dr.rpo_min}-minute RPO)", f"{t.for_s}s"),
+        Alert("PgbackrestRepoUnreachable", "billdb_pgbackrest_repo_status != 0", "sev2",
+              "§9.1 backup", "pgBackRest cannot read {{ $labels.repo }}", "1m"),
+        Alert("WalArchiveDropped", "increase(billdb_wal_archive_dropped_total[15m]) > 0 or "
+              "billdb_wal_archive_gap > 0", "sev1", "§9.2 RPO, disk",
+              f"the archive was given up at archive-push-queue-max ({wal_mb} MB) to keep the "
+              "primary's disk: point-in-time recovery has a gap until a new full backup"),
+        Alert("ReplicationSlotGivenUp", "pg_billdb_slots_given_up > 0", "sev1",
+              "§7 replica, disk", f"a replica fell more than max_slot_wal_keep_size "
+              f"({wal_mb} MB) behind: its slot is given up to keep the primary's disk; it "
+              "catches up from the archive or is re-cloned"),
+    ]
+
+
 def all_alerts(plan: Plan, mountpoint: str, n_members: int, sync_mode: bool) -> list[Alert]:
-    return plan_alerts(plan, mountpoint) + field_alerts(plan, n_members, sync_mode)
+    return (plan_alerts(plan, mountpoint) + field_alerts(plan, n_members, sync_mode)
+            + bound_alerts(plan))
 
 
 def rule_file(alerts: list[Alert]) -> dict:

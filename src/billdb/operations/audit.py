@@ -18,7 +18,13 @@ from billdb import sql as sqlfiles
 from billdb.context import Context
 from billdb.engines import postgres
 from billdb.lint import eol
-from billdb.operations import audit_access, audit_files, audit_settings, audit_tls
+from billdb.operations import (
+    audit_access,
+    audit_bounds,
+    audit_files,
+    audit_settings,
+    audit_tls,
+)
 from billdb.operations.results import control, counts
 from billdb.ops.verify import backup as verify_backup
 from billdb.ops.verify.security import _attempt
@@ -37,7 +43,7 @@ def run(ctx: Context, today: date | None = None) -> dict[str, Any]:
     out: list[dict[str, Any]] = []
     with cluster.admin_connect(ctx, lead) as conn:
         settings = {name: setting for name, setting, _unit in conn.execute(
-            sqlfiles.load("audit/settings"), {"names": audit_settings.NAMES})}
+            sqlfiles.load("audit/settings"), {"names": audit_settings.NAMES + audit_bounds.NAMES})}
         version = int(conn.execute("SHOW server_version_num").fetchone()[0]) // 10000
         roles = conn.cursor(row_factory=class_row(audit_access.RoleRow)).execute(
             sqlfiles.load("audit/roles")).fetchall()
@@ -53,6 +59,7 @@ def run(ctx: Context, today: date | None = None) -> dict[str, Any]:
     out += _tls(ctx, lead.port)
     out += audit_tls.controls(ctx, lead.port)
     out += _backups(ctx)
+    out += audit_bounds.controls(ctx, settings, where)
     return {"controls": out, "count": len(out), "summary": counts(out),
             "families": _families(out), "ok": all(c["status"] != "fail" for c in out)}
 

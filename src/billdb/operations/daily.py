@@ -1,6 +1,6 @@
 """The daily checklist (plan §14.1): availability, resources, backups, slow statements,
 errors, connections. Each item reads the tool that knows (supervisord, Patroni, pgBackRest,
-the server logs, pg_stat_activity, Prometheus through operations.metrics)."""
+the server logs, pg_stat_activity, Prometheus through state.metrics)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from billdb import sql as sqlfiles
 from billdb import times
 from billdb.context import Context
 from billdb.engines.http import HttpError, request
-from billdb.operations import logscan, metrics, store
+from billdb.operations import logscan, store
 from billdb.operations.results import FAIL, PASS, WARN, item
 from billdb.ops import status as status_op
 from billdb.ops.verify import backup as verify_backup
-from billdb.state import cluster
+from billdb.state import cluster, metrics
 
 S = "§14.1 daily"
 

@@ -88,6 +88,9 @@ class LocalEnvironment(Strict):
     os_user: str
     postgres_bin: str = Field(pattern=r"^/")
     memory_budget_mb: int = Field(ge=128, le=65536)
+    # The disk each member may use; the WAL and log bounds keep the plan's ratios to it
+    # (render/bounds.py). None: the server's storage_gb.
+    disk_budget_gb: int | None = Field(default=None, ge=1, le=32768)
     client_networks: dict[str, Cidr]
     admin_networks: list[Cidr] = Field(min_length=1)
     etcd: Etcd

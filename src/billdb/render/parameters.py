@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from billdb.plan.models import Plan
 from billdb.plan.types import size_bytes
-from billdb.render import tls
+from billdb.render import bounds, tls
 from billdb.render.pgbackrest import archive_command
 
 _MEMORY_SCALED = ("shared_buffers", "effective_cache_size", "work_mem", "maintenance_work_mem")
@@ -60,6 +60,7 @@ def cluster_settings(plan: Plan, env_name: str = "local") -> list[Setting]:
     """Every cluster-wide parameter billdb manages, with its plan section."""
     p, audit, sec = plan.parameters, plan.security.audit, plan.security
     ratio = memory_ratio(plan, env_name)
+    disk = bounds.disk_bounds(plan, env_name)
     mem = {name: _scaled(getattr(p, name), ratio) for name in _MEMORY_SCALED}
     s = "§5.1 parameters"
     out = [
@@ -97,6 +98,14 @@ def cluster_settings(plan: Plan, env_name: str = "local") -> list[Setting]:
         Setting("wal_log_hints", True, "§2.2 HA"),
         Setting("max_wal_senders", 10, "§2.2 HA"),
         Setting("max_replication_slots", 10, "§2.2 HA"),
+        # Bounded disk (render/bounds.py, docs/bounds.md): a replica that stops confirming
+        # loses its slot before the primary's disk fills.
+        Setting("max_slot_wal_keep_size", f"{disk.wal_keep_mb}MB", "§9.2 RPO, disk"),
+        # Server logs: one file an hour or per size share of the cap; the scheduler's
+        # logs.prune keeps their total and age under the cap.
+        Setting("log_rotation_age", "1h", "§14.1 error log"),
+        Setting("log_rotation_size", f"{disk.log_file_bytes // bounds.MB}MB",
+                "§14.1 error log"),
     ]
     if "pgaudit" not in p.shared_preload_libraries:
         out = [x for x in out if x.name != "pgaudit.log"]

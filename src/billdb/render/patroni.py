@@ -19,6 +19,7 @@ from billdb.render.parameters import cluster_parameters
 from billdb.render.pgbackrest import member_parameters, restore_command
 
 NAMESPACE = "/billdb/"
+LOG_FILENAME = "postgresql-%Y-%m-%d_%H%M%S.log"
 
 
 def dcs_config(plan: Plan, env_name: str = "local") -> dict[str, Any]:
@@ -92,11 +93,13 @@ def member_config(plan: Plan, layout: Layout, member: Member, passwords: dict[st
                 "ssl_key_file": str(layout.server_key),
                 "logging_collector": "on",
                 "log_directory": str(paths.pg_log_dir),
-                "log_filename": "postgresql-%a.log",
-                "log_truncate_on_rotation": "on",
+                # one name per rotation, so a size rotation opens a new file and the
+                # scheduler's logs.prune can cap the total (render/bounds.py)
+                "log_filename": LOG_FILENAME,
+                "log_truncate_on_rotation": "off",
                 **member_parameters(plan, layout, member.name),
             },
-            "recovery_conf": {"restore_command": restore_command(plan, paths.data)},
+            "recovery_conf": {"restore_command": restore_command(plan, layout, member.name)},
             "pg_hba": hba_lines(plan, "local"),
             "create_replica_methods": ["basebackup"],
             "basebackup": [{"checkpoint": "fast"}],

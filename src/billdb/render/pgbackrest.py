@@ -14,6 +14,7 @@ from pathlib import Path
 from billdb.backup_layout import BackupLayout
 from billdb.layout import Layout
 from billdb.plan.models import Plan
+from billdb.render.bounds import disk_bounds
 
 CIPHER = {"aes-256": "aes-256-cbc"}
 AZURE_ACCOUNT = "billdb"
@@ -43,30 +44,44 @@ def config_path(plan: Plan) -> str:
     return str(BackupLayout(layout).config)
 
 
-def archive_command(plan: Plan, data_dir: Path | str | None = None) -> str:
+def member_options(layout: Layout, member: str) -> str:
+    """The options that make a member's archive-push and archive-get its own.
+
+    archive-push insists that pg1-path is the member's data directory. The spool and lock
+    paths are the member's too: the members share one host here (on separate servers each
+    has its own), and pgBackRest keys its asynchronous queue and its archive lock by stanza
+    only. With one spool and one lock, a standby's archive-get and the primary's push waited
+    on each other's `<stanza>-archive.lock`, and a new primary read the old one's queue.
+    """
+    paths = BackupLayout(layout)
+    return (f"--spool-path={paths.member_spool(member)} "
+            f"--lock-path={paths.member_lock(member)} --pg1-path={layout.member(member).data}")
+
+
+def archive_command(plan: Plan, layout: Layout | None = None, member: str | None = None) -> str:
     """`--config` always: Debian's /etc/pgbackrest.conf would be used silently otherwise.
 
-    archive-push insists that pg1-path is the member's data directory, and the primary can be
-    any member after a failover: each member's own Patroni config names its directory
-    (`member_archive_command`). The cluster-wide form, without `data_dir`, only stands in the
-    DCS, where every member's local value overrides it.
+    The primary can be any member after a failover: each member's own Patroni config names
+    its directories (`member_parameters`). The cluster-wide form, without a member, only
+    stands in the DCS, where every member's local value overrides it.
     """
-    where = f"--pg1-path={data_dir}" if data_dir else "--pg1-path=$PWD"
+    where = member_options(layout, member) if layout and member else "--pg1-path=$PWD"
     return (f"pgbackrest --config={config_path(plan)} --stanza={stanza(plan)} "
             f"{where} archive-push %p")
 
 
-def restore_command(plan: Plan, data_dir: Path | str) -> str:
+def restore_command(plan: Plan, layout: Layout, member: str) -> str:
     """A standby fetches WAL the primary no longer keeps from the archive (repo1, then
-    repo2), so a rewound or lagging member catches up instead of waiting forever."""
+    repo2), so a rewound or lagging member catches up instead of waiting forever. Always
+    synchronous (`pgbackrest_conf`): one segment per call, no queue shared with anyone."""
     return (f"pgbackrest --config={config_path(plan)} --stanza={stanza(plan)} "
-            f'--pg1-path={data_dir} archive-get %f "%p"')
+            f'{member_options(layout, member)} archive-get %f "%p"')
 
 
 def member_parameters(plan: Plan, layout: Layout, member_name: str) -> dict[str, str]:
     """The per-member settings, in that member's local Patroni config (they override the
     DCS): verify expects these on the member instead of the cluster-wide value."""
-    return {"archive_command": archive_command(plan, layout.member(member_name).data)}
+    return {"archive_command": archive_command(plan, layout, member_name)}
 
 
 @dataclass(frozen=True)
@@ -125,12 +140,21 @@ def options(plan: Plan, layout: Layout, secrets: RepoSecrets) -> list[Option]:
         ("start-fast", "y"),
         ("backup-standby", "y"),
         ("archive-timeout", 60),
+        ("io-timeout", 10),  # an unreachable repository fails in ~80 s, not ~4 min
         ("log-path", str(paths.log_dir)),
         ("spool-path", str(paths.spool_dir)),
         ("lock-path", str(paths.lock_dir)),
         ("log-level-console", "warn"),
         ("log-level-file", "info"),
     ]
+    # Asynchronous push: a repository that does not answer does not hold the others back
+    # (a synchronous push to an unreachable repo2 hung for minutes and repo1 got nothing).
+    # Past the queue bound pgBackRest drops the queue instead of letting pg_wal fill the disk
+    # (render/bounds.py); the exporter reports the drop. Only the push: `archive-async` in
+    # [global] makes archive-get prefetch into a queue too, and a standby then waited up to
+    # archive-timeout on it.
+    push = [("archive-async", "y"),
+            ("archive-push-queue-max", f"{disk_bounds(plan).wal_keep_mb}MB")]
     members: list[tuple[str, str | int]] = []
     for i, m in enumerate(env.members, start=1):
         members += [
@@ -139,6 +163,7 @@ def options(plan: Plan, layout: Layout, secrets: RepoSecrets) -> list[Option]:
             (f"pg{i}-socket-path", str(layout.run_dir)),
         ]
     return ([Option("global", k, v) for k, v in glob]
+            + [Option("global:archive-push", k, v) for k, v in push]
             + [Option(stanza(plan), k, v) for k, v in members])
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from billdb.context import Context
 from billdb.engines.pgbackrest import PgBackRest
 from billdb.errors import ArgumentError, BilldbError
-from billdb.ops.backup import common
+from billdb.ops.backup import archive_state, common
 from billdb.state import cluster
 
 KINDS = ("full", "diff", "incr")
@@ -104,9 +104,29 @@ def listing(ctx: Context) -> dict[str, Any]:
             "backups": backups(st)}
 
 
+def newest_full_start(stanza: dict[str, Any]) -> dict[int, int]:
+    return {repo: max(b["start_epoch"] or 0 for b in fulls)
+            for repo, fulls in full_backups_by_repo(stanza).items() if fulls}
+
+
+def archive_gaps(ctx: Context, stanza: dict[str, Any]) -> dict[int, str]:
+    """repo -> why its backups are broken: WAL dropped at archive-push-queue-max after its
+    newest full backup started (docs/bounds.md)."""
+    dropped = archive_state.drops(ctx)
+    last = dropped[-1] if dropped else None
+    return {repo: (f"WAL {last.wal} dropped at {last.at.isoformat()} (archive-push-queue-max):"
+                   " point-in-time recovery has a gap until a new full backup")
+            for repo in archive_state.broken_repos(last, newest_full_start(stanza))
+            if last is not None}
+
+
 def verify(ctx: Context) -> dict[str, Any]:
-    """pgBackRest verify on each repository; damage makes ok false (verify itself exits 0)."""
+    """pgBackRest verify on each repository; damage makes ok false (verify itself exits 0).
+    A repository whose archive has a gap after its newest full backup fails too."""
     eng = common.engine(ctx)
     results = [eng.verify(repo) for repo in common.REPOS]
-    return {"ok": all(r.ok for r in results),
-            "repos": [{"repo": r.repo, "ok": r.ok, "errors": r.errors} for r in results]}
+    gaps = archive_gaps(ctx, eng.stanza_info())
+    repos = [{"repo": r.repo, "ok": r.ok and r.repo not in gaps,
+              "errors": r.errors + ([gaps[r.repo]] if r.repo in gaps else [])}
+             for r in results]
+    return {"ok": all(r["ok"] for r in repos), "repos": repos}

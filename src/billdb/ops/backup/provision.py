@@ -26,6 +26,8 @@ def _dirs(ctx: Context) -> list[tuple[Path, int, bool]]:
            (p.spool_dir, 0o750, True), (p.lock_dir, 0o750, True),
            (p.scheduler_dir, 0o755, False), (p.dumps_dir, 0o700, False),
            (p.restores_dir, 0o755, False)]
+    for m in ctx.local.members:  # each member's own archive queue and lock
+        out += [(p.member_spool(m.name), 0o750, True), (p.member_lock(m.name), 0o750, True)]
     if ctx.local.backup.geo_repo == "azurite":
         out += [(p.azurite_dir, 0o750, True), (p.azurite_data, 0o750, True)]
     else:

@@ -30,12 +30,21 @@ def clock(text: str) -> time:
 @dataclass(frozen=True)
 class Slot:
     """Daily at `at` (HH:MM[:SS]) in `tz`, or only on `weekday`, or only on day `monthday` of
-    the month, when given."""
+    the month, when given; with `every_min`, every that many minutes of the day from `at`'s
+    place in the cycle (60 with at "00:05": hh:05 each hour)."""
 
     at: str
     tz: str
     weekday: str | None = None
     monthday: int | None = None
+    every_min: int | None = None
+
+    def _times(self) -> list[time]:
+        at = clock(self.at)
+        if not self.every_min:
+            return [at]
+        first = (at.hour * 60 + at.minute) % self.every_min
+        return [time(m // 60, m % 60, at.second) for m in range(first, 1440, self.every_min)]
 
     def _on(self, day: date) -> bool:
         if self.weekday and WEEKDAYS[day.weekday()] != self.weekday:
@@ -49,31 +58,35 @@ class Slot:
         """The first occurrence strictly after `now` (an aware datetime), in UTC."""
         tz = zone(self.tz)
         local = now.astimezone(tz)
-        at = clock(self.at)
         for days in range(0, self._horizon()):
             day = local.date() + timedelta(days=days)
-            cand = datetime.combine(day, at, tzinfo=tz)
-            if self._on(day) and cand > local:
-                return cand.astimezone(UTC)
+            for at in self._times():
+                cand = datetime.combine(day, at, tzinfo=tz)
+                if self._on(day) and cand > local:
+                    return cand.astimezone(UTC)
         raise AssertionError("a weekly or monthly slot always occurs within 62 days")
 
     def previous_before(self, now: datetime) -> datetime:
         """The last occurrence at or before `now`, in UTC."""
         tz = zone(self.tz)
         local = now.astimezone(tz)
-        at = clock(self.at)
         for days in range(0, self._horizon()):
             day = local.date() - timedelta(days=days)
-            cand = datetime.combine(day, at, tzinfo=tz)
-            if self._on(day) and cand <= local:
-                return cand.astimezone(UTC)
+            for at in reversed(self._times()):
+                cand = datetime.combine(day, at, tzinfo=tz)
+                if self._on(day) and cand <= local:
+                    return cand.astimezone(UTC)
         raise AssertionError("a weekly or monthly slot always occurred within 62 days")
 
     @property
     def period(self) -> timedelta:
+        if self.every_min:
+            return timedelta(minutes=self.every_min)
         return timedelta(days=31 if self.monthday else 7 if self.weekday else 1)
 
     def describe(self) -> str:
+        if self.every_min:
+            return f"every {self.every_min} min from {self.at} {self.tz}"
         when = (f"monthly on day {self.monthday}" if self.monthday
                 else f"{self.weekday}s" if self.weekday else "daily")
         return f"{when} at {self.at} {self.tz}"

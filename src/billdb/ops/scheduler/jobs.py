@@ -9,6 +9,7 @@ from billdb.ops.scheduler.job) and add it to PROVIDERS (or JOBS there).
 from __future__ import annotations
 
 from billdb.context import Context
+from billdb.ops import logs as log_jobs
 from billdb.ops import partitions, registry
 from billdb.ops import tls as tls_jobs
 from billdb.ops.backup import jobs as backup_jobs
@@ -17,7 +18,8 @@ from billdb.ops.scheduler.job import Job, Provider
 __all__ = ["PROVIDERS", "Job", "Provider", "all_jobs", "providers"]
 
 PROVIDERS: tuple[Provider, ...] = (backup_jobs.jobs, partitions.jobs,
-                                   tls_jobs.jobs)  # issue 22: certificate renewal
+                                   tls_jobs.jobs,  # issue 22: certificate renewal
+                                   log_jobs.jobs)  # issue 22: server logs capped
 
 
 def providers() -> list[Provider]:

@@ -55,6 +55,10 @@ def checks(ctx: Context) -> Iterator[Check]:
             yield Check(f"backup.repo{repo}.{label}_age", S, f"younger than {limit}",
                         f"{items[-1]['label']} taken {str(age).split('.')[0]} ago" if items
                         else "no backup", age is not None and age <= limit)
+    gaps = physical.archive_gaps(ctx, stanza)
+    yield Check("backup.archive_continuous", S, "no WAL dropped since each repo's newest full",
+                "; ".join(f"repo{r}: {why}" for r, why in gaps.items()) or "none dropped",
+                not gaps)
     yield from _logical(ctx, every, now)
     sch = health.scheduler_state(ctx)
     yield Check("backup.scheduler", S, "scheduler running", f"{sch['state']} (pid {sch['pid']})",
