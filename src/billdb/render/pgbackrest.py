@@ -102,6 +102,25 @@ class Option:
         return self.key.endswith(("-cipher-pass", "-azure-key"))
 
 
+def _geo_repo(plan: Plan, layout: Layout, secrets: RepoSecrets) -> list[tuple[str, str | int]]:
+    """repo2, the geo copy: Azurite's blob storage (Azure's protocol) or a second directory."""
+    env = plan.environments.local
+    if env.backup.geo_repo == "azurite":
+        return [
+            ("repo2-type", "azure"),
+            ("repo2-path", "/"),
+            ("repo2-azure-account", AZURE_ACCOUNT),
+            ("repo2-azure-key", secrets.azure_key),
+            ("repo2-azure-container", azure_container(plan)),
+            ("repo2-azure-uri-style", "path"),
+            ("repo2-storage-host", AZURE_HOST),
+            ("repo2-storage-port", env.backup.azurite_port),
+            ("repo2-storage-ca-file", str(layout.ca_cert)),
+            ("repo2-bundle", "y"),  # one PUT per file makes unbundled backups slow on blob storage
+        ]
+    return [("repo2-path", str(BackupLayout(layout).geo_dir))]
+
+
 def options(plan: Plan, layout: Layout, secrets: RepoSecrets) -> list[Option]:
     """Every option of pgbackrest.conf, in file order: what `up` writes and `verify` expects."""
     env = plan.environments.local
@@ -115,21 +134,7 @@ def options(plan: Plan, layout: Layout, secrets: RepoSecrets) -> list[Option]:
         ("repo1-retention-full-type", "time"),
         ("repo1-retention-full", b.retention_days),
     ]
-    if env.backup.geo_repo == "azurite":
-        glob += [
-            ("repo2-type", "azure"),
-            ("repo2-path", "/"),
-            ("repo2-azure-account", AZURE_ACCOUNT),
-            ("repo2-azure-key", secrets.azure_key),
-            ("repo2-azure-container", azure_container(plan)),
-            ("repo2-azure-uri-style", "path"),
-            ("repo2-storage-host", AZURE_HOST),
-            ("repo2-storage-port", env.backup.azurite_port),
-            ("repo2-storage-ca-file", str(layout.ca_cert)),
-            ("repo2-bundle", "y"),  # one PUT per file makes unbundled backups slow on blob storage
-        ]
-    else:
-        glob.append(("repo2-path", str(paths.geo_dir)))
+    glob += _geo_repo(plan, layout, secrets)
     glob += [
         ("repo2-cipher-type", cipher),
         ("repo2-cipher-pass", secrets.repo2_cipher_pass),
