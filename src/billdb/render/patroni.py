@@ -44,6 +44,48 @@ def dcs_config(plan: Plan, env_name: str = "local") -> dict[str, Any]:
     }
 
 
+def _postgresql(plan: Plan, layout: Layout, member: Member,
+                passwords: dict[str, str]) -> dict[str, Any]:
+    """patroni.yml's `postgresql` section: where the member listens and keeps its data, the
+    internal roles' logins, its own parameters, recovery and the rules for rebuilding it."""
+    env = plan.environments.local
+    paths = layout.member(member.name)
+    tls_client = {"sslmode": "verify-full", "sslrootcert": str(layout.ca_cert)}
+    return {
+        "listen": f"127.0.0.1:{member.port}",
+        "connect_address": f"127.0.0.1:{member.port}",
+        "data_dir": str(paths.data),
+        "bin_dir": env.postgres_bin,
+        "pgpass": str(paths.pgpass),
+        "use_unix_socket": True,
+        "authentication": {
+            "superuser": {"username": SUPERUSER, "password": passwords[SUPERUSER]},
+            "replication": {"username": REPLICATION_USER,
+                            "password": passwords[REPLICATION_USER], **tls_client},
+            "rewind": {"username": REWIND_USER, "password": passwords[REWIND_USER],
+                       **tls_client},
+        },
+        "parameters": {
+            "unix_socket_directories": str(layout.run_dir),
+            "ssl_cert_file": str(layout.server_cert),
+            "ssl_key_file": str(layout.server_key),
+            "logging_collector": "on",
+            "log_directory": str(paths.pg_log_dir),
+            # one name per rotation, so a size rotation opens a new file and the
+            # scheduler's logs.prune can cap the total (render/bounds.py)
+            "log_filename": LOG_FILENAME,
+            "log_truncate_on_rotation": "off",
+            **member_parameters(plan, layout, member.name),
+        },
+        "recovery_conf": {"restore_command": restore_command(plan, layout, member.name)},
+        "pg_hba": hba_lines(plan, "local"),
+        "create_replica_methods": ["basebackup"],
+        "basebackup": [{"checkpoint": "fast"}],
+        "remove_data_directory_on_rewind_failure": True,
+        "remove_data_directory_on_diverged_timelines": True,
+    }
+
+
 def member_config(plan: Plan, layout: Layout, member: Member, passwords: dict[str, str],
                   promoted_replica: str | None = None) -> dict[str, Any]:
     """The patroni.yml of one member. `passwords` maps internal role -> password.
@@ -52,8 +94,6 @@ def member_config(plan: Plan, layout: Layout, member: Member, passwords: dict[st
     lead (and the others follow it) until `billdb dr rebuild` restores the plan's roles.
     """
     env = plan.environments.local
-    paths = layout.member(member.name)
-    tls_client = {"sslmode": "verify-full", "sslrootcert": str(layout.ca_cert)}
     replica = member.kind == "replica" and member.name != promoted_replica
     return {
         "scope": env.patroni.scope,
@@ -73,39 +113,7 @@ def member_config(plan: Plan, layout: Layout, member: Member, passwords: dict[st
                 {"locale": plan.database.lc_collate},
             ],
         },
-        "postgresql": {
-            "listen": f"127.0.0.1:{member.port}",
-            "connect_address": f"127.0.0.1:{member.port}",
-            "data_dir": str(paths.data),
-            "bin_dir": env.postgres_bin,
-            "pgpass": str(paths.pgpass),
-            "use_unix_socket": True,
-            "authentication": {
-                "superuser": {"username": SUPERUSER, "password": passwords[SUPERUSER]},
-                "replication": {"username": REPLICATION_USER,
-                                "password": passwords[REPLICATION_USER], **tls_client},
-                "rewind": {"username": REWIND_USER, "password": passwords[REWIND_USER],
-                           **tls_client},
-            },
-            "parameters": {
-                "unix_socket_directories": str(layout.run_dir),
-                "ssl_cert_file": str(layout.server_cert),
-                "ssl_key_file": str(layout.server_key),
-                "logging_collector": "on",
-                "log_directory": str(paths.pg_log_dir),
-                # one name per rotation, so a size rotation opens a new file and the
-                # scheduler's logs.prune can cap the total (render/bounds.py)
-                "log_filename": LOG_FILENAME,
-                "log_truncate_on_rotation": "off",
-                **member_parameters(plan, layout, member.name),
-            },
-            "recovery_conf": {"restore_command": restore_command(plan, layout, member.name)},
-            "pg_hba": hba_lines(plan, "local"),
-            "create_replica_methods": ["basebackup"],
-            "basebackup": [{"checkpoint": "fast"}],
-            "remove_data_directory_on_rewind_failure": True,
-            "remove_data_directory_on_diverged_timelines": True,
-        },
+        "postgresql": _postgresql(plan, layout, member, passwords),
         "tags": {
             "nofailover": replica,
             "nosync": replica,
