@@ -163,6 +163,21 @@ def test_checklist_jobs_at_plan_times() -> None:
     assert "day 1" in by["checklist.monthly"].description
 
 
+def test_the_scheduler_program_changes_with_its_schedule() -> None:
+    """The running scheduler loaded its jobs when it started: a moved or a new job changes
+    its supervised program (the schedule's fingerprint in its environment), so `up` has
+    supervisord restart it."""
+    from billdb.ops.backup import services
+
+    ctx = load_context(PLAN)
+    before = services.scheduler(ctx).env["BILLDB_SCHEDULE"]
+    assert before == services.scheduler(load_context(PLAN)).env["BILLDB_SCHEDULE"]
+    sch = ctx.plan.operations.schedule
+    moved = ctx.plan.model_copy(update={"operations": ctx.plan.operations.model_copy(
+        update={"schedule": sch.model_copy(update={"daily_at": "07:31"})})})
+    assert services.scheduler(replace(ctx, plan=moved)).env["BILLDB_SCHEDULE"] != before
+
+
 @pytest.mark.unit
 def test_restored_wal_of_older_timelines_is_marked_archived(tmp_path: Path):
     from billdb.ops.backup.promote import mark_restored_wal_archived

@@ -11,6 +11,7 @@ from pathlib import Path
 from billdb.context import Context
 from billdb.engines import azurite, process
 from billdb.ops.backup import common
+from billdb.ops.scheduler import jobs
 
 
 def billdb_executable() -> Path:
@@ -29,6 +30,7 @@ def scheduler(ctx: Context) -> process.Service:
         logfile=d / "scheduler.log",
         supervisor=ctx.layout.supervisor_dir,
         priority=400,
+        env={"BILLDB_SCHEDULE": jobs.digest(ctx)},
     )
 
 

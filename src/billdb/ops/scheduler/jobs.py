@@ -8,6 +8,8 @@ from billdb.ops.scheduler.job) and add it to PROVIDERS (or JOBS there).
 
 from __future__ import annotations
 
+import hashlib
+
 from billdb.context import Context
 from billdb.ops import logs as log_jobs
 from billdb.ops import partitions, registry
@@ -15,7 +17,7 @@ from billdb.ops import tls as tls_jobs
 from billdb.ops.backup import jobs as backup_jobs
 from billdb.ops.scheduler.job import Job, Provider
 
-__all__ = ["PROVIDERS", "Job", "Provider", "all_jobs", "providers"]
+__all__ = ["PROVIDERS", "Job", "Provider", "all_jobs", "digest", "providers"]
 
 PROVIDERS: tuple[Provider, ...] = (backup_jobs.jobs, partitions.jobs,
                                    tls_jobs.jobs,  # issue 22: certificate renewal
@@ -36,3 +38,12 @@ def all_jobs(ctx: Context) -> list[Job]:
     if dup:
         raise ValueError(f"scheduled job names must be unique: {sorted(dup)}")
     return out
+
+
+def digest(ctx: Context) -> str:
+    """A short fingerprint of the schedule (every job's name and slot). The running scheduler
+    loaded its jobs when it started: the fingerprint goes into its supervised program, so a
+    billdb that brings new jobs (or a plan that moves one) has the program restarted by `up`
+    (supervisord's update restarts a program whose configuration changed)."""
+    text = "\n".join(sorted(f"{j.name} {j.slot!r}" for j in all_jobs(ctx)))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
