@@ -11,11 +11,13 @@ import os
 import shutil
 import subprocess
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
 import pytest
 
+from billdb import secret_volume
 from billdb.client.crypto import DecryptionError, FieldCipher, Keyring, context
 from billdb.engines import patroni, process
 from billdb.engines.secrets import SecretStore
@@ -217,10 +219,16 @@ def _secret_volume_ok(env: Env, password: str) -> None:
     key = vol / "BILL_APP_USER_PASSWORD"
     assert os.readlink(key) == "..data/BILL_APP_USER_PASSWORD"
     assert (key.stat().st_mode & 0o777) == 0o600 and key.read_text() == password
-    payloads = {p.name for p in vol.iterdir() if p.name.startswith("..2")}
-    # the current payload, and at most the one it replaced (kept until the next switch for a
-    # reader that resolved `..data` a moment before; older ones are removed)
-    assert os.readlink(vol / "..data") in payloads and len(payloads) <= 2, payloads
+    payloads = sorted(p.name for p in vol.iterdir() if p.name.startswith("..2"))
+    # the current payload, and those replaced within GRACE_S of the last switch (kept for a
+    # reader that resolved `..data` a moment before a switch); older ones are removed
+    current = os.readlink(vol / "..data")
+    assert current == payloads[-1], payloads
+    switched = datetime.strptime(current, secret_volume.STAMP).replace(tzinfo=UTC)
+    for name in payloads[:-1]:
+        replaced = secret_volume._replaced_at(name, payloads)
+        assert replaced is not None and \
+            (switched - replaced).total_seconds() <= secret_volume.GRACE_S, (name, payloads)
     assert subprocess.run(["git", "-C", str(vol), "rev-parse"], capture_output=True
                           ).returncode != 0  # outside any git work tree
 

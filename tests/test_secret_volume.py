@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from billdb import secret_volume
 pytestmark = pytest.mark.unit
 
 
-def test_layout_modes_and_update(tmp_path: Path):
+def test_layout_modes_and_update(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     vol = tmp_path / "vol"
     assert secret_volume.write(vol, {"A_PASSWORD": "one", "B_PASSWORD": "two"})
     assert not secret_volume.write(vol, {"A_PASSWORD": "one", "B_PASSWORD": "two"})
@@ -27,12 +28,17 @@ def test_layout_modes_and_update(tmp_path: Path):
     assert secret_volume.read(vol, "A_PASSWORD") == "three"
     assert secret_volume.read(vol, "B_PASSWORD") is None  # a key dropped from the Secret
     assert secret_volume.current(vol) == {"A_PASSWORD": "three"}
-    assert payload.exists()  # the payload just replaced stays for one more switch
+    assert payload.exists()  # the payload just replaced stays for GRACE_S
     three = os.readlink(vol / "..data")
     assert secret_volume.write(vol, {"A_PASSWORD": "four"})
-    assert not payload.exists()  # then it is gone
-    assert sorted(p.name for p in vol.iterdir()) == sorted(
-        ["..data", os.readlink(vol / "..data"), three, "A_PASSWORD"])
+    assert payload.exists() and (vol / three).exists()  # both replaced within the grace
+    monkeypatch.setattr(secret_volume, "GRACE_S", 0.2)
+    time.sleep(0.3)
+    four = os.readlink(vol / "..data")
+    assert secret_volume.write(vol, {"A_PASSWORD": "five"})
+    assert not payload.exists() and not (vol / three).exists()  # replaced over 0.2 s ago
+    assert sorted(p.name for p in vol.iterdir()) == sorted(  # "four" was replaced just now
+        ["..data", os.readlink(vol / "..data"), four, "A_PASSWORD"])
 
 
 def test_a_reader_never_sees_a_missing_or_mixed_value(tmp_path: Path):

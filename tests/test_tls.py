@@ -85,12 +85,13 @@ def _client_connections(env: Env) -> set[tuple[str, int]]:
 
 
 @contextlib.contextmanager
-def bench_on_both_routes(env: Env) -> Iterator[Callable[[], tuple[dict, str]]]:
-    """A bench straight and through PgBouncer in turns, yielded once it measures (its pools
-    open, its window started, ten server connections held); `finish()` waits for it and
-    returns (report, stderr)."""
+def bench_on_both_routes(env: Env, duration: int = 12) \
+        -> Iterator[Callable[[], tuple[dict, str]]]:
+    """A bench straight and through PgBouncer in turns (`duration` s each), yielded once it
+    measures (its pools open, its window started, ten server connections held); `finish()`
+    waits for it and returns (report, stderr). `finish.running()` says it still measures."""
     bench = subprocess.Popen(
-        [BILLDB, "--plan", str(env.plan), "bench", "--users", "20", "--duration", "12",
+        [BILLDB, "--plan", str(env.plan), "bench", "--users", "20", "--duration", str(duration),
          "--think-ms", "20", "--through-pooler", "--compare-direct", "--json"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     err: list[str] = []
@@ -106,6 +107,7 @@ def bench_on_both_routes(env: Env) -> Iterator[Callable[[], tuple[dict, str]]]:
         reader.join(timeout=10)
         return json.loads(out), "".join(err)
 
+    finish.running = lambda: bench.poll() is None  # type: ignore[attr-defined]
     try:
         assert wait_until(lambda: measuring() or bench.poll() is not None, timeout=120,
                           interval=0.2) and bench.poll() is None, "".join(err)[-2000:]
@@ -121,13 +123,17 @@ def test_renewal_and_ca_rotation_under_a_bench_drop_nothing(env: Env):
     certificate is renewed and the CA rotated: 0 errors, and every client connection the
     bench held before, straight or to PgBouncer, is still there after (nothing dropped,
     nothing restarted)."""
-    with bench_on_both_routes(env) as finish:
+    # 30 s a route: renewal and rotation take about 8 s on a quiet machine; in CI a 12 s
+    # bench once ended before `after` was read (every connection gone, none replaced)
+    with bench_on_both_routes(env, duration=30) as finish:
         time.sleep(3)
         before = _client_connections(env)
         renewed = json.loads(env.run("tls", "renew", "--force", "--json").stdout)
         rotated = json.loads(env.run("tls", "rotate-ca", "--json").stdout)
+        still_measuring = finish.running()
         after = _client_connections(env)
         report, err = finish()
+    assert still_measuring, "the bench ended before the rotation did: nothing to compare"
     assert renewed["renewed"] and renewed["ok"] and rotated["ok"], (renewed, rotated)
     assert len(rotated["ca_bundle"]) == 1 and rotated["old_ca"] != \
         rotated["ca_bundle"][0]["subject"]

@@ -29,6 +29,10 @@ from pathlib import Path
 from billdb.fsutil import write_atomic
 
 DATA = "..data"
+STAMP = "..%Y_%m_%d_%H_%M_%S.%f"
+# A payload replaced less than this long ago stays: a reader whose open() resolved `..data`
+# just before a switch still finds its file, however many switches follow in that time.
+GRACE_S = 30.0
 
 
 def read(directory: Path, key: str) -> str | None:
@@ -58,7 +62,7 @@ def write(directory: Path, values: dict[str, str]) -> bool:
         return False
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.chmod(directory, 0o700)
-    stamp = dt.datetime.now(dt.UTC).strftime("..%Y_%m_%d_%H_%M_%S.%f")
+    stamp = dt.datetime.now(dt.UTC).strftime(STAMP)
     payload = directory / stamp
     payload.mkdir(mode=0o700)
     for key, value in values.items():
@@ -66,7 +70,6 @@ def write(directory: Path, values: dict[str, str]) -> bool:
     tmp = directory / (DATA + "_tmp")
     with contextlib.suppress(FileNotFoundError):
         tmp.unlink()
-    previous = os.readlink(directory / DATA) if (directory / DATA).is_symlink() else None
     tmp.symlink_to(stamp)
     os.replace(tmp, directory / DATA)  # the switch: one rename
     for key in values:
@@ -75,7 +78,7 @@ def write(directory: Path, values: dict[str, str]) -> bool:
             with contextlib.suppress(FileNotFoundError):
                 link.unlink()
             link.symlink_to(f"{DATA}/{key}")
-    _prune(directory, values, keep={stamp, previous})
+    _prune(directory, values, stamp)
     return True
 
 
@@ -84,15 +87,26 @@ def _links_ok(directory: Path, values: dict[str, str]) -> bool:
                for k in values)
 
 
-def _prune(directory: Path, values: dict[str, str], keep: set[str | None]) -> None:
-    """Remove older payload directories and links to keys no longer in the Secret. The one
-    just replaced stays until the next switch: an open() whose path walk passed `..data` a
-    moment before the switch still finds its file (the kubelet removes it at once, and such
-    a reader gets ENOENT: seen here once in 199 tight switches under load)."""
+def _replaced_at(name: str, later: list[str]) -> dt.datetime | None:
+    """When payload `name` stopped being current: the stamp of the first payload after it."""
+    after = [n for n in later if n > name]
+    return dt.datetime.strptime(min(after), STAMP).replace(tzinfo=dt.UTC) if after else None
+
+
+def _prune(directory: Path, values: dict[str, str], current_stamp: str) -> None:
+    """Remove payload directories replaced more than GRACE_S ago, and links to keys no longer
+    in the Secret. The kubelet removes the old payload at once, and a reader whose path walk
+    passed `..data` a moment before gets ENOENT (seen here once in 199 tight switches under
+    load, and again, two switches apart, when only the last replaced payload was kept)."""
+    payloads = sorted(e.name for e in directory.iterdir()
+                      if e.name.startswith("..") and e.name not in (DATA, DATA + "_tmp")
+                      and e.is_dir() and not e.is_symlink())
+    now = dt.datetime.now(dt.UTC)
+    for name in payloads:
+        replaced = _replaced_at(name, payloads)
+        if name != current_stamp and replaced is not None \
+                and (now - replaced).total_seconds() > GRACE_S:
+            shutil.rmtree(directory / name)
     for entry in directory.iterdir():
-        name = entry.name
-        if name.startswith("..") and name != DATA and name not in keep and entry.is_dir() \
-                and not entry.is_symlink():
-            shutil.rmtree(entry)
-        elif not name.startswith("..") and entry.is_symlink() and name not in values:
+        if not entry.name.startswith("..") and entry.is_symlink() and entry.name not in values:
             entry.unlink()
