@@ -12,6 +12,7 @@ Values are compared through billdb.state.pgvalues (units and vartypes as Postgre
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -109,7 +110,7 @@ def waiting_only(settings: list[Setting], rows: dict[str, SettingRow] | str) -> 
     return True
 
 
-def dcs_patch(want: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
+def dcs_patch(want: dict[str, Any], current: Mapping[str, Any]) -> dict[str, Any]:
     """The PATCH body that turns Patroni's DCS configuration `current` into `want`: changed
     top-level keys, the two managed postgresql flags, and parameters (None removes one)."""
     patch = {k: v for k, v in want.items() if k != "postgresql" and current.get(k) != v}

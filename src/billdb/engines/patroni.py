@@ -92,17 +92,18 @@ class PatroniAPI:
             return None
         return body if status == 200 and isinstance(body, dict) else None
 
-    def config(self) -> dict[str, Any]:
+    def config(self) -> Mapping[str, Any]:
+        """GET /config: the dynamic configuration document in the DCS (what `up` compares with
+        the rendered one and patches; converge.parameters.dcs_patch reads it)."""
         status, body = self._call("GET", "/config")
         if status != 200 or not isinstance(body, dict):
             raise HttpError(status, str(body))
         return body
 
-    def patch_config(self, patch: dict[str, Any]) -> dict[str, Any]:
+    def patch_config(self, patch: dict[str, Any]) -> None:
         status, body = self._call("PATCH", "/config", patch)
         if status != 200:
             raise HttpError(status, str(body))
-        return body
 
     def restart(self, timeout: float = 120) -> None:
         status, body = self._call("POST", "/restart", {}, timeout=timeout)
