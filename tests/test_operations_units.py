@@ -242,3 +242,35 @@ def test_receiver_log_reads_back_as_incidents_with_the_sev1_confirmed(tmp_path: 
     assert inc["severity"] == "sev1" and inc["resolved"] == "2026-12-01T10:03:30+00:00"
     assert inc["duration_min"] == 3.5 and inc["target_met"] is True
     assert inc["confirmation"] == {"leader": "zone2", "timeline": 3, "write_route": "answers"}
+
+
+def test_billdbs_own_programs_restart_when_its_code_changes(tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch):
+    """The scheduler, exporter, alert receiver and pooler follower run billdb's own code: their
+    supervised programs carry its fingerprint, so an updated billdb has `up` restart them."""
+    from billdb.engines import billdb_self
+    from billdb.monitoring import stack
+    from billdb.ops import pooler
+    from billdb.ops.backup import services
+
+    ctx = load_context(PLAN)
+    mine = [services.scheduler(ctx), pooler.follower(ctx),
+            *[s for s in stack.services(ctx) if s.name in ("billdb-exporter", "alert-receiver")]]
+    assert len(mine) == 4
+    assert all(s.env["BILLDB_CODE"] == billdb_self.code_fingerprint() for s in mine)
+
+    pkg = tmp_path / "billdb"
+    (pkg / "__pycache__").mkdir(parents=True)
+    (pkg / "a.py").write_text("x = 1\n")
+    monkeypatch.setattr(billdb_self, "PACKAGE", pkg)
+    billdb_self.code_fingerprint.cache_clear()
+    try:
+        first = billdb_self.code_fingerprint()
+        (pkg / "__pycache__" / "a.pyc").write_bytes(b"\0")  # compiled files do not count
+        billdb_self.code_fingerprint.cache_clear()
+        assert billdb_self.code_fingerprint() == first
+        (pkg / "a.py").write_text("x = 22\n")
+        billdb_self.code_fingerprint.cache_clear()
+        assert billdb_self.code_fingerprint() != first
+    finally:
+        billdb_self.code_fingerprint.cache_clear()

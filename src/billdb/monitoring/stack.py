@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sys
 from pathlib import Path
 from urllib.parse import quote
 
 from billdb.context import Context
 from billdb.converge import roles as role_resource
-from billdb.engines import process
+from billdb.engines import billdb_self, process
 from billdb.engines.http import HttpError, request
 from billdb.engines.secrets import SecretStore
 from billdb.fsutil import write_atomic
@@ -45,8 +44,8 @@ def enabled(ctx: Context) -> bool:
 
 
 def _billdb(ctx: Context, *args: str) -> list[str]:
-    exe = Path(sys.executable).parent / "billdb"
-    return [str(exe), "--plan", str(ctx.plan_path.resolve()), "monitor", *args]
+    return [str(billdb_self.executable()), "--plan", str(ctx.plan_path.resolve()), "monitor",
+            *args]
 
 
 def _svc(ctx: Context, name: str, argv: list[str], *, user: bool = True,
@@ -98,8 +97,10 @@ def services(ctx: Context) -> list[process.Service]:
             *config.EXPORTER_FLAGS,  # billdb's queries only (config.py says why)
             f"--web.listen-address=127.0.0.1:{port}"],
             env={"DATA_SOURCE_NAME": exporter_dsn(ctx, m.port, password)}))
-    out.append(_svc(ctx, "billdb-exporter", _billdb(ctx, "exporter"), user=False))
-    out.append(_svc(ctx, "alert-receiver", _billdb(ctx, "receiver"), user=False))
+    out.append(_svc(ctx, "billdb-exporter", _billdb(ctx, "exporter"), user=False,
+                    env=billdb_self.env()))
+    out.append(_svc(ctx, "alert-receiver", _billdb(ctx, "receiver"), user=False,
+                    env=billdb_self.env()))
     return out
 
 

@@ -14,9 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import signal
-import sys
 import time
-from pathlib import Path
 
 import psycopg
 
@@ -25,7 +23,7 @@ from billdb import sql as sqlfiles
 from billdb.client.routes import Routes
 from billdb.context import Context, load_context
 from billdb.converge import pooler as resource
-from billdb.engines import etcd, pgbouncer, postgres, process
+from billdb.engines import billdb_self, etcd, pgbouncer, postgres, process
 from billdb.engines.http import HttpError
 from billdb.engines.pgbouncer import PoolerPaths
 from billdb.errors import BilldbError, StepError
@@ -46,13 +44,13 @@ def enabled(ctx: Context) -> bool:
 
 def follower(ctx: Context) -> process.Service:
     p = PoolerPaths.of(ctx.layout)
-    exe = Path(sys.executable).parent / "billdb"
     return process.Service(
         name="pooler-follower",
-        argv=[str(exe), "--plan", str(ctx.plan_path.resolve()), "pooler", "follow",
-              "--pidfile", str(p.follower_pidfile)],
+        argv=[str(billdb_self.executable()), "--plan", str(ctx.plan_path.resolve()), "pooler",
+              "follow", "--pidfile", str(p.follower_pidfile)],
         pidfile=p.follower_pidfile, logfile=p.follower_log,
-        supervisor=ctx.layout.supervisor_dir, priority=450)  # stopped before PgBouncer
+        supervisor=ctx.layout.supervisor_dir, priority=450,  # stopped before PgBouncer
+        env=billdb_self.env())
 
 
 def services(ctx: Context) -> list[process.Service]:

@@ -5,17 +5,12 @@ shows them like etcd."""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 from billdb.context import Context
-from billdb.engines import azurite, process
+from billdb.engines import azurite, billdb_self, process
 from billdb.ops.backup import common
 from billdb.ops.scheduler import jobs
-
-
-def billdb_executable() -> Path:
-    return Path(sys.executable).parent / "billdb"
 
 
 def scheduler(ctx: Context) -> process.Service:
@@ -24,13 +19,13 @@ def scheduler(ctx: Context) -> process.Service:
     pidfile = d / "scheduler.pid"
     return process.Service(
         name="scheduler",
-        argv=[str(billdb_executable()), "--plan", str(ctx.plan_path.resolve()), "scheduler",
+        argv=[str(billdb_self.executable()), "--plan", str(ctx.plan_path.resolve()), "scheduler",
               "run", "--pidfile", str(pidfile)],
         pidfile=pidfile,
         logfile=d / "scheduler.log",
         supervisor=ctx.layout.supervisor_dir,
         priority=400,
-        env={"BILLDB_SCHEDULE": jobs.digest(ctx)},
+        env={"BILLDB_SCHEDULE": jobs.digest(ctx), **billdb_self.env()},
     )
 
 
