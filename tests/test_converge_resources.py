@@ -11,7 +11,7 @@ import pytest
 from billdb.converge import core, supervision
 from billdb.converge import pgbackrest as backup_resource
 from billdb.converge import pooler as pooler_resource
-from billdb.engines.supervisor import Program
+from billdb.engines.supervisor import Program, ProgramState
 from billdb.plan.load import load_plan
 from billdb.plan.models import Plan
 from billdb.render import pgbouncer
@@ -129,10 +129,10 @@ def _program(name: str) -> Program:
 def test_each_supervised_program_is_checked_running():
     want = [_program("etcd"), _program("patroni-zone1"), _program("pgbouncer")]
     found = supervision.Observed({
-        "etcd": supervision.ProgramState("etcd", "RUNNING", 41, ""),
-        "patroni-zone1": supervision.ProgramState("patroni-zone1", "BACKOFF", 0,
+        "etcd": ProgramState("etcd", "RUNNING", 41, ""),
+        "patroni-zone1": ProgramState("patroni-zone1", "BACKOFF", 0,
                                                   "Exited too quickly"),
-        "other": supervision.ProgramState("other", "STOPPED", 0, "")})
+        "other": ProgramState("other", "STOPPED", 0, "")})
     got = {c.id: c for c in supervision.checks(want, found)}
     assert list(got) == ["supervise.etcd.running", "supervise.patroni-zone1.running",
                          "supervise.pgbouncer.running"]

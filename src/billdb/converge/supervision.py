@@ -19,22 +19,9 @@ from pathlib import Path
 
 from billdb.converge.core import Check
 from billdb.engines import process
-from billdb.engines.supervisor import Program, Supervisor
+from billdb.engines.supervisor import Program, ProgramState, Supervisor
 
 S = "supervision (docs/supervision.md)"
-
-
-@dataclass(frozen=True)
-class ProgramState:
-    name: str
-    state: str  # supervisord's statename: RUNNING, STARTING, BACKOFF, STOPPED, FATAL, ...
-    pid: int
-    spawnerr: str
-
-    @property
-    def shown(self) -> str:
-        pid = f" (pid {self.pid})" if self.pid else ""
-        return f"{self.state}{pid}" + (f": {self.spawnerr}" if self.spawnerr else "")
 
 
 @dataclass(frozen=True)
@@ -53,8 +40,7 @@ def observe(supervisor_dir: Path) -> Observed:
     rows = Supervisor(supervisor_dir).all_info()
     if rows is None:
         return Observed(None)
-    return Observed({r["name"]: ProgramState(r["name"], r["statename"], int(r.get("pid") or 0),
-                                             r.get("spawnerr") or "") for r in rows})
+    return Observed({r.name: r for r in rows})
 
 
 def checks(want: list[Program], found: Observed) -> list[Check]:

@@ -107,6 +107,21 @@ class Program:
         return "\n".join(lines) + "\n"
 
 
+@dataclass(frozen=True)
+class ProgramState:
+    """One program as getAllProcessInfo reports it."""
+
+    name: str
+    state: str  # supervisord's statename: RUNNING, STARTING, BACKOFF, STOPPED, FATAL, ...
+    pid: int
+    spawnerr: str
+
+    @property
+    def shown(self) -> str:
+        pid = f" (pid {self.pid})" if self.pid else ""
+        return f"{self.state}{pid}" + (f": {self.spawnerr}" if self.spawnerr else "")
+
+
 class Supervisor:
     """The environment's supervisord, reached over its unix socket."""
 
@@ -217,14 +232,16 @@ class Supervisor:
         except (OSError, xmlrpc.client.Error):
             return None
 
-    def all_info(self) -> list[dict[str, Any]] | None:
-        """getAllProcessInfo, None when supervisord does not answer."""
+    def all_info(self) -> list[ProgramState] | None:
+        """getAllProcessInfo, typed; None when supervisord does not answer."""
         if not self.sock.exists():
             return None
         try:
-            return self.rpc().getAllProcessInfo()
+            rows = self.rpc().getAllProcessInfo()
         except (OSError, xmlrpc.client.Error):
             return None
+        return [ProgramState(r["name"], r["statename"], int(r.get("pid") or 0),
+                             r.get("spawnerr") or "") for r in rows]
 
     def start(self, prog: Program) -> tuple[int, bool]:
         self.ensure_running()
