@@ -58,3 +58,20 @@ def test_a_members_own_status_is_typed():
     starting = NodeStatus.from_api({"state": "starting", "role": "replica",
                                     "pending_restart": True})
     assert not starting.running and starting.timeline is None and starting.pending_restart
+
+
+@pytest.mark.unit
+def test_the_timeline_history_is_typed():
+    from datetime import UTC, datetime
+
+    from billdb.engines.patroni import TimelineSwitch
+
+    # The shape of GET /history (docs: rest_api.html#history-endpoint): Patroni adds the time
+    # and the new leader to PostgreSQL's history file, so older rows may lack them.
+    rows = [[1, 25623960, "no recovery target specified", "2026-12-01T16:57:57+09:00"],
+            [2, 25624344, "no recovery target specified", "2026-12-06T09:22:33+09:00", "zone2"],
+            ["x"], []]
+    first, second = [s for s in map(TimelineSwitch.from_api, rows) if s]
+    assert (first.ended_timeline, first.timeline, first.new_leader) == (1, 2, None)
+    assert second.timeline == 3 and second.new_leader == "zone2"
+    assert second.at == datetime(2026, 12, 6, 0, 22, 33, tzinfo=UTC)

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import sys
 from pathlib import Path
+
+from billdb.engines.tools import venv_script
 
 PACKAGE = Path(__file__).resolve().parents[1]
 
 
 def executable() -> Path:
-    """The `billdb` script of the venv this billdb runs from."""
-    return Path(sys.executable).parent / "billdb"
+    return venv_script("billdb")
 
 
 @functools.cache

@@ -6,21 +6,21 @@ The REST API (GET /patroni, /cluster, /config; PATCH /config; POST /restart, /re
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from billdb.engines import process
 from billdb.engines.http import HttpError, request
+from billdb.engines.tools import venv_script
 from billdb.layout import Layout
 from billdb.plan.local_models import LocalEnvironment, Member
 
 
 def executable() -> Path:
-    """The `patroni` script of the venv billdb runs from (built from Debian's python)."""
-    return Path(sys.executable).parent / "patroni"
+    return venv_script("patroni")
 
 
 def service(env: LocalEnvironment, layout: Layout, member: Member) -> process.Service:
@@ -64,6 +64,31 @@ class NodeStatus:
         return self.state == "running"
 
 
+@dataclass(frozen=True)
+class TimelineSwitch:
+    """One row of GET /history, as `patronictl history` prints it: the timeline that ended,
+    the LSN where it ended, and when and to which leader the next one began."""
+
+    ended_timeline: int
+    at: datetime | None
+    new_leader: str | None
+
+    @property
+    def timeline(self) -> int:
+        """The timeline that began."""
+        return self.ended_timeline + 1
+
+    @classmethod
+    def from_api(cls, row: Sequence[object]) -> TimelineSwitch | None:
+        """[timeline, lsn, reason, timestamp, new leader]; Patroni adds the last two, so rows
+        written before it ran have neither."""
+        if not row or not isinstance(row[0], int):
+            return None
+        stamp = row[3] if len(row) > 3 and isinstance(row[3], str) else None
+        leader = row[4] if len(row) > 4 and isinstance(row[4], str) else None
+        return cls(row[0], datetime.fromisoformat(stamp) if stamp else None, leader)
+
+
 class PatroniAPI:
     """The REST API of one member."""
 
@@ -91,6 +116,16 @@ class PatroniAPI:
         except HttpError:
             return None
         return body if status == 200 and isinstance(body, dict) else None
+
+    def history(self) -> list[TimelineSwitch] | None:
+        """GET /history: the cluster's timeline switches, None when unreachable."""
+        try:
+            status, body = self._call("GET", "/history", timeout=3)
+        except HttpError:
+            return None
+        if status != 200 or not isinstance(body, list):
+            return None
+        return [s for s in (TimelineSwitch.from_api(r) for r in body if isinstance(r, list)) if s]
 
     def config(self) -> Mapping[str, Any]:
         """GET /config: the dynamic configuration document in the DCS (what `up` compares with

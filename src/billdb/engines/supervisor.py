@@ -21,7 +21,6 @@ import re
 import shlex
 import signal
 import subprocess
-import sys
 import time
 import xmlrpc.client
 from collections.abc import Callable
@@ -29,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from billdb.engines.tools import venv_script
 from billdb.errors import StepError
 from billdb.fsutil import write_atomic
 from billdb.retry import wait_until
@@ -44,8 +44,8 @@ def program_name(service_name: str) -> str:
     return _BAD_NAME.sub("-", service_name).strip("-")
 
 
-def executable(name: str = "supervisord") -> Path:
-    return Path(sys.executable).parent / name
+def executable() -> Path:
+    return venv_script("supervisord")
 
 
 def _quote(value: str) -> str:

@@ -4,12 +4,19 @@ it puts each PostgreSQL major version (scripts/install_postgres.sh)."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 TOOLS_DIR = Path(__file__).resolve().parents[3] / ".tools"
 # scripts/install_postgres.sh: one path per major version on every Debian release (a link to
 # Debian's /usr/lib/postgresql/<major> where apt has that version, else PyPI's binaries).
 POSTGRES_DIR = Path("/opt/billdb/postgresql")
+
+
+def venv_script(name: str) -> Path:
+    """A console script (supervisord, patroni, billdb...) of the venv billdb runs from: built
+    with Debian's python, so the unprivileged server user can run it too."""
+    return Path(sys.executable).parent / name
 
 
 def postgres_bin_candidates(major: int) -> list[Path]:

@@ -4,13 +4,14 @@ the server logs, pg_stat_activity, Prometheus through state.metrics)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from billdb import sql as sqlfiles
 from billdb import times
 from billdb.context import Context
-from billdb.engines.http import HttpError, request
+from billdb.engines.patroni import PatroniAPI
 from billdb.operations import logscan, store
 from billdb.operations.results import FAIL, PASS, WARN, item
 from billdb.ops import status as status_op
@@ -20,22 +21,24 @@ from billdb.state import cluster, metrics
 S = "§14.1 daily"
 
 
-def _failovers(ctx: Context, since: datetime) -> list[dict[str, Any]]:
-    """Leader changes in Patroni's history (GET /history) since `since`: each new timeline,
-    when it began (a time, shown in the plan's zone like every other) and the new leader."""
+@dataclass(frozen=True)
+class Failover:
+    """A leader change the checklist reports: the timeline that began, when (shown in the
+    plan's zone like every other time) and its leader."""
+
+    timeline: int
+    at: datetime
+    leader: str
+
+
+def _failovers(ctx: Context, since: datetime) -> list[Failover]:
+    """Leader changes in Patroni's history (GET /history, from the first member that answers)
+    since `since`."""
     for m in ctx.members:
-        try:
-            code, body = request("GET", f"http://127.0.0.1:{m.rest_port}/history", timeout=3)
-        except HttpError:
-            continue
-        if code == 200 and isinstance(body, list):
-            out = []
-            for row in body:
-                when = datetime.fromisoformat(row[3]) if len(row) > 3 and row[3] else None
-                if when and when >= since:
-                    who = row[4] if len(row) > 4 else "?"
-                    out.append({"timeline": row[0], "at": when, "leader": who})
-            return out
+        history = PatroniAPI(m).history()
+        if history is not None:
+            return [Failover(s.timeline, s.at, s.new_leader or "?")
+                    for s in history if s.at is not None and s.at >= since]
     return []
 
 

@@ -3,6 +3,7 @@ the next run continues from (log offsets, error kinds seen, statement snapshots)
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,10 +14,13 @@ from billdb.context import Context
 from billdb.fsutil import write_atomic
 
 
-def _stored(value: object) -> str:
-    """A time as the JSON output writes it (UTC ISO 8601), anything else as its text."""
+def _stored(value: object) -> str | dict[str, Any]:
+    """A time as the JSON output writes it (UTC ISO 8601), a row as its fields, anything else
+    as its text."""
     if isinstance(value, datetime) and value.tzinfo:
         return times.for_json(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
     return str(value)
 
 
