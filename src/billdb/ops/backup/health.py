@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from billdb import sql as sqlfiles
 from billdb.context import Context
 from billdb.engines import process
 from billdb.errors import BilldbError
 from billdb.ops.backup import common, dumps, physical, services
 from billdb.ops.scheduler import runner
+from billdb.state import archiver as archiver_state
 from billdb.state import cluster
+from billdb.state.archiver import ArchiverState
 
 
 def scheduler_state(ctx: Context) -> dict[str, Any]:
@@ -30,11 +31,9 @@ def schedule(ctx: Context) -> dict[str, Any]:
             "scheduler": scheduler_state(ctx)}
 
 
-def archiver(ctx: Context) -> dict[str, Any]:
+def archiver(ctx: Context) -> ArchiverState:
     with cluster.admin_connect(ctx) as conn:
-        cur = conn.execute(sqlfiles.load("backup/archiver"))
-        row = cur.fetchone()
-        return dict(zip([c.name for c in cur.description], row, strict=True))
+        return archiver_state.read(conn)
 
 
 def status_section(ctx: Context) -> dict[str, Any]:
@@ -53,8 +52,10 @@ def status_section(ctx: Context) -> dict[str, Any]:
         out["stanza_status"] = str(exc)
     try:
         arch = archiver(ctx)
-        out["archiver"] = {k: arch[k] for k in ("last_archived_wal", "last_archived_time",
-                                                "failed_count", "last_failed_time", "healthy")}
+        out["archiver"] = {"last_archived_wal": arch.last_archived_wal,
+                           "last_archived_time": arch.last_archived_time,
+                           "failed_count": arch.failed_count,
+                           "last_failed_time": arch.last_failed_time, "healthy": arch.healthy}
     except BilldbError as exc:
         out["archiver"] = str(exc)
     d = dumps.listing(ctx)["dumps"]

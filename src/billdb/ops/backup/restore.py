@@ -30,6 +30,7 @@ from billdb.fsutil import append_line, write_atomic
 from billdb.internal import SUPERUSER
 from billdb.ops.backup import common, services
 from billdb.retry import PollTimeout, poll, wait_until
+from billdb.state import archiver as archiver_state
 from billdb.state import cluster
 
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,30}$")
@@ -121,8 +122,7 @@ def wal_horizon(ctx: Context, target: datetime, progress: Progress,
     if target > now:
         raise BilldbError(f"--time {target.isoformat()} is in the future (now {now.isoformat()})")
     with cluster.admin_connect(ctx) as conn:
-        arch = conn.execute(sqlfiles.load("backup/archiver")).fetchone()
-        last_archived_time = arch[2]
+        last_archived_time = archiver_state.read(conn).last_archived_time
         if not force and last_archived_time is not None and last_archived_time > target \
                 and (now - target).total_seconds() > 2 * ctx.plan.backup.archive_timeout_s:
             return {"wal_switched": False}
@@ -131,11 +131,7 @@ def wal_horizon(ctx: Context, target: datetime, progress: Progress,
         segment = conn.execute(sqlfiles.load("backup/switch_wal")).fetchone()[0]
         t0 = time.monotonic()
 
-        def archived() -> bool:  # same timeline width: compare log + segment
-            last = conn.execute(sqlfiles.load("backup/archiver")).fetchone()[1]
-            return bool(last) and last[8:] >= segment[8:]
-
-        if wait_until(archived, 120, 0.1):
+        if wait_until(lambda: archiver_state.read(conn).archived_through(segment), 120, 0.1):
             return {"wal_switched": True, "segment": segment,
                     "archive_wait_s": round(time.monotonic() - t0, 2)}
     raise BilldbError(f"WAL segment {segment} was not archived within 120 s: see "

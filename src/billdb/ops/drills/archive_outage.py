@@ -93,7 +93,7 @@ def restore_geo(ctx: Context) -> str:
 def repo_lag_s(ctx: Context) -> float:
     """The age of the oldest completed WAL segment repo2 lacks, from pgBackRest's info."""
     ra = archive_state.repo_archive(ctx, REPO)
-    current = health.archiver(ctx)["current_wal"]
+    current = health.archiver(ctx).current_wal
     return archive_state.oldest_missing_age(pg_wal_dir(ctx), ra.max_wal or "0" * 24,
                                             current, time.time())
 

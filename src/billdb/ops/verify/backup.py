@@ -37,10 +37,9 @@ def checks(ctx: Context) -> Iterator[Check]:
         yield Check("backup.check", S, "pgbackrest check passes", str(exc), False)
     arch = health.archiver(ctx)
     yield Check("backup.archiving", S, "WAL archived, no failure since the last success",
-                f"{arch['archived_count']} archived, last {arch['last_archived_wal']}, "
-                f"{arch['failed_count']} failed (last failure: "
-                f"{_when(arch['last_failed_time'])})",
-                bool(arch["archived_count"]) and bool(arch["healthy"]))
+                f"{arch.archived_count} archived, last {arch.last_archived_wal}, "
+                f"{arch.failed_count} failed (last failure: {_when(arch.last_failed_time)})",
+                bool(arch.archived_count) and arch.healthy)
     sched = plan.backup.schedule
     daily = Slot(sched.daily_at, sched.timezone)
     weekly = Slot(sched.daily_at, sched.timezone, sched.full_on)
