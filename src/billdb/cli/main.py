@@ -21,7 +21,6 @@ from billdb.cli import (
     monitor_cmd,
     ops_cmd,
     output,
-    satellites,
     workload_cmd,
 )
 from billdb.cli.common import EnvOpt, JsonOpt, PlanOpt, Selection, local_context
@@ -30,9 +29,17 @@ from billdb.cli.plan_cmd import plan_app
 from billdb.cli.secrets_cmd import secrets_app
 from billdb.cli.tls_cmd import tls_app
 from billdb.errors import ArgumentError
+from billdb.ops import registry
 from billdb.plan import locate
 
-satellites.install()  # the composition root: what monitoring and the checklists add to ops
+
+def _satellites() -> registry.Registry:
+    from billdb.cli import satellites  # the composition root, loaded when ops first asks
+
+    return satellites.contributions()
+
+
+registry.install_lazily(_satellites)  # what monitoring and the checklists add to ops
 
 app = typer.Typer(
     help="Provision, prove, drill and operate the Bill-Inquiry PostgreSQL plan.",

@@ -22,7 +22,11 @@ VERIFY_COLLECTORS = [("monitoring", monitoring_verify.checks)]
 JOBS = [checklist_jobs.jobs]  # issue 12: §14.1 checklists
 
 
-def install() -> None:
-    registry.install(registry.Registry(
+def contributions() -> registry.Registry:
+    return registry.Registry(
         up_steps=list(UP_STEPS), services=list(SERVICES), status_sections=list(STATUS_SECTIONS),
-        verify_collectors=list(VERIFY_COLLECTORS), jobs=list(JOBS)))
+        verify_collectors=list(VERIFY_COLLECTORS), jobs=list(JOBS))
+
+
+def install() -> None:
+    registry.install(contributions())

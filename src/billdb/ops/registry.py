@@ -1,9 +1,11 @@
 """Where the satellites (monitoring, the operations checklists, and whatever comes next) plug
 into ops, which may not import them: layers point down (docs/architecture.md).
 
-ops reads these lists; only the composition root, `billdb.cli.satellites`, fills them, once,
-when the command line starts (and the tests' conftest, which calls ops in process). Reading
-them before that is a programming error, not an empty list: `down` would forget Prometheus.
+ops reads these lists; only the composition root, `billdb.cli.satellites`, fills them: the
+command line names it when it starts (`install_lazily`; it is imported when ops first asks, so
+commands that never do, such as `app-config` or `plan`, do not load monitoring), and the tests'
+conftest installs it, as it calls ops in process. Reading them before either is a programming
+error, not an empty list: `down` would forget Prometheus.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class Registry:
 
 
 _REGISTRY = Registry()
+_LOADER: Callable[[], Registry] | None = None
 
 
 def install(registry: Registry) -> None:
@@ -45,7 +48,15 @@ def install(registry: Registry) -> None:
     _REGISTRY = Registry(**{**registry.__dict__, "installed": True})
 
 
+def install_lazily(loader: Callable[[], Registry]) -> None:
+    """The composition root's registry, built by `loader` when ops first reads it."""
+    global _LOADER
+    _LOADER = loader
+
+
 def get() -> Registry:
+    if not _REGISTRY.installed and _LOADER is not None:
+        install(_LOADER())
     if not _REGISTRY.installed:
         raise RuntimeError("billdb.cli.satellites.install() was not called: ops cannot see "
                            "the satellites (monitoring, checklists) without it")
