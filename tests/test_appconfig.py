@@ -20,6 +20,16 @@ def plan(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_plan(d / "plan.yaml", d / "state", 31000)
 
 
+def _rendered(plan: Path, fmt: str, env: str = "local", pooled: bool = False) -> dict:
+    """What `app-config --format jdbc-json|client-json` prints, rendered in process: the
+    tests below go through the command once per format and use this for the matrix."""
+    from billdb import appconfig
+    from billdb.context import load_context
+
+    s = appconfig.settings(load_context(plan, env), env, pooled)
+    return appconfig.jdbc_json(s) if fmt == "jdbc-json" else appconfig.client_profile(s)
+
+
 def _yaml_docs(text: str) -> list:
     return list(YAML(typ="safe").load_all(io.StringIO(text)))
 
@@ -91,8 +101,7 @@ def test_jdbc_json_env_and_client_json(plan: Path):
     assert "prepareThreshold" not in pooled["datasources"]["master"]["jdbcUrl"]
     for env in ("local", "prod"):
         for pooled_flag in ((), ("--through-pooler",)):
-            prof = json.loads(billdb("--env", env, "app-config", "--format", "client-json",
-                                     *pooled_flag, plan=plan).stdout)
+            prof = _rendered(plan, "client-json", env, bool(pooled_flag))
             assert prof["pooler"]["prepared_statements"] is True, (env, pooled_flag)
     env = billdb("app-config", "--format", "env", plan=plan).stdout
     assert "export PGSSLMODE=verify-full" in env and "PGPASSWORD=" not in env
@@ -106,15 +115,12 @@ def test_a_pooler_without_prepared_statements_makes_clients_not_prepare(tmp_path
     plan = write_plan(tmp_path / "plan.yaml", tmp_path / "state", 31000,
                       mutate=lambda d: d["pooler"].update(max_prepared_statements=0))
     for env in ("local", "prod"):
-        pooled = json.loads(billdb("--env", env, "app-config", "--format", "jdbc-json",
-                                   "--through-pooler", plan=plan).stdout)
+        pooled = _rendered(plan, "jdbc-json", env, pooled=True)
         assert all("prepareThreshold=0" in d["jdbcUrl"]
                    for d in pooled["datasources"].values()), env
-        direct = json.loads(billdb("--env", env, "app-config", "--format", "jdbc-json",
-                                   plan=plan).stdout)
+        direct = _rendered(plan, "jdbc-json", env)
         assert "prepareThreshold" not in direct["datasources"]["master"]["jdbcUrl"]
-        prof = json.loads(billdb("--env", env, "app-config", "--format", "client-json",
-                                 "--through-pooler", plan=plan).stdout)
+        prof = _rendered(plan, "client-json", env, pooled=True)
         assert prof["pooler"]["prepared_statements"] is False
     text = billdb("app-config", "--format", "spring", "--through-pooler", plan=plan).stdout
     assert "prepareThreshold=0: the plan's PgBouncer keeps no prepared statements" in text
