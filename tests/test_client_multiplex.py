@@ -66,7 +66,9 @@ class Cursor:
             raise psycopg.OperationalError("server closed the connection unexpectedly")
         if kind == HANG:
             await asyncio.Event().wait()  # a server that never answers
-        if kind == ERROR or self.conn.aborted:
+        if self.conn.aborted:  # psycopg: a statement after a failed one in the pipeline
+            raise psycopg.errors.PipelineAborted("pipeline aborted")
+        if kind == ERROR:
             self.conn.aborted = self.conn.in_pipeline
             raise StatementFailed(f"statement {params['id']} failed")
         self._rows, self.rowcount, self.pgresult = [(params["id"],)], 1, object()
@@ -85,9 +87,11 @@ class Pipeline:
         self.conn = conn
 
     async def sync(self) -> None:
+        """psycopg raises PipelineAborted (an OperationalError) for the results of statements
+        queued after a failed one, on whichever step fetches them: here, the Sync."""
         await self.conn.schedule.step()
         if self.conn.aborted:
-            raise StatementFailed("the pipeline was aborted")
+            raise psycopg.errors.PipelineAborted("pipeline aborted")
 
     async def __aenter__(self) -> Pipeline:
         self.conn.in_pipeline, self.conn.aborted = True, False
@@ -206,7 +210,10 @@ async def _play(sc: Scenario) -> tuple[int, int]:
                 # old sender lifecycle, calls stranded in the queue ended here too).
                 assert sc.faults.get(HANG), f"{stmt} ran out of time with no hung server"
                 ended["error"] += 1
-            except (psycopg.OperationalError, ClientError):  # lost, no connection
+            except (psycopg.OperationalError, ClientError) as exc:  # lost, no connection
+                # ... only where a connection can be lost or refused: a neighbour's error
+                # (psycopg's PipelineAborted is an OperationalError) is no lost connection.
+                assert sc.faults.get(LOST) or sc.acquire_fails, f"{stmt} got {exc!r}"
                 ended["error"] += 1
             else:
                 assert kind == OK and out.rows == [(stmt["id"],)], (stmt, out)

@@ -76,9 +76,13 @@ async def single_statement(conn: AsyncConnection) -> AsyncIterator[None]:
 
 async def _queued(step: Awaitable[Any]) -> bool:
     """Run one pipeline step; False when a statement failed (its error may surface on a later
-    step). A lost connection is raised."""
+    step). A lost connection is raised. psycopg's PipelineAborted, raised for the statements
+    queued after a failed one, is an OperationalError but no lost connection: the statement
+    failed (CI: a duplicate key's neighbours were told their connection was lost)."""
     try:
         await step
+    except psycopg.errors.PipelineAborted:
+        return False
     except psycopg.OperationalError:
         raise
     except psycopg.Error:
