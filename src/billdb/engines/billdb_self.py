@@ -18,8 +18,9 @@ from billdb.engines.tools import venv_script
 PACKAGE = Path(__file__).resolve().parents[1]
 
 
-def executable() -> Path:
-    return venv_script("billdb")
+def command(plan_path: Path, *args: str) -> list[str]:
+    """`billdb --plan <plan> <args>`, run by the venv this billdb runs from."""
+    return [str(venv_script("billdb")), "--plan", str(plan_path.resolve()), *args]
 
 
 @functools.cache

@@ -145,8 +145,8 @@ def running_pid(svc: Service) -> int | None:
     sup = supervisor_of(svc)
     if sup is not None:
         info = sup.info(svc.program)
-        ok = info and info["statename"] in ("STARTING", "RUNNING") and info["pid"]
-        return int(info["pid"]) if ok else None
+        ok = info is not None and info.state in ("STARTING", "RUNNING") and info.pid
+        return info.pid if ok else None
     return _pidfile_pid(svc)
 
 
@@ -220,7 +220,7 @@ def _stop_unsupervised(svc: Service, timeout: float = 30.0) -> bool:
     pid = _pidfile_pid(plain)
     sup = supervisor_of(svc)
     got = sup.info(svc.program) if sup else None
-    if not pid or (got and got["pid"] == pid):
+    if not pid or (got and got.pid == pid):
         svc.pidfile.unlink(missing_ok=True)
         return False
     return stop(plain, timeout)
@@ -305,7 +305,5 @@ def info(svc: Service) -> dict:
     got = sup.info(svc.program)
     if not got:
         return {"supervisor": "not running" if not sup.running() else "unknown program"}
-    uptime = got["now"] - got["start"] if got["statename"] == "RUNNING" else None
-    return {"supervisor_state": got["statename"], "uptime_s": uptime,
-            "restarts": sup.restarts().get(svc.program, 0),
-            "spawnerr": got.get("spawnerr") or None}
+    return {"supervisor_state": got.state, "uptime_s": got.uptime_s,
+            "restarts": sup.restarts().get(svc.program, 0), "spawnerr": got.spawnerr or None}

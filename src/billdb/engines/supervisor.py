@@ -23,7 +23,7 @@ import signal
 import subprocess
 import time
 import xmlrpc.client
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -115,6 +115,18 @@ class ProgramState:
     state: str  # supervisord's statename: RUNNING, STARTING, BACKOFF, STOPPED, FATAL, ...
     pid: int
     spawnerr: str
+    start: int = 0  # when it was last started, and supervisord's clock (epoch seconds)
+    now: int = 0
+
+    @classmethod
+    def from_rpc(cls, row: Mapping[str, Any]) -> ProgramState:
+        return cls(row["name"], row["statename"], int(row.get("pid") or 0),
+                   row.get("spawnerr") or "", int(row.get("start") or 0),
+                   int(row.get("now") or 0))
+
+    @property
+    def uptime_s(self) -> int | None:
+        return self.now - self.start if self.state == "RUNNING" else None
 
     @property
     def shown(self) -> str:
@@ -223,25 +235,24 @@ class Supervisor:
             with contextlib.suppress(xmlrpc.client.Fault):
                 api.addProcessGroup(prog.name)
 
-    def info(self, name: str) -> dict[str, Any] | None:
-        """getProcessInfo, None when supervisord or the program is unknown."""
+    def _read(self, method: str, *args: object) -> Any:
+        """One XML-RPC read; None when supervisord does not answer or does not know it."""
         if not self.sock.exists():
             return None
         try:
-            return self.rpc().getProcessInfo(name)
+            return getattr(self.rpc(), method)(*args)
         except (OSError, xmlrpc.client.Error):
             return None
 
+    def info(self, name: str) -> ProgramState | None:
+        """getProcessInfo, typed; None when supervisord or the program is unknown."""
+        row = self._read("getProcessInfo", name)
+        return ProgramState.from_rpc(row) if row else None
+
     def all_info(self) -> list[ProgramState] | None:
         """getAllProcessInfo, typed; None when supervisord does not answer."""
-        if not self.sock.exists():
-            return None
-        try:
-            rows = self.rpc().getAllProcessInfo()
-        except (OSError, xmlrpc.client.Error):
-            return None
-        return [ProgramState(r["name"], r["statename"], int(r.get("pid") or 0),
-                             r.get("spawnerr") or "") for r in rows]
+        rows = self._read("getAllProcessInfo")
+        return None if rows is None else [ProgramState.from_rpc(r) for r in rows]
 
     def start(self, prog: Program) -> tuple[int, bool]:
         self.ensure_running()

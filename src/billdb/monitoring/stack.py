@@ -44,8 +44,7 @@ def enabled(ctx: Context) -> bool:
 
 
 def _billdb(ctx: Context, *args: str) -> list[str]:
-    return [str(billdb_self.executable()), "--plan", str(ctx.plan_path.resolve()), "monitor",
-            *args]
+    return billdb_self.command(ctx.plan_path, "monitor", *args)
 
 
 def _svc(ctx: Context, name: str, argv: list[str], *, user: bool = True,

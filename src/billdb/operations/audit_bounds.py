@@ -5,10 +5,10 @@ input and see the control fail (tests/test_bounds_units.py, tests/test_archive_o
 
 from __future__ import annotations
 
-import configparser
 from typing import Any
 
 from billdb.context import Context
+from billdb.converge import pgbackrest as pgbackrest_conf
 from billdb.operations.results import control
 from billdb.ops import logs
 from billdb.ops.backup import common
@@ -23,22 +23,15 @@ DCS = "issue 22 consensus store"
 NAMES = ["max_slot_wal_keep_size", "log_rotation_age", "log_rotation_size", "log_filename"]
 
 
-def _conf_sections(conf: str) -> configparser.ConfigParser:
-    parser = configparser.ConfigParser(interpolation=None, strict=False)
-    parser.optionxform = str  # type: ignore[method-assign]  # keep the names as written
-    parser.read_string(conf)
-    return parser
-
-
 def _push_async(conf: str) -> tuple[str | None, bool, bool]:
     """(archive-push-queue-max, asynchronous push, synchronous get) as pgBackRest reads the
     file: a command section such as [global:archive-push] over [global]."""
-    p = _conf_sections(conf)
+    options = {(o.section, o.key): o.text for o in pgbackrest_conf.parse(conf)}
 
     def value(command: str, key: str) -> str | None:
         for section in (f"global:{command}", "global"):
-            if p.has_option(section, key):
-                return p.get(section, key)
+            if (section, key) in options:
+                return options[(section, key)]
         return None
 
     return (value("archive-push", "archive-push-queue-max"),

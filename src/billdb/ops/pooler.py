@@ -46,8 +46,8 @@ def follower(ctx: Context) -> process.Service:
     p = PoolerPaths.of(ctx.layout)
     return process.Service(
         name="pooler-follower",
-        argv=[str(billdb_self.executable()), "--plan", str(ctx.plan_path.resolve()), "pooler",
-              "follow", "--pidfile", str(p.follower_pidfile)],
+        argv=billdb_self.command(ctx.plan_path, "pooler", "follow", "--pidfile",
+                                 str(p.follower_pidfile)),
         pidfile=p.follower_pidfile, logfile=p.follower_log,
         supervisor=ctx.layout.supervisor_dir, priority=450,  # stopped before PgBouncer
         env=billdb_self.env())

@@ -62,25 +62,21 @@ def _streaming(ctx: Context, name: str) -> bool:
     return m is not None and m.streaming
 
 
-class _Busy(Exception):
+class _Busy(BilldbError):
     """Patroni answered 503: busy with a demotion or a restart; ask again."""
 
 
 def _patroni_restart(ctx: Context, name: str, timeout: float = 60) -> None:
-    """Patroni answers 503 while it is busy (a demotion or a restart under way): ask again."""
+    """Patroni answers 503 while it is busy (a demotion or a restart under way): ask again;
+    still busy at the end, or any other refusal, is the error."""
     def ask() -> None:
         try:
             PatroniAPI(ctx.member(name), timeout=10).restart(timeout=120)
         except HttpError as exc:
-            if exc.status == 503:
-                raise _Busy(exc) from None
-            raise BilldbError(f"Patroni did not restart {name}: {exc.body or exc}") from None
+            kind = _Busy if exc.status == 503 else BilldbError
+            raise kind(f"Patroni did not restart {name}: {exc.body or exc}") from None
 
-    try:
-        retry(ask, timeout, 1, on=_Busy)
-    except _Busy as busy:
-        exc = busy.args[0]
-        raise BilldbError(f"Patroni did not restart {name}: {exc.body or exc}") from None
+    retry(ask, timeout, 1, on=_Busy)
 
 
 def _running_when_up(ctx: Context, name: str, timeout: float = 120) -> dict[str, Any]:

@@ -19,8 +19,7 @@ def scheduler(ctx: Context) -> process.Service:
     pidfile = d / "scheduler.pid"
     return process.Service(
         name="scheduler",
-        argv=[str(billdb_self.executable()), "--plan", str(ctx.plan_path.resolve()), "scheduler",
-              "run", "--pidfile", str(pidfile)],
+        argv=billdb_self.command(ctx.plan_path, "scheduler", "run", "--pidfile", str(pidfile)),
         pidfile=pidfile,
         logfile=d / "scheduler.log",
         supervisor=ctx.layout.supervisor_dir,
