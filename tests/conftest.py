@@ -99,8 +99,11 @@ def running_env(tmp_path_factory: pytest.TempPathFactory, port_base: int,
         yield e
     finally:  # also when `up` failed: nothing of a test environment is left running
         # BILLDB_TEST_KEEP=1 keeps the state directory (stopped) to read its logs afterwards.
-        e.run("down", *([] if os.environ.get("BILLDB_TEST_KEEP") else ["--purge", "--yes"]),
-              check=False)
+        down = e.run("down", *([] if os.environ.get("BILLDB_TEST_KEEP") else ["--purge", "--yes"]),
+                     check=False)
+    # Reached when nothing else failed: a `down` that fails is an error of its own (a broken
+    # `down` once left whole environments running behind a passing run).
+    assert down.returncode == 0, f"down exited {down.returncode}:\n{down.stderr}"
 
 
 @pytest.fixture(scope="session")

@@ -258,11 +258,11 @@ class Supervisor:
         self.ensure_running()
         self.ensure_program(prog)
         api = self.rpc()
-        info = api.getProcessInfo(prog.name)
+        info = ProgramState.from_rpc(api.getProcessInfo(prog.name))
         started = False
-        if info["statename"] != "RUNNING":
+        if info.state != "RUNNING":
             try:
-                if info["statename"] in ("STARTING", "BACKOFF"):
+                if info.state in ("STARTING", "BACKOFF"):
                     _wait_state(api, prog.name, "RUNNING", prog.startsecs + 30)
                 else:
                     api.startProcess(prog.name, True)
@@ -270,16 +270,16 @@ class Supervisor:
             except xmlrpc.client.Fault as exc:
                 raise StepError(prog.name, f"did not start ({exc.faultString})",
                                 str(prog.logfile)) from None
-            info = api.getProcessInfo(prog.name)
-        if info["statename"] != "RUNNING":
-            raise StepError(prog.name, f"{info['statename']}: {info['spawnerr'] or 'exited'}",
+            info = ProgramState.from_rpc(api.getProcessInfo(prog.name))
+        if info.state != "RUNNING":
+            raise StepError(prog.name, f"{info.state}: {info.spawnerr or 'exited'}",
                             str(prog.logfile))
-        return int(info["pid"]), started
+        return info.pid, started
 
     def stop(self, name: str) -> bool:
         """Stop through supervisord (its stopsignal, then SIGKILL after stopwaitsecs)."""
         info = self.info(name)
-        if not info or info["statename"] not in (*RUNNING_STATES, "STOPPING"):
+        if not info or info.state not in (*RUNNING_STATES, "STOPPING"):
             return False
         try:
             self.rpc().stopProcess(name, True)
@@ -296,15 +296,15 @@ class Supervisor:
         deadline = time.monotonic() + timeout
         stopping_since: float | None = None
         while time.monotonic() < deadline:
-            info = api.getProcessInfo(name)
-            state = info["statename"]
+            info = ProgramState.from_rpc(api.getProcessInfo(name))
+            state = info.state
             if state in ("STOPPED", "FATAL"):
                 return
             if state == "STOPPING":
                 stopping_since = stopping_since or time.monotonic()
-                if time.monotonic() - stopping_since > kill_after and info["pid"]:
+                if time.monotonic() - stopping_since > kill_after and info.pid:
                     with contextlib.suppress(ProcessLookupError):
-                        os.kill(int(info["pid"]), signal.SIGKILL)
+                        os.kill(info.pid, signal.SIGKILL)
             if state in RUNNING_STATES:
                 with contextlib.suppress(xmlrpc.client.Fault):
                     api.stopProcess(name, False)
@@ -319,8 +319,8 @@ class Supervisor:
         between: a restarted Patroni that got as far as starting its PostgreSQL would act as
         the primary again for a moment. Returns the pid it killed (None if none ran)."""
         api = self.rpc()
-        info = api.getProcessInfo(name)
-        pid = int(info["pid"]) if info["statename"] in RUNNING_STATES and info["pid"] else None
+        info = ProgramState.from_rpc(api.getProcessInfo(name))
+        pid = info.pid if info.state in RUNNING_STATES and info.pid else None
         if pid:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGSTOP)
